@@ -1,0 +1,200 @@
+//! Typed configuration: one struct per section, a default for every key, TOML on disk.
+//! Command-line flags override the file; `logtui config` prints the effective result.
+
+use crate::limits::DecodeLimits;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Everything logtui can be told.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// The SQLite store. Default: `logtui.db` under the XDG data dir.
+    pub db: PathBuf,
+    pub listen: ListenConfig,
+    pub limits: DecodeLimits,
+    pub store: StoreConfig,
+    pub record: RecordConfig,
+}
+
+/// Where the listeners bind. Each is `ADDR`, or `off`; TCP also takes `unix:/path`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ListenConfig {
+    pub tcp: String,
+    pub udp: String,
+    pub http: String,
+    /// `user:password` that HTTPHandler's `credentials` must match; empty means no check.
+    pub http_auth: String,
+}
+
+/// The persister's buffering, alerting, filtering and retention (after django-log-panel's settings).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// Flush when this many records are buffered.
+    pub buffer_size: usize,
+    /// Flush at once when a record at or above this level arrives (name or number).
+    pub flush_level: String,
+    /// Flush buffered records after this many seconds, by timer.
+    pub flush_interval: f64,
+    /// Batches the queue in front of the persister holds (each ≤ 1024 records, ≤ 1 MiB).
+    pub queue_batches: usize,
+    /// Level name → count within `threshold_window` that raises an alert; 0 disables a level.
+    pub thresholds: BTreeMap<String, u64>,
+    /// The rolling window for thresholds, in seconds.
+    pub threshold_window: f64,
+    /// Loggers named `p` or `p.*` are not stored.
+    pub ignored_logger_prefixes: Vec<String>,
+    /// Loggers with exactly these names are not stored.
+    pub ignored_logger_names: Vec<String>,
+    /// Records whose message contains any of these are not stored.
+    pub ignored_message_substrings: Vec<String>,
+    /// Delete records older than this many days; 0 keeps them forever.
+    pub retention_days: f64,
+    /// Keep at most this many records, deleting the oldest; 0 means no cap.
+    pub retention_max_rows: u64,
+}
+
+/// `logtui record` behaviour.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RecordConfig {
+    /// After SIGINT/SIGTERM, how long open connections may keep sending, in seconds.
+    pub drain_timeout: f64,
+    /// Print a stats line this often, in seconds; 0 means never.
+    pub stats_interval: f64,
+    /// Write every stored record to stdout as JSON lines.
+    pub echo: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            db: default_db_path(),
+            listen: ListenConfig::default(),
+            limits: DecodeLimits::default(),
+            store: StoreConfig::default(),
+            record: RecordConfig::default(),
+        }
+    }
+}
+
+impl Default for ListenConfig {
+    fn default() -> Self {
+        ListenConfig {
+            tcp: "127.0.0.1:9020".into(),
+            udp: "127.0.0.1:9021".into(),
+            http: "127.0.0.1:9022".into(),
+            http_auth: String::new(),
+        }
+    }
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            buffer_size: 2000,
+            flush_level: "WARNING".into(),
+            flush_interval: 1.0,
+            queue_batches: 32,
+            thresholds: [("WARNING", 1), ("ERROR", 1), ("CRITICAL", 1)]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect(),
+            threshold_window: 3600.0,
+            ignored_logger_prefixes: Vec::new(),
+            ignored_logger_names: Vec::new(),
+            ignored_message_substrings: Vec::new(),
+            retention_days: 0.0,
+            retention_max_rows: 0,
+        }
+    }
+}
+
+impl Default for RecordConfig {
+    fn default() -> Self {
+        RecordConfig {
+            drain_timeout: 5.0,
+            stats_interval: 0.0,
+            echo: false,
+        }
+    }
+}
+
+/// Why a configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid: {source}")]
+    Parse {
+        path: PathBuf,
+        source: Box<toml::de::Error>,
+    },
+}
+
+impl Config {
+    /// Loads `path`, or the default file if it exists, or the defaults.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let (path, required) = match path {
+            Some(p) => (p.to_path_buf(), true),
+            None => (default_config_path(), false),
+        };
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Config::default());
+            }
+            Err(source) => return Err(ConfigError::Read { path, source }),
+        };
+        toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path,
+            source: Box::new(source),
+        })
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render config: {e}\n"))
+    }
+}
+
+/// `$XDG_CONFIG_HOME/logtui/config.toml`.
+pub fn default_config_path() -> PathBuf {
+    dirs::config_dir()
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("logtui")
+        .join("config.toml")
+}
+
+/// `$XDG_DATA_HOME/logtui/logtui.db`.
+pub fn default_db_path() -> PathBuf {
+    dirs::data_dir()
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("logtui")
+        .join("logtui.db")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_round_trip_through_toml() {
+        let c = Config::default();
+        let back: Config = toml::from_str(&c.to_toml()).unwrap();
+        assert_eq!(back, c);
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        assert!(toml::from_str::<Config>("[store]\nbuffer_sise = 3\n").is_err());
+        let c: Config = toml::from_str("[store]\nbuffer_size = 3\n").unwrap();
+        assert_eq!(c.store.buffer_size, 3);
+        assert_eq!(c.listen.tcp, "127.0.0.1:9020");
+    }
+}

@@ -1,0 +1,47 @@
+//! Every bound logtui puts on strangers' input, with one home each.
+//! Decoders take a [`DecodeLimits`]; queue sizes live in the config.
+
+use serde::{Deserialize, Serialize};
+
+/// Largest frame or body accepted by default: 16 MiB, far above any real log
+/// record (a 100 KB message pickles to ~100 KB) yet small enough that a handful
+/// of concurrent bad senders cannot exhaust memory.
+pub const DEFAULT_MAX_FRAME: usize = 16 * 1024 * 1024;
+
+/// Deepest container nesting a decoder accepts. Real extras nest a few levels;
+/// 64 keeps every recursive walk over a decoded value (JSON writing, dropping) shallow.
+pub const MAX_DEPTH: usize = 64;
+
+/// Most container items (list elements, map pairs, memo copies) one payload
+/// may produce. It stops memo bombs, where tiny input references the same
+/// container many times and naive copying expands it exponentially.
+pub const DEFAULT_MAX_ITEMS: usize = 1_000_000;
+
+/// The most bytes of decoded text one payload may produce, counting copies
+/// made from memo references; 4× the frame cap.
+pub const DEFAULT_MAX_DECODED: usize = 64 * 1024 * 1024;
+
+/// Bounds applied by every decoder (pickle, JSON, form).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DecodeLimits {
+    /// Largest frame (TCP/UDP) or request body (HTTP), in bytes.
+    pub max_frame: usize,
+    /// Deepest nesting of lists/maps/tuples.
+    pub max_depth: usize,
+    /// Most container items produced, memo copies included.
+    pub max_items: usize,
+    /// Most decoded string bytes produced, memo copies included.
+    pub max_decoded: usize,
+}
+
+impl Default for DecodeLimits {
+    fn default() -> Self {
+        DecodeLimits {
+            max_frame: DEFAULT_MAX_FRAME,
+            max_depth: MAX_DEPTH,
+            max_items: DEFAULT_MAX_ITEMS,
+            max_decoded: DEFAULT_MAX_DECODED,
+        }
+    }
+}

@@ -1,0 +1,244 @@
+//! The one record model every source decodes into, and level normalisation.
+//! A network record has no local dispatcher: its identity is its logger name plus where it came from.
+
+use crate::value::Value;
+
+/// Which kind of listener a record arrived on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Source {
+    Tcp,
+    Udp,
+    Http,
+    Redis,
+    /// Records logtui makes itself: alerts, drop notices.
+    Internal,
+}
+
+impl Source {
+    pub const ALL: [Source; 5] = [
+        Source::Tcp,
+        Source::Udp,
+        Source::Http,
+        Source::Redis,
+        Source::Internal,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Tcp => "tcp",
+            Source::Udp => "udp",
+            Source::Http => "http",
+            Source::Redis => "redis",
+            Source::Internal => "internal",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Source> {
+        Source::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One log record, whatever sent it. Optional fields are `None` when the
+/// sender did not say; `extra` holds everything the model has no column for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    /// The sender's timestamp, epoch seconds (receive time when the sender gave none).
+    pub created: f64,
+    /// Level on the stdlib scale (DEBUG 10 … CRITICAL 50).
+    pub level: i32,
+    pub levelname: String,
+    pub logger: String,
+    pub message: String,
+    pub source: Source,
+    /// Where it came from: the peer address, socket path or channel.
+    pub origin: String,
+    pub job: Option<String>,
+    pub host: Option<String>,
+    pub process: Option<i64>,
+    pub process_name: Option<String>,
+    pub thread: Option<i64>,
+    pub thread_name: Option<String>,
+    pub task_name: Option<String>,
+    pub pathname: Option<String>,
+    pub filename: Option<String>,
+    pub module: Option<String>,
+    pub lineno: Option<i64>,
+    pub func: Option<String>,
+    pub exc_text: Option<String>,
+    pub stack_info: Option<String>,
+    pub extra: Vec<(String, Value)>,
+}
+
+impl Record {
+    /// A record with only the required fields set; decoders fill in the rest.
+    pub fn new(source: Source, origin: impl Into<String>) -> Record {
+        Record {
+            created: now_epoch(),
+            level: INFO,
+            levelname: "INFO".to_owned(),
+            logger: "root".to_owned(),
+            message: String::new(),
+            source,
+            origin: origin.into(),
+            job: None,
+            host: None,
+            process: None,
+            process_name: None,
+            thread: None,
+            thread_name: None,
+            task_name: None,
+            pathname: None,
+            filename: None,
+            module: None,
+            lineno: None,
+            func: None,
+            exc_text: None,
+            stack_info: None,
+            extra: Vec::new(),
+        }
+    }
+
+    /// A record logtui makes about itself (alerts, drops), stored like any other.
+    pub fn internal(level: i32, logger: &str, message: String) -> Record {
+        let mut r = Record::new(Source::Internal, "logtui");
+        r.set_level(level);
+        r.logger = logger.to_owned();
+        r.message = message;
+        r.process = Some(i64::from(std::process::id()));
+        r
+    }
+
+    /// Sets the numeric level and its canonical name together.
+    pub fn set_level(&mut self, level: i32) {
+        self.level = level;
+        self.levelname = level_name(level);
+    }
+
+    /// The extras rendered as one JSON object.
+    pub fn extra_json(&self) -> String {
+        let mut s = String::new();
+        crate::value::write_json_map(&self.extra, &mut s);
+        s
+    }
+
+    /// A rough count of heap bytes held, used to bound queues by memory as well as by count.
+    pub fn approx_size(&self) -> usize {
+        fn o(s: &Option<String>) -> usize {
+            s.as_ref().map_or(0, String::len)
+        }
+        200 + self.message.len()
+            + self.logger.len()
+            + self.origin.len()
+            + o(&self.exc_text)
+            + o(&self.stack_info)
+            + o(&self.pathname)
+            + self.extra.len() * 48
+    }
+}
+
+pub const NOTSET: i32 = 0;
+pub const TRACE: i32 = 5;
+pub const DEBUG: i32 = 10;
+pub const INFO: i32 = 20;
+pub const NOTICE: i32 = 25;
+pub const WARNING: i32 = 30;
+pub const ERROR: i32 = 40;
+pub const CRITICAL: i32 = 50;
+
+/// The stdlib name for a level number, or `Level N` as `logging.getLevelName` writes it.
+pub fn level_name(level: i32) -> String {
+    match level {
+        NOTSET => "NOTSET",
+        TRACE => "TRACE",
+        DEBUG => "DEBUG",
+        INFO => "INFO",
+        NOTICE => "NOTICE",
+        WARNING => "WARNING",
+        ERROR => "ERROR",
+        CRITICAL => "CRITICAL",
+        n => return format!("Level {n}"),
+    }
+    .to_owned()
+}
+
+/// Maps a level name from any sender (stdlib, Logbook, Smarter) to the stdlib
+/// scale. `Level 25` gives 25. Unknown names give `None`; callers keep the text.
+pub fn level_from_name(name: &str) -> Option<i32> {
+    let n = name.trim();
+    let upper = n.to_ascii_uppercase();
+    let level = match upper.as_str() {
+        "NOTSET" => NOTSET,
+        "TRACE" => TRACE,
+        "DEBUG" => DEBUG,
+        "INFO" | "INFORMATION" => INFO,
+        "NOTICE" => NOTICE,
+        "WARNING" | "WARN" => WARNING,
+        "ERROR" | "ERR" => ERROR,
+        "CRITICAL" | "FATAL" | "CRIT" => CRITICAL,
+        _ => {
+            let rest = upper.strip_prefix("LEVEL ")?;
+            return rest.trim().parse::<i32>().ok();
+        }
+    };
+    Some(level)
+}
+
+/// Parses what a user types for a level: a name or a number.
+pub fn parse_level_arg(s: &str) -> Option<i32> {
+    s.trim()
+        .parse::<i32>()
+        .ok()
+        .or_else(|| level_from_name(s))
+}
+
+/// Maps a Logbook level number (TRACE=9 … CRITICAL=15) to the stdlib scale.
+pub fn level_from_logbook(n: i64) -> i32 {
+    match n {
+        0 => NOTSET,
+        9 => TRACE,
+        10 => DEBUG,
+        11 => INFO,
+        12 => NOTICE,
+        13 => WARNING,
+        14 => ERROR,
+        15 => CRITICAL,
+        n => n.clamp(0, 100) as i32,
+    }
+}
+
+/// The level an unknown level name is stored at: it is shown, not hidden.
+pub const UNKNOWN_NAME_LEVEL: i32 = INFO;
+
+/// Seconds since the epoch, now.
+pub fn now_epoch() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_map_to_stdlib_scale() {
+        assert_eq!(level_from_name("warning"), Some(30));
+        assert_eq!(level_from_name("NOTICE"), Some(25));
+        assert_eq!(level_from_name("TRACE"), Some(5));
+        assert_eq!(level_from_name("Level 25"), Some(25));
+        assert_eq!(level_from_name("AUDIT"), None);
+        assert_eq!(level_from_logbook(12), 25);
+        assert_eq!(level_from_logbook(9), 5);
+        assert_eq!(level_name(25), "NOTICE");
+        assert_eq!(level_name(35), "Level 35");
+        assert_eq!(parse_level_arg("error"), Some(40));
+        assert_eq!(parse_level_arg("35"), Some(35));
+    }
+}

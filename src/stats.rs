@@ -1,0 +1,90 @@
+//! Per-source counters shared by the listeners, the persister and the summaries.
+//! Every record is counted once as received and then once as stored, rejected, dropped or ignored.
+
+use crate::record::Source;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// Counters for one source kind.
+#[derive(Debug, Default)]
+pub struct SourceStats {
+    /// Records (or frames/bodies that failed before becoming records) that arrived.
+    pub received: AtomicU64,
+    /// Records committed to the store.
+    pub stored: AtomicU64,
+    /// Frames, datagrams or bodies that failed to decode.
+    pub rejected: AtomicU64,
+    /// Records lost because the queue to the store was full.
+    pub dropped: AtomicU64,
+    /// Records skipped by the ignore rules.
+    pub ignored: AtomicU64,
+}
+
+/// A point-in-time copy of one source's counters.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    pub received: u64,
+    pub stored: u64,
+    pub rejected: u64,
+    pub dropped: u64,
+    pub ignored: u64,
+}
+
+/// All sources' counters. Shared behind an `Arc`.
+#[derive(Debug, Default)]
+pub struct Stats {
+    sources: [SourceStats; 5],
+}
+
+impl Stats {
+    pub fn of(&self, s: Source) -> &SourceStats {
+        &self.sources[s as usize]
+    }
+
+    pub fn add_received(&self, s: Source, n: u64) {
+        self.of(s).received.fetch_add(n, Relaxed);
+    }
+    pub fn add_stored(&self, s: Source, n: u64) {
+        self.of(s).stored.fetch_add(n, Relaxed);
+    }
+    pub fn add_rejected(&self, s: Source, n: u64) {
+        self.of(s).rejected.fetch_add(n, Relaxed);
+    }
+    pub fn add_dropped(&self, s: Source, n: u64) {
+        self.of(s).dropped.fetch_add(n, Relaxed);
+    }
+    pub fn add_ignored(&self, s: Source, n: u64) {
+        self.of(s).ignored.fetch_add(n, Relaxed);
+    }
+
+    pub fn snapshot(&self, s: Source) -> Counts {
+        let c = self.of(s);
+        Counts {
+            received: c.received.load(Relaxed),
+            stored: c.stored.load(Relaxed),
+            rejected: c.rejected.load(Relaxed),
+            dropped: c.dropped.load(Relaxed),
+            ignored: c.ignored.load(Relaxed),
+        }
+    }
+
+    /// One line per source that saw anything, for summaries on stderr.
+    pub fn summary_lines(&self) -> Vec<String> {
+        Source::ALL
+            .into_iter()
+            .filter_map(|s| {
+                let c = self.snapshot(s);
+                (c != Counts::default()).then(|| {
+                    format!(
+                        "{:<8} received {:>9}  stored {:>9}  rejected {:>6}  dropped {:>6}  ignored {:>6}",
+                        s.as_str(),
+                        c.received,
+                        c.stored,
+                        c.rejected,
+                        c.dropped,
+                        c.ignored
+                    )
+                })
+            })
+            .collect()
+    }
+}

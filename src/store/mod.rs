@@ -1,0 +1,1 @@
+//! The SQLite store: one buffered persister writes, queries read.

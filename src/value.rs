@@ -1,0 +1,139 @@
+//! Typed values carried in a record's `extra` map, decoded from strangers' payloads.
+//! They serialise to Python-compatible JSON (bare `NaN`/`Infinity`, arbitrary-precision ints), which SQLite's JSON5 reader also accepts.
+
+use std::fmt::Write as _;
+
+/// A decoded value. Depth is bounded by the decoder that built it, so the
+/// recursive helpers here never see more than [`crate::limits::MAX_DEPTH`] levels.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    /// An integer outside i64, kept as its decimal digits (with an optional leading `-`).
+    BigInt(String),
+    Float(f64),
+    Str(String),
+    List(Vec<Value>),
+    /// Keys in the order the sender wrote them; non-string keys are rendered to text.
+    Map(Vec<(String, Value)>),
+}
+
+impl Value {
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Appends this value as JSON to `out`. Non-finite floats become the bare tokens
+    /// `NaN`, `Infinity` and `-Infinity`, as Python's `json.dumps` writes them.
+    pub fn write_json(&self, out: &mut String) {
+        match self {
+            Value::Null => out.push_str("null"),
+            Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Value::Int(i) => {
+                let _ = write!(out, "{i}");
+            }
+            Value::BigInt(digits) => out.push_str(digits),
+            Value::Float(f) => write_float(*f, out),
+            Value::Str(s) => write_json_str(s, out),
+            Value::List(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    item.write_json(out);
+                }
+                out.push(']');
+            }
+            Value::Map(pairs) => write_json_map(pairs, out),
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        let mut s = String::new();
+        self.write_json(&mut s);
+        s
+    }
+}
+
+/// Writes `pairs` as a JSON object.
+pub fn write_json_map(pairs: &[(String, Value)], out: &mut String) {
+    out.push('{');
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_json_str(k, out);
+        out.push(':');
+        v.write_json(out);
+    }
+    out.push('}');
+}
+
+/// Writes a float so that Python's `json.loads` reads back the same value.
+pub fn write_float(f: f64, out: &mut String) {
+    if f.is_nan() {
+        out.push_str("NaN");
+    } else if f.is_infinite() {
+        out.push_str(if f > 0.0 { "Infinity" } else { "-Infinity" });
+    } else if f == f.trunc() && f.abs() < 1e16 {
+        // Keep a fraction so the value stays a float when read back.
+        let _ = write!(out, "{f:.1}");
+    } else {
+        let _ = write!(out, "{f:?}");
+    }
+}
+
+/// Writes `s` as a JSON string literal. Control characters are escaped, so log
+/// text can never smuggle raw terminal escapes through JSON output.
+pub fn write_json_str(s: &str, out: &mut String) {
+    out.push('"');
+    let mut start = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let esc: Option<&str> = match b {
+            b'"' => Some("\\\""),
+            b'\\' => Some("\\\\"),
+            b'\n' => Some("\\n"),
+            b'\r' => Some("\\r"),
+            b'\t' => Some("\\t"),
+            0..=0x1f | 0x7f => None,
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        match esc {
+            Some(e) => out.push_str(e),
+            None => {
+                let _ = write!(out, "\\u{:04x}", b);
+            }
+        }
+        start = i + 1;
+    }
+    out.push_str(&s[start..]);
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_is_python_compatible() {
+        let v = Value::Map(vec![
+            ("n".into(), Value::Float(f64::NAN)),
+            ("i".into(), Value::Float(f64::NEG_INFINITY)),
+            ("f".into(), Value::Float(2.0)),
+            ("g".into(), Value::Float(0.1)),
+            ("b".into(), Value::BigInt("123456789012345678901234567890".into())),
+            ("s".into(), Value::Str("a\"\u{1b}[31m\n".into())),
+            ("l".into(), Value::List(vec![Value::Null, Value::Bool(true)])),
+        ]);
+        assert_eq!(
+            v.to_json(),
+            r#"{"n":NaN,"i":-Infinity,"f":2.0,"g":0.1,"b":123456789012345678901234567890,"s":"a\"\u001b[31m\n","l":[null,true]}"#
+        );
+    }
+}
