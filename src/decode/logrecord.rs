@@ -289,7 +289,7 @@ mod tests {
     #[test]
     fn custom_level_names_keep_their_text() {
         let r = build(Rendering::Typed, &[("levelname", s("Level 25")), ("levelno", Value::Int(25))]);
-        assert_eq!((r.level, r.levelname.as_str()), (25, "NOTICE"));
+        assert_eq!((r.level, r.levelname.as_str()), (25, "Level 25"));
         let r = build(Rendering::Typed, &[("levelname", s("AUDIT")), ("levelno", Value::Int(35))]);
         assert_eq!((r.level, r.levelname.as_str()), (35, "AUDIT"));
         let r = build(Rendering::Typed, &[("level", s("SHOUTY"))]);
