@@ -127,6 +127,63 @@ impl Record {
         s
     }
 
+    /// The record as one JSON object with exactly the keys `logtui query --format jsonl`
+    /// documents, in that order. `id` is the store's row id.
+    pub fn to_json_line(&self, id: i64) -> String {
+        use crate::value::{write_float, write_json_str};
+        fn opt_str(out: &mut String, key: &str, v: &Option<String>) {
+            out.push_str(key);
+            match v {
+                Some(s) => write_json_str(s, out),
+                None => out.push_str("null"),
+            }
+        }
+        fn opt_int(out: &mut String, key: &str, v: Option<i64>) {
+            out.push_str(key);
+            match v {
+                Some(i) => out.push_str(&i.to_string()),
+                None => out.push_str("null"),
+            }
+        }
+        let mut o = String::with_capacity(256 + self.message.len());
+        o.push_str("{\"id\":");
+        o.push_str(&id.to_string());
+        o.push_str(",\"time\":");
+        write_json_str(&crate::timefmt::rfc3339_micros(self.created), &mut o);
+        o.push_str(",\"created\":");
+        write_float(self.created, &mut o);
+        o.push_str(",\"level\":");
+        o.push_str(&self.level.to_string());
+        o.push_str(",\"levelname\":");
+        write_json_str(&self.levelname, &mut o);
+        o.push_str(",\"logger\":");
+        write_json_str(&self.logger, &mut o);
+        o.push_str(",\"message\":");
+        write_json_str(&self.message, &mut o);
+        o.push_str(",\"source\":");
+        write_json_str(self.source.as_str(), &mut o);
+        o.push_str(",\"origin\":");
+        write_json_str(&self.origin, &mut o);
+        opt_str(&mut o, ",\"job\":", &self.job);
+        opt_str(&mut o, ",\"host\":", &self.host);
+        opt_int(&mut o, ",\"process\":", self.process);
+        opt_str(&mut o, ",\"process_name\":", &self.process_name);
+        opt_int(&mut o, ",\"thread\":", self.thread);
+        opt_str(&mut o, ",\"thread_name\":", &self.thread_name);
+        opt_str(&mut o, ",\"task_name\":", &self.task_name);
+        opt_str(&mut o, ",\"pathname\":", &self.pathname);
+        opt_str(&mut o, ",\"filename\":", &self.filename);
+        opt_str(&mut o, ",\"module\":", &self.module);
+        opt_int(&mut o, ",\"lineno\":", self.lineno);
+        opt_str(&mut o, ",\"func\":", &self.func);
+        opt_str(&mut o, ",\"exc_text\":", &self.exc_text);
+        opt_str(&mut o, ",\"stack_info\":", &self.stack_info);
+        o.push_str(",\"extra\":");
+        crate::value::write_json_map(&self.extra, &mut o);
+        o.push('}');
+        o
+    }
+
     /// A rough count of heap bytes held, used to bound queues by memory as well as by count.
     pub fn approx_size(&self) -> usize {
         fn o(s: &Option<String>) -> usize {
@@ -226,6 +283,24 @@ pub fn now_epoch() -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_line_has_the_documented_keys_in_order() {
+        let mut r = Record::new(Source::Udp, "127.0.0.1:5");
+        r.created = 1.5;
+        r.message = "hi".into();
+        r.extra.push(("k".into(), Value::Int(1)));
+        assert_eq!(
+            r.to_json_line(7),
+            concat!(
+                r#"{"id":7,"time":"1970-01-01T00:00:01.500000Z","created":1.5,"level":20,"levelname":"INFO","#,
+                r#""logger":"root","message":"hi","source":"udp","origin":"127.0.0.1:5","job":null,"host":null,"#,
+                r#""process":null,"process_name":null,"thread":null,"thread_name":null,"task_name":null,"#,
+                r#""pathname":null,"filename":null,"module":null,"lineno":null,"func":null,"exc_text":null,"#,
+                r#""stack_info":null,"extra":{"k":1}}"#
+            )
+        );
+    }
 
     #[test]
     fn names_map_to_stdlib_scale() {
