@@ -92,6 +92,10 @@ impl Batcher {
         std::mem::take(&mut self.records)
     }
 
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.records.is_empty()
     }

@@ -88,29 +88,39 @@ pub fn write_float(f: f64, out: &mut String) {
     }
 }
 
-/// Writes `s` as a JSON string literal. Control characters are escaped, so log
-/// text can never smuggle raw terminal escapes through JSON output.
+/// Writes `s` as a JSON string literal. C0 and C1 control characters are
+/// escaped, so log text can never smuggle raw terminal escapes through JSON output.
 pub fn write_json_str(s: &str, out: &mut String) {
     out.push('"');
+    let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, b) in s.bytes().enumerate() {
-        let esc: Option<&str> = match b {
-            b'"' => Some("\\\""),
-            b'\\' => Some("\\\\"),
-            b'\n' => Some("\\n"),
-            b'\r' => Some("\\r"),
-            b'\t' => Some("\\t"),
-            0..=0x1f | 0x7f => None,
-            _ => continue,
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let (esc, width): (Option<&str>, usize) = match b {
+            b'"' => (Some("\\\""), 1),
+            b'\\' => (Some("\\\\"), 1),
+            b'\n' => (Some("\\n"), 1),
+            b'\r' => (Some("\\r"), 1),
+            b'\t' => (Some("\\t"), 1),
+            0..=0x1f | 0x7f => (None, 1),
+            // U+0080..U+009F (C1 controls, e.g. the 8-bit CSI) are 0xC2 0x80..0x9F in UTF-8.
+            0xc2 if matches!(bytes.get(i + 1), Some(0x80..=0x9f)) => (None, 2),
+            _ => {
+                i += 1;
+                continue;
+            }
         };
         out.push_str(&s[start..i]);
         match esc {
             Some(e) => out.push_str(e),
             None => {
-                let _ = write!(out, "\\u{:04x}", b);
+                let cp = if width == 2 { u32::from(bytes[i + 1]) } else { u32::from(b) };
+                let _ = write!(out, "\\u{:04x}", cp);
             }
         }
-        start = i + 1;
+        i += width;
+        start = i;
     }
     out.push_str(&s[start..]);
     out.push('"');
@@ -128,12 +138,12 @@ mod tests {
             ("f".into(), Value::Float(2.0)),
             ("g".into(), Value::Float(0.1)),
             ("b".into(), Value::BigInt("123456789012345678901234567890".into())),
-            ("s".into(), Value::Str("a\"\u{1b}[31m\n".into())),
+            ("s".into(), Value::Str("a\"\u{1b}[31m\n\u{9b}é".into())),
             ("l".into(), Value::List(vec![Value::Null, Value::Bool(true)])),
         ]);
         assert_eq!(
             v.to_json(),
-            r#"{"n":NaN,"i":-Infinity,"f":2.0,"g":0.1,"b":123456789012345678901234567890,"s":"a\"\u001b[31m\n","l":[null,true]}"#
+            r#"{"n":NaN,"i":-Infinity,"f":2.0,"g":0.1,"b":123456789012345678901234567890,"s":"a\"\u001b[31m\n\u009bé","l":[null,true]}"#
         );
     }
 }

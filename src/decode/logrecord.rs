@@ -144,11 +144,16 @@ impl RecordBuilder {
         let args = match self.args.take() {
             Some(Value::Str(repr)) if self.rendering == Rendering::Text => {
                 match pyrepr::parse_literal(&repr, limits) {
+                    Some(Value::List(l)) if l.is_empty() => None,
+                    Some(Value::Map(m)) if m.is_empty() => None,
                     Some(v) => Some((v, repr)),
                     None => Some((Value::Null, repr)),
                 }
             }
+            // LogRecord.getMessage formats only when args is truthy: `()` and `{}` leave msg as is.
             Some(Value::Null) | None => None,
+            Some(Value::List(l)) if l.is_empty() => None,
+            Some(Value::Map(m)) if m.is_empty() => None,
             Some(v) => {
                 let repr = pyrepr::py_str(&v);
                 Some((v, repr))
