@@ -1,1 +1,66 @@
-fn main() {}
+//! The `logtui` binary: parses arguments, loads the config, and runs one subcommand.
+//! Errors end here as one sentence on stderr and a non-zero exit.
+
+use anyhow::Result;
+use clap::Parser;
+use logtui::cli::{Cli, Command};
+use logtui::cmd;
+use logtui::config::Config;
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_log(cli.verbose);
+    match run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // One clear sentence: the outermost context, then its causes.
+            let mut msg = e.to_string();
+            for cause in e.chain().skip(1) {
+                msg.push_str(": ");
+                msg.push_str(&cause.to_string());
+            }
+            eprintln!("logtui: {}", logtui::term::escape_controls(&msg));
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let mut cfg = Config::load(cli.config.as_deref())?;
+    if let Some(db) = &cli.db {
+        cfg.db = db.clone();
+    }
+    match &cli.command {
+        Command::Record(a) => {
+            a.apply(&mut cfg);
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?;
+            rt.block_on(cmd::record::run(cfg))
+        }
+        Command::Query(a) => cmd::query::run(&cfg.db, a),
+        Command::Emit(a) => cmd::emit::run(a),
+        Command::Config(a) => {
+            a.apply(&mut cfg);
+            cmd::config::run(&cfg);
+            Ok(())
+        }
+    }
+}
+
+/// logtui's own log goes to stderr; LOGTUI_LOG (an env-filter) overrides `-v`.
+fn init_log(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = EnvFilter::try_from_env("LOGTUI_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}

@@ -118,6 +118,11 @@ impl RecordBuilder {
             "stack_info" => r.stack_info = text(value),
             "host" | "hostname" | "pod" => r.host = text(value),
             "job" | "job_id" => r.job = text(value),
+            // HTTPHandler sends no traceback, only repr(exc_info): the exception's type and
+            // message are news, so keep them.
+            "exc_info" if self.rendering == Rendering::Text && value != Value::Null => {
+                r.extra.push((key.to_owned(), value));
+            }
             // Carry nothing the record does not already hold.
             "exc_info" | "msecs" | "relativeCreated" | "heavy_initialized"
             | "information_pulled" | "frame_correction" => {}

@@ -3,6 +3,7 @@
 
 pub mod form;
 pub mod frame;
+pub mod httpreq;
 pub mod json;
 pub mod logrecord;
 pub mod pickle;

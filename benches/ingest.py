@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""End-to-end ingest benchmark: replays real SocketHandler frames (made by CPython's own
+makePickle, see make_frames.py) over TCP into `logtui record`, and into the logging cookbook's
+socket receiver writing to SQLite in 500-row batches, alternating runs, and reports medians.
+
+A run's clock starts when the first byte is sent and stops when the last record is committed
+and found by a full-text search. Peak RSS is the receiver's VmHWM.
+
+Usage: python3 benches/ingest.py [--records N] [--runs R] [--skip-baseline]
+"""
+import argparse
+import os
+import re
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+BIN = os.path.join(ROOT, "target", "release", "logtui")
+
+
+def peak_rss_mb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+def wait_count(db, table, n, proc, limit=300):
+    """Polls the store until `n` rows are committed; returns the time they were."""
+    deadline = time.time() + limit
+    conn = None
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit("receiver died: exit %s" % proc.returncode)
+        try:
+            if conn is None and os.path.exists(db):
+                conn = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=1)
+            if conn is not None:
+                c = conn.execute("SELECT count(*) FROM %s" % table).fetchone()[0]
+                if c >= n:
+                    t = time.time()
+                    conn.close()
+                    return t
+        except sqlite3.OperationalError:
+            conn = None
+        time.sleep(0.005)
+    raise SystemExit("timed out waiting for %d rows in %s" % (n, table))
+
+
+def run_logtui(frames, repeat, n):
+    d = tempfile.mkdtemp(prefix="logtui-bench-")
+    db = os.path.join(d, "bench.db")
+    proc = subprocess.Popen(
+        [BIN, "record", "--db", db, "--tcp", "127.0.0.1:0", "--udp", "off", "--http", "off"],
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    line = proc.stderr.readline()
+    m = re.search(r"tcp (\S+)", line)
+    if not m:
+        raise SystemExit("logtui did not start: %r" % line)
+    addr = m.group(1).rstrip(",")
+    t0 = time.time()
+    subprocess.run([BIN, "emit", "--tcp", addr, "--replay", frames, "--count", str(repeat)], check=True)
+    t1 = wait_count(db, "records", n, proc)
+    # Searchable: the full-text index answers for the last record's words.
+    conn = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+    hits = conn.execute("SELECT count(*) FROM records_fts WHERE records_fts MATCH 'logged'").fetchone()[0]
+    conn.close()
+    rss = peak_rss_mb(proc.pid)
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=60)
+    if hits == 0:
+        raise SystemExit("full-text index is empty")
+    return n / (t1 - t0), rss
+
+
+def run_cookbook(frames, repeat, n):
+    d = tempfile.mkdtemp(prefix="cookbook-bench-")
+    db = os.path.join(d, "bench.db")
+    proc = subprocess.Popen([sys.executable, os.path.join(HERE, "cookbook_receiver.py"), db],
+                            stdout=subprocess.PIPE, text=True)
+    port = int(proc.stdout.readline().split()[-1])
+    t0 = time.time()
+    subprocess.run([BIN, "emit", "--tcp", "127.0.0.1:%d" % port, "--replay", frames,
+                    "--count", str(repeat)], check=True)
+    t1 = wait_count(db, "log", n, proc)
+    rss = peak_rss_mb(proc.pid)
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=60)
+    return n / (t1 - t0), rss
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--records", type=int, default=1_000_000)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--skip-baseline", action="store_true")
+    a = ap.parse_args()
+    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+    chunk = 100_000 if a.records >= 100_000 else a.records
+    repeat = max(1, a.records // chunk)
+    n = chunk * repeat
+    frames = os.path.join(tempfile.mkdtemp(prefix="frames-"), "frames.bin")
+    subprocess.run([sys.executable, os.path.join(HERE, "make_frames.py"), frames, str(chunk)], check=True)
+    results = {"logtui": [], "cookbook": []}
+    for i in range(a.runs):
+        rate, rss = run_logtui(frames, repeat, n)
+        results["logtui"].append((rate, rss))
+        print("run %d logtui   %10.0f records/s  peak RSS %6.1f MB" % (i + 1, rate, rss), flush=True)
+        if not a.skip_baseline:
+            rate, rss = run_cookbook(frames, repeat, n)
+            results["cookbook"].append((rate, rss))
+            print("run %d cookbook %10.0f records/s  peak RSS %6.1f MB" % (i + 1, rate, rss), flush=True)
+    print()
+    print("%d records of %d bytes on average, %d runs, medians:" % (n, os.path.getsize(frames) // chunk, a.runs))
+    med = {}
+    for k, v in results.items():
+        if v:
+            med[k] = statistics.median(r for r, _ in v)
+            print("  %-8s %10.0f records/s   peak RSS %6.1f MB" % (k, med[k], statistics.median(m for _, m in v)))
+    if len(med) == 2:
+        print("  logtui / cookbook = %.1fx" % (med["logtui"] / med["cookbook"]))
+
+
+if __name__ == "__main__":
+    main()

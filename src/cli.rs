@@ -1,0 +1,208 @@
+//! Command-line arguments. Every flag here has a config key; flags win over the file.
+//! `apply` folds the flags into the typed [`Config`].
+
+use crate::config::Config;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "logtui",
+    version,
+    about = "Receive Python logging records, store every one in SQLite, and query them"
+)]
+pub struct Cli {
+    /// Configuration file (TOML). Default: $XDG_CONFIG_HOME/logtui/config.toml if it exists.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// The SQLite store. Default: $XDG_DATA_HOME/logtui/logtui.db.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    /// More of logtui's own log on stderr (-v info, -vv debug). LOGTUI_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Headless record mode: run the listeners and the store, no UI.
+    Record(RecordArgs),
+    /// Search the store.
+    Query(QueryArgs),
+    /// Send synthetic or stdin records to a listener, encoded as Python's handlers do.
+    Emit(EmitArgs),
+    /// Print the effective configuration as TOML.
+    Config(ListenArgs),
+}
+
+/// Listener addresses: `ADDR`, or `off`.
+#[derive(Debug, Args, Default)]
+pub struct ListenArgs {
+    /// SocketHandler listener: HOST:PORT, unix:/path, or off [default: 127.0.0.1:9020]
+    #[arg(long, value_name = "ADDR")]
+    pub tcp: Option<String>,
+    /// DatagramHandler listener: HOST:PORT or off [default: 127.0.0.1:9021]
+    #[arg(long, value_name = "ADDR")]
+    pub udp: Option<String>,
+    /// HTTPHandler listener: HOST:PORT or off [default: 127.0.0.1:9022]
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<String>,
+    /// Require HTTPHandler credentials: user:password (checked against the Basic header).
+    #[arg(long, value_name = "USER:PASSWORD")]
+    pub http_auth: Option<String>,
+    /// Largest frame or HTTP body accepted, in bytes [default: 16777216]
+    #[arg(long, value_name = "BYTES")]
+    pub max_frame: Option<usize>,
+    /// Flush the store when this many records are buffered [default: 2000]
+    #[arg(long, value_name = "N")]
+    pub buffer_size: Option<usize>,
+    /// Flush at once for records at or above this level [default: WARNING]
+    #[arg(long, value_name = "LEVEL")]
+    pub flush_level: Option<String>,
+    /// Flush buffered records after this many seconds [default: 1]
+    #[arg(long, value_name = "SECS")]
+    pub flush_interval: Option<f64>,
+}
+
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    #[command(flatten)]
+    pub listen: ListenArgs,
+    /// After SIGINT/SIGTERM, keep reading open connections this long [default: 5]
+    #[arg(long, value_name = "SECS")]
+    pub drain_timeout: Option<f64>,
+    /// Print a stats line to stderr every SECS seconds.
+    #[arg(long, value_name = "SECS")]
+    pub stats_interval: Option<f64>,
+    /// Write every stored record to stdout as JSON lines.
+    #[arg(long)]
+    pub echo: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Jsonl,
+    Csv,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum Order {
+    Asc,
+    Desc,
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// Minimum level: a name (WARNING) or a number (25).
+    #[arg(long, value_name = "NAME|N")]
+    pub level: Option<String>,
+    /// Logger name glob (app.*).
+    #[arg(long, value_name = "GLOB")]
+    pub logger: Option<String>,
+    /// Source kind: tcp, udp, http, redis or internal.
+    #[arg(long, value_name = "KIND")]
+    pub source: Option<String>,
+    /// Origin glob: peer address, socket path or channel (127.0.0.1:*).
+    #[arg(long, value_name = "GLOB")]
+    pub origin: Option<String>,
+    /// Job id.
+    #[arg(long, value_name = "ID")]
+    pub job: Option<String>,
+    /// Full-text search over message and traceback (all words must match).
+    #[arg(long, value_name = "TEXT")]
+    pub search: Option<String>,
+    /// Regular expression over message and traceback.
+    #[arg(long, value_name = "RE")]
+    pub regex: Option<String>,
+    /// Records at or after this time: RFC 3339 or a span back from now (15m, 2h, 3d).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Records before this time: RFC 3339 or a span back from now.
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// At most N records.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u64>,
+    /// Oldest first (asc) or newest first (desc).
+    #[arg(long, value_enum, default_value = "asc")]
+    pub order: Order,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+    /// Print only the number of matching records.
+    #[arg(long)]
+    pub count: bool,
+    /// Run a read-only SQL query against the store instead (table `records`).
+    #[arg(long, value_name = "QUERY", conflicts_with_all = ["level", "logger", "source", "origin", "job", "search", "regex", "since", "until", "count"])]
+    pub sql: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct EmitArgs {
+    /// Send to a SocketHandler listener (HOST:PORT or unix:/path).
+    #[arg(long, value_name = "ADDR", group = "target")]
+    pub tcp: Option<String>,
+    /// Send to a DatagramHandler listener.
+    #[arg(long, value_name = "ADDR", group = "target")]
+    pub udp: Option<String>,
+    /// Send to an HTTPHandler listener: HOST:PORT[/path].
+    #[arg(long, value_name = "ADDR", group = "target")]
+    pub http: Option<String>,
+    /// HTTP method, as HTTPHandler's `method`.
+    #[arg(long, default_value = "GET", value_parser = ["GET", "POST"])]
+    pub method: String,
+    /// HTTP Basic credentials, as HTTPHandler's `credentials`.
+    #[arg(long, value_name = "USER:PASSWORD")]
+    pub auth: Option<String>,
+    /// How many synthetic records to send.
+    #[arg(long, default_value_t = 10)]
+    pub count: u64,
+    /// Records per second; 0 sends as fast as possible.
+    #[arg(long, default_value_t = 0.0)]
+    pub rate: f64,
+    /// Send each line of standard input as one record's message instead.
+    #[arg(long)]
+    pub stdin: bool,
+    /// Replay a file of ready-made SocketHandler frames (TCP only), `--count` times over.
+    #[arg(long, value_name = "FILE", conflicts_with = "stdin")]
+    pub replay: Option<PathBuf>,
+    /// Logger name of the records sent.
+    #[arg(long, default_value = "logtui.emit")]
+    pub logger: String,
+    /// Level of the records sent (name or number).
+    #[arg(long, default_value = "INFO")]
+    pub level: String,
+}
+
+impl ListenArgs {
+    /// Folds these flags into `cfg`.
+    pub fn apply(&self, cfg: &mut Config) {
+        let l = &mut cfg.listen;
+        set(&mut l.tcp, &self.tcp);
+        set(&mut l.udp, &self.udp);
+        set(&mut l.http, &self.http);
+        set(&mut l.http_auth, &self.http_auth);
+        set(&mut cfg.limits.max_frame, &self.max_frame);
+        set(&mut cfg.store.buffer_size, &self.buffer_size);
+        set(&mut cfg.store.flush_level, &self.flush_level);
+        set(&mut cfg.store.flush_interval, &self.flush_interval);
+    }
+}
+
+impl RecordArgs {
+    pub fn apply(&self, cfg: &mut Config) {
+        self.listen.apply(cfg);
+        set(&mut cfg.record.drain_timeout, &self.drain_timeout);
+        set(&mut cfg.record.stats_interval, &self.stats_interval);
+        cfg.record.echo |= self.echo;
+    }
+}
+
+fn set<T: Clone>(slot: &mut T, v: &Option<T>) {
+    if let Some(v) = v {
+        *slot = v.clone();
+    }
+}

@@ -1,0 +1,196 @@
+//! `logtui emit`: the demo feed and load generator. Sends synthetic records, stdin lines or a
+//! file of ready-made frames, encoded byte for byte as SocketHandler, DatagramHandler or HTTPHandler would.
+
+use crate::cli::EmitArgs;
+use crate::encode::{self, form};
+use crate::record::{self, Record, Source};
+use anyhow::{Context, Result, anyhow, bail};
+use std::io::{BufRead, Read, Write};
+use std::time::{Duration, Instant};
+
+pub fn run(args: &EmitArgs) -> Result<()> {
+    let level = record::parse_level_arg(&args.level)
+        .ok_or_else(|| anyhow!("unknown level '{}'", args.level))?;
+    let mut target = Target::open(args)?;
+    if let Some(path) = &args.replay {
+        let Target::Tcp(w) = &mut target else {
+            bail!("--replay sends SocketHandler frames and needs --tcp");
+        };
+        let frames = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        for _ in 0..args.count {
+            w.write_all(&frames).context("the listener closed the connection")?;
+        }
+        w.flush().context("the listener closed the connection")?;
+        return Ok(());
+    }
+    let start = Instant::now();
+    let pace = (args.rate > 0.0).then(|| Duration::from_secs_f64(1.0 / args.rate));
+    let mut send = |i: u64, message: String, template: Option<(String, String)>| -> Result<()> {
+        if let Some(p) = pace {
+            let due = start + p * i as u32;
+            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+        }
+        let mut r = Record::new(Source::Tcp, "");
+        r.logger = args.logger.clone();
+        r.set_level(level);
+        r.message = message;
+        r.pathname = Some("logtui/emit.rs".into());
+        r.filename = Some("emit.rs".into());
+        r.module = Some("emit".into());
+        r.lineno = Some(1);
+        r.func = Some("emit".into());
+        r.process = Some(i64::from(std::process::id()));
+        r.process_name = Some("MainProcess".into());
+        r.thread = Some(1);
+        r.thread_name = Some("MainThread".into());
+        target.send(&r, template, start.elapsed().as_secs_f64() * 1000.0)
+    };
+    if args.stdin {
+        for (i, line) in std::io::stdin().lock().lines().enumerate() {
+            send(i as u64, line.context("cannot read standard input")?, None)?;
+        }
+    } else {
+        for i in 1..=args.count {
+            let msg = format!("synthetic record {i} of {} from logtui emit", args.count);
+            let template = ("synthetic record %d of %d from logtui emit".to_owned(), format!("({i}, {})", args.count));
+            send(i, msg, Some(template))?;
+        }
+    }
+    target.finish()
+}
+
+enum Target {
+    Tcp(Box<dyn Write>),
+    Udp(std::net::UdpSocket, String),
+    Http(HttpTarget),
+}
+
+struct HttpTarget {
+    hostport: String,
+    path: String,
+    post: bool,
+    auth: Option<String>,
+}
+
+impl Target {
+    fn open(a: &EmitArgs) -> Result<Target> {
+        if let Some(addr) = &a.tcp {
+            let w: Box<dyn Write> = match addr.strip_prefix("unix:") {
+                Some(p) => Box::new(std::io::BufWriter::with_capacity(
+                    1 << 16,
+                    std::os::unix::net::UnixStream::connect(p).with_context(|| format!("cannot connect to unix:{p}"))?,
+                )),
+                None => Box::new(std::io::BufWriter::with_capacity(
+                    1 << 16,
+                    std::net::TcpStream::connect(addr).with_context(|| format!("cannot connect to {addr}"))?,
+                )),
+            };
+            return Ok(Target::Tcp(w));
+        }
+        if let Some(addr) = &a.udp {
+            let s = std::net::UdpSocket::bind("127.0.0.1:0")
+                .or_else(|_| std::net::UdpSocket::bind("[::1]:0"))
+                .context("cannot open a UDP socket")?;
+            return Ok(Target::Udp(s, addr.clone()));
+        }
+        if let Some(addr) = &a.http {
+            let (hostport, path) = match addr.find('/') {
+                Some(i) => (addr[..i].to_owned(), addr[i..].to_owned()),
+                None => (addr.clone(), "/log".to_owned()),
+            };
+            let auth = a.auth.as_ref().map(|c| {
+                use base64::Engine;
+                format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(c.as_bytes()))
+            });
+            return Ok(Target::Http(HttpTarget {
+                hostport,
+                path,
+                post: a.method == "POST",
+                auth,
+            }));
+        }
+        bail!("say where to send: --tcp ADDR, --udp ADDR or --http ADDR")
+    }
+
+    fn send(&mut self, r: &Record, template: Option<(String, String)>, rel_ms: f64) -> Result<()> {
+        match self {
+            Target::Tcp(w) => {
+                let frame = encode::pickle::frame(&encode::logrecord_dict(r, rel_ms), &r.extra);
+                w.write_all(&frame).context("the listener closed the connection")
+            }
+            Target::Udp(s, addr) => {
+                let frame = encode::pickle::frame(&encode::logrecord_dict(r, rel_ms), &r.extra);
+                s.send_to(&frame, addr.as_str())
+                    .with_context(|| format!("cannot send a datagram to {addr}"))?;
+                Ok(())
+            }
+            Target::Http(h) => h.send(r, template, rel_ms),
+        }
+    }
+
+    fn finish(self) -> Result<()> {
+        if let Target::Tcp(mut w) = self {
+            w.flush().context("the listener closed the connection")?;
+        }
+        Ok(())
+    }
+}
+
+impl HttpTarget {
+    /// One connection and one request per record, waiting for the reply, as HTTPHandler does.
+    fn send(&self, r: &Record, template: Option<(String, String)>, rel_ms: f64) -> Result<()> {
+        let (msg, args) = template.unwrap_or_else(|| (r.message.clone(), "()".to_owned()));
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        for (k, v) in encode::logrecord_dict(r, rel_ms) {
+            let text = match k {
+                "msg" => msg.clone(),
+                "args" => args.clone(),
+                _ => form::py_text(&v),
+            };
+            pairs.push((k.to_owned(), text));
+        }
+        let data = form::urlencode(&pairs);
+        let mut req = if self.post {
+            format!(
+                "POST {} HTTP/1.1\r\nHost: {}\r\nAccept-Encoding: identity\r\nContent-type: application/x-www-form-urlencoded\r\nContent-length: {}\r\n",
+                self.path,
+                self.hostport,
+                data.len()
+            )
+        } else {
+            let sep = if self.path.contains('?') { '&' } else { '?' };
+            format!(
+                "GET {}{sep}{data} HTTP/1.1\r\nHost: {}\r\nAccept-Encoding: identity\r\n",
+                self.path, self.hostport
+            )
+        };
+        if let Some(a) = &self.auth {
+            req.push_str(&format!("Authorization: {a}\r\n"));
+        }
+        req.push_str("\r\n");
+        if self.post {
+            req.push_str(&data);
+        }
+        let mut s = std::net::TcpStream::connect(&self.hostport)
+            .with_context(|| format!("cannot connect to {}", self.hostport))?;
+        s.write_all(req.as_bytes())?;
+        let mut reply = Vec::new();
+        let mut buf = [0u8; 1024];
+        // Read the status line and headers; the body is empty.
+        while !reply.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = s.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            reply.extend_from_slice(&buf[..n]);
+        }
+        let status = String::from_utf8_lossy(reply.split(|b| *b == b'\r').next().unwrap_or(b""))
+            .into_owned();
+        if !status.contains(" 200") {
+            bail!("the listener answered '{status}'");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,7 @@
+//! One module per subcommand; each takes the effective config and returns at the binary's edge.
+//! Errors are `anyhow` here: one clear sentence for the user, details in the log.
+
+pub mod config;
+pub mod emit;
+pub mod query;
+pub mod record;

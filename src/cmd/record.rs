@@ -1,0 +1,156 @@
+//! `logtui record`: the listeners and the store, no UI. Stops on SIGINT/SIGTERM after draining
+//! open connections, then prints a per-source summary to stderr and exits 0.
+
+use crate::config::Config;
+use crate::record::Source;
+use crate::router::Intake;
+use crate::source::{Phase, ShutdownController, http, tcp, udp};
+use crate::stats::Stats;
+use crate::store::persister::{self, StoreEvent};
+use crate::term::escape_controls;
+use anyhow::{Context, Result, bail};
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub async fn run(cfg: Config) -> Result<()> {
+    let stats = Arc::new(Stats::default());
+    let (intake, outlet) = Intake::new(cfg.store.queue_batches, stats.clone());
+
+    // The store first: an unwritable store is a startup error, before any port is taken.
+    let echo = cfg.record.echo;
+    let observer = Box::new(move |ev: StoreEvent<'_>| match ev {
+        StoreEvent::Stored(rows) if echo => {
+            let mut out = std::io::stdout().lock();
+            for (id, r) in rows {
+                let _ = writeln!(out, "{}", r.to_json_line(*id));
+            }
+            let _ = out.flush();
+        }
+        StoreEvent::Stored(_) => {}
+        StoreEvent::Alert(r) => {
+            eprintln!("logtui: ALERT {}", escape_controls(&r.message));
+        }
+    });
+    let persister = persister::spawn(&cfg.db, &cfg.store, outlet, stats.clone(), observer)
+        .with_context(|| format!("cannot open the store at {}", cfg.db.display()))?;
+
+    let mut ctl = ShutdownController::new();
+    let limits = cfg.limits;
+    let mut listening = Vec::new();
+    if let Some(addr) = enabled(&cfg.listen.tcp) {
+        let l = tcp::StreamListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen for SocketHandler (tcp) on {addr}"))?;
+        listening.push(format!("tcp {}", l.local_addr()));
+        tokio::spawn(tcp::serve(l, limits, intake.clone(), ctl.handle()));
+    }
+    if let Some(addr) = enabled(&cfg.listen.udp) {
+        let s = tokio::net::UdpSocket::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen for DatagramHandler (udp) on {addr}"))?;
+        listening.push(format!("udp {}", s.local_addr()?));
+        tokio::spawn(udp::serve(s, limits, intake.clone(), ctl.handle()));
+    }
+    if let Some(addr) = enabled(&cfg.listen.http) {
+        let l = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen for HTTPHandler (http) on {addr}"))?;
+        listening.push(format!("http {}", l.local_addr()?));
+        let auth = parse_auth(&cfg.listen.http_auth)?;
+        tokio::spawn(http::serve(l, auth, limits, intake.clone(), ctl.handle()));
+    }
+    if listening.is_empty() {
+        bail!("every listener is off: enable at least one of --tcp, --udp, --http");
+    }
+    // Tests and scripts wait for this line; it names the ports actually bound.
+    eprintln!(
+        "logtui: recording to {}; listening on {}",
+        cfg.db.display(),
+        listening.join(", ")
+    );
+
+    let ticker = (cfg.record.stats_interval > 0.0).then(|| {
+        let stats = stats.clone();
+        let every = Duration::from_secs_f64(cfg.record.stats_interval);
+        tokio::spawn(async move {
+            let mut t = tokio::time::interval(every);
+            t.tick().await;
+            loop {
+                t.tick().await;
+                eprintln!("logtui: stats: {}", stats_line(&stats));
+            }
+        })
+    });
+
+    wait_for_signal().await?;
+    eprintln!(
+        "logtui: stopping: no new connections; draining open ones for up to {}s",
+        cfg.record.drain_timeout
+    );
+    ctl.set(Phase::Draining);
+    let drain = Duration::from_secs_f64(cfg.record.drain_timeout.max(0.0));
+    if tokio::time::timeout(drain, ctl.wait()).await.is_err() {
+        ctl.set(Phase::Stop);
+        ctl.wait().await;
+    }
+    if let Some(t) = ticker {
+        t.abort();
+    }
+    // The last Intake goes: the persister flushes what it holds and ends.
+    drop(intake);
+    tokio::task::spawn_blocking(move || persister.join())
+        .await
+        .context("the store's writer thread failed")?
+        .context("the store's final flush failed")?;
+    eprintln!("logtui: summary");
+    for line in stats.summary_lines() {
+        eprintln!("  {line}");
+    }
+    Ok(())
+}
+
+fn enabled(addr: &str) -> Option<&str> {
+    let a = addr.trim();
+    (!a.is_empty() && !a.eq_ignore_ascii_case("off")).then_some(a)
+}
+
+fn parse_auth(s: &str) -> Result<Option<(String, String)>> {
+    if s.is_empty() {
+        return Ok(None);
+    }
+    match s.split_once(':') {
+        Some((u, p)) => Ok(Some((u.to_owned(), p.to_owned()))),
+        None => bail!("--http-auth must be user:password"),
+    }
+}
+
+fn stats_line(stats: &Stats) -> String {
+    Source::ALL
+        .into_iter()
+        .map(|s| {
+            let c = stats.snapshot(s);
+            format!(
+                "{} {}/{}/{}/{}",
+                s.as_str(),
+                c.received,
+                c.stored,
+                c.rejected,
+                c.dropped
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("  ")
+        + "  (received/stored/rejected/dropped)"
+}
+
+async fn wait_for_signal() -> Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,575 @@
+//! HTTP listener for `logging.handlers.HTTPHandler` and JSON senders: read one request, decode it, answer at once.
+//! Only the socket side lives here; heads are parsed by `decode::httpreq`, bodies by `decode::form`/`decode::json`.
+
+use crate::decode::httpreq::{self, ChunkedDecoder, Head};
+use crate::decode::{DecodeError, form, json};
+use crate::limits::DecodeLimits;
+use crate::record::{Record, Source};
+use crate::router::{Batcher, Intake};
+use crate::source::{Phase, Shutdown};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio::time::{Instant, timeout, timeout_at};
+
+/// Most connections served at once. HTTPHandler opens one connection per record
+/// and closes it, so a busy sender holds few at a time; 1024 leaves room for many
+/// senders while bounding buffers and file descriptors. Connections beyond it wait in the kernel's accept queue.
+pub const MAX_CONNECTIONS: usize = 1024;
+
+/// Longest wait for a complete request head, counted from when the connection
+/// (or the previous request on it) was ready. It closes idle keep-alive sockets
+/// and slow-drip heads alike; real senders send a head in one write.
+pub const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Longest silence while a body is arriving. Per read, not per body, so a large
+/// body on a slow link still gets through while a stalled one frees its slot.
+pub const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Longest wait for a peer to take our (tiny) reply before we drop it.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Largest request head accepted.
+pub const MAX_HEAD: usize = httpreq::DEFAULT_MAX_HEAD;
+
+/// How long, and how many bytes, we keep reading and discarding after refusing
+/// a request whose body we did not read. Closing with unread input makes the
+/// kernel send a reset, which can destroy the reply before the client reads it;
+/// HTTPHandler would then print a traceback instead of seeing our status.
+const LINGER: Duration = Duration::from_secs(2);
+/// Most bytes discarded while lingering: a small body's worth, so a sender that keeps streaming cannot hold us.
+const LINGER_BYTES: usize = 1 << 20;
+
+/// Bytes asked of the socket per read.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// Bodies larger than this are decoded on the blocking pool, so a 16 MiB JSON
+/// array does not stall other connections on the same runtime thread.
+const BLOCKING_DECODE_BYTES: usize = 256 * 1024;
+
+/// Pause after a failed accept (e.g. out of file descriptors) so the loop does not spin.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Until the request line is complete, the head is re-checked on each read while
+/// the buffer is this small, so a non-HTTP client is refused at once; after it, only when a line ends.
+const EARLY_CHECK_BYTES: usize = 64;
+
+/// Serves HTTP on `listener` until `shutdown` reaches [`Phase::Draining`].
+///
+/// With `auth` set, every request must carry matching Basic credentials. Open
+/// connections finish their current request and end at EOF, on [`Phase::Stop`],
+/// or (while draining) after their next reply.
+///
+/// Status codes:
+/// * `200` with an empty body: the request carried records (for JSON, at least one
+///   element was a record), or it was empty (a GET without a query, an empty POST body).
+///   Empty requests record and count nothing, so `curl http://host:port/` works as a liveness probe.
+///   Any path is accepted. A GET's query is the form; for a form POST, the target's query
+///   (HTTPHandler's `url` may carry one) is read before the body, so both methods give the same record.
+/// * `400`: malformed head or chunked framing (the connection closes), or a complete body with no record in it.
+/// * `401` + `WWW-Authenticate: Basic realm="logtui"`: credentials are configured and missing or wrong.
+/// * `405`: a method other than GET/POST. `411`: a POST with neither Content-Length nor chunked framing.
+/// * `413`: the body is over `max_frame` (it is not read). `415`: a body that is neither form nor JSON.
+/// * `431`: the head is over [`MAX_HEAD`].
+///
+/// Every refused request counts once as received and rejected, and is logged once with the peer address.
+/// After a refusal that leaves input unread, the connection closes.
+pub async fn serve(
+    listener: TcpListener,
+    auth: Option<(String, String)>,
+    limits: DecodeLimits,
+    intake: Intake,
+    mut shutdown: Shutdown,
+) {
+    let ctx = Arc::new(Ctx {
+        auth,
+        limits,
+        intake,
+    });
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let permit = tokio::select! {
+            _ = shutdown.reached(Phase::Draining) => break,
+            p = slots.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+        };
+        let accepted = tokio::select! {
+            _ = shutdown.reached(Phase::Draining) => break,
+            r = listener.accept() => r,
+        };
+        let (stream, peer) = match accepted {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!(error = %e, "http: accept failed");
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let conn = Conn {
+            stream,
+            origin: peer.to_string(),
+            buf: Vec::new(),
+            ctx: ctx.clone(),
+            v10: false,
+        };
+        let task_shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            conn.serve(task_shutdown).await;
+        });
+    }
+}
+
+/// What every connection shares.
+struct Ctx {
+    auth: Option<(String, String)>,
+    limits: DecodeLimits,
+    intake: Intake,
+}
+
+/// How a request leaves its connection.
+enum Next {
+    KeepAlive,
+    Close,
+    /// Close after draining unread input (see [`LINGER`]).
+    Linger,
+}
+
+#[derive(Clone, Copy)]
+enum BodyKind {
+    Form,
+    Json,
+}
+
+/// One accepted connection: the socket, bytes read but not yet used, and the peer.
+struct Conn {
+    stream: TcpStream,
+    origin: String,
+    buf: Vec<u8>,
+    ctx: Arc<Ctx>,
+    /// The current request is HTTP/1.0.
+    v10: bool,
+}
+
+impl Conn {
+    async fn serve(mut self, mut shutdown: Shutdown) {
+        let watch = shutdown.clone();
+        tokio::select! {
+            _ = shutdown.reached(Phase::Stop) => {}
+            () = self.requests(&watch) => {}
+        }
+    }
+
+    async fn requests(&mut self, watch: &Shutdown) {
+        loop {
+            let Some(head) = self.read_head().await else {
+                return;
+            };
+            match self.handle(head, watch).await {
+                Next::KeepAlive => {}
+                Next::Close => {
+                    let _ = timeout(WRITE_TIMEOUT, self.stream.shutdown()).await;
+                    return;
+                }
+                Next::Linger => {
+                    self.linger().await;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Reads until a complete head is buffered; `None` ends the connection (any reply already sent).
+    async fn read_head(&mut self) -> Option<Head> {
+        let deadline = Instant::now() + HEAD_TIMEOUT;
+        let mut from = 0;
+        let mut line_checked = false;
+        loop {
+            let complete = httpreq::find_head_end(&self.buf, from).is_some();
+            // Only bytes new since the last look are searched, so a byte-at-a-time sender costs O(n).
+            let first_line = !line_checked && self.buf[from..].contains(&b'\n');
+            let early =
+                !line_checked && !self.buf.is_empty() && self.buf.len() <= EARLY_CHECK_BYTES;
+            if complete || first_line || early || self.buf.len() >= MAX_HEAD {
+                line_checked |= first_line;
+                match httpreq::parse_head(&self.buf, MAX_HEAD) {
+                    Ok(Some((head, len))) => {
+                        self.buf.drain(..len);
+                        return Some(head);
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        self.reject("bad request head", &e);
+                        let status = if matches!(e, DecodeError::FrameTooLarge { .. }) {
+                            431
+                        } else {
+                            400
+                        };
+                        self.respond(status, true, &[]).await;
+                        self.linger().await;
+                        return None;
+                    }
+                }
+            }
+            from = self.buf.len().saturating_sub(2);
+            let idle = self.buf.iter().all(|&c| c == b'\r' || c == b'\n');
+            match timeout_at(deadline, self.read_more()).await {
+                Ok(Ok(n)) if n > 0 => {}
+                Ok(Ok(_)) if idle => return None,
+                Ok(Ok(_)) => {
+                    self.reject("request head", &DecodeError::Truncated);
+                    return None;
+                }
+                Err(_) if idle => return None,
+                Err(_) => {
+                    self.reject("request head", &"timed out before the head was complete");
+                    return None;
+                }
+                Ok(Err(e)) => {
+                    tracing::debug!(peer = %self.origin, error = %e, "http: read failed");
+                    return None;
+                }
+            }
+        }
+    }
+
+    async fn handle(&mut self, head: Head, watch: &Shutdown) -> Next {
+        self.v10 = head.version_1_0;
+        let close = head.connection_close || watch.phase() >= Phase::Draining;
+        let is_get = head.method == "GET";
+        if !is_get && head.method != "POST" {
+            self.reject("request", &format!("method {} not allowed", head.method));
+            self.respond(405, true, &[("Allow", "GET, POST")]).await;
+            return Next::Linger;
+        }
+        if let Some((user, password)) = &self.ctx.auth
+            && !httpreq::basic_auth_ok(head.authorization.as_deref(), user, password)
+        {
+            self.reject("request", &"missing or wrong Basic credentials");
+            self.respond(401, true, &[("WWW-Authenticate", "Basic realm=\"logtui\"")])
+                .await;
+            return Next::Linger;
+        }
+        let body = match self.read_body(&head, is_get).await {
+            Ok(body) => body,
+            Err(next) => return next,
+        };
+        let query = head.query().unwrap_or("").as_bytes();
+        let kind = body_kind(head.media_type(), &body, is_get);
+        let payload = match kind {
+            Some(BodyKind::Form) if is_get => query.to_vec(),
+            // HTTPHandler keeps the URL's own query (`/log?app=x`) in the target for
+            // POST too; put it first, as GET has it, so both methods give the same record.
+            Some(BodyKind::Form)
+                if !query.is_empty() && !body.iter().all(u8::is_ascii_whitespace) =>
+            {
+                [query, b"&", &body].concat()
+            }
+            _ => body,
+        };
+        let status = if payload.iter().all(u8::is_ascii_whitespace) {
+            200
+        } else if let Some(kind) = kind {
+            self.ingest(kind, payload).await
+        } else {
+            let what = head.content_type.unwrap_or_default();
+            self.reject(
+                "request body",
+                &format!("unsupported content type {what:?}"),
+            );
+            415
+        };
+        if !self.respond(status, close, &[]).await || close {
+            return Next::Close;
+        }
+        Next::KeepAlive
+    }
+
+    /// Reads the request body per its framing. On `Err` the reply has been sent and the connection must end that way.
+    async fn read_body(&mut self, head: &Head, is_get: bool) -> Result<Vec<u8>, Next> {
+        let max = self.ctx.limits.max_frame;
+        if head.chunked {
+            if head.expect_continue && !self.send_continue().await {
+                return Err(Next::Close);
+            }
+            let mut dec = ChunkedDecoder::new(max);
+            loop {
+                match dec.feed(&self.buf) {
+                    Ok(used) => {
+                        self.buf.drain(..used);
+                    }
+                    Err(e) => {
+                        self.reject("chunked body", &e);
+                        let status = if matches!(e, DecodeError::FrameTooLarge { .. }) {
+                            413
+                        } else {
+                            400
+                        };
+                        self.respond(status, true, &[]).await;
+                        return Err(Next::Linger);
+                    }
+                }
+                if dec.is_done() {
+                    return Ok(dec.into_body());
+                }
+                self.read_body_bytes().await?;
+            }
+        }
+        let Some(len) = head.content_length else {
+            if is_get {
+                return Ok(Vec::new());
+            }
+            self.reject("request", &"POST without Content-Length");
+            self.respond(411, true, &[]).await;
+            return Err(Next::Linger);
+        };
+        if len > max as u64 {
+            self.reject("request body", &DecodeError::FrameTooLarge { len, max });
+            self.respond(413, true, &[]).await;
+            return Err(Next::Linger);
+        }
+        let len = len as usize;
+        if head.expect_continue && len > self.buf.len() && !self.send_continue().await {
+            return Err(Next::Close);
+        }
+        while self.buf.len() < len {
+            self.read_body_bytes().await?;
+        }
+        let rest = self.buf.split_off(len);
+        Ok(std::mem::replace(&mut self.buf, rest))
+    }
+
+    /// One read while a body is expected; a stall or EOF counts the request as rejected.
+    async fn read_body_bytes(&mut self) -> Result<(), Next> {
+        match timeout(BODY_IDLE_TIMEOUT, self.read_more()).await {
+            Ok(Ok(n)) if n > 0 => Ok(()),
+            Ok(Ok(_)) => {
+                self.reject("request body", &DecodeError::Truncated);
+                Err(Next::Close)
+            }
+            Err(_) => {
+                self.reject("request body", &"timed out while the body was arriving");
+                Err(Next::Close)
+            }
+            Ok(Err(e)) => {
+                tracing::debug!(peer = %self.origin, error = %e, "http: read failed");
+                Err(Next::Close)
+            }
+        }
+    }
+
+    /// Decodes a body, counts and submits its records, and picks the status.
+    async fn ingest(&mut self, kind: BodyKind, payload: Vec<u8>) -> u16 {
+        let limits = self.ctx.limits;
+        let (records, errors) = if payload.len() > BLOCKING_DECODE_BYTES {
+            let origin = self.origin.clone();
+            tokio::task::spawn_blocking(move || decode(kind, &payload, &limits, &origin))
+                .await
+                .unwrap_or_else(|_| {
+                    (
+                        Vec::new(),
+                        vec![DecodeError::malformed("body", "decoder task failed")],
+                    )
+                })
+        } else {
+            decode(kind, &payload, &limits, &self.origin)
+        };
+        let stats = &self.ctx.intake.stats;
+        stats.add_received(Source::Http, (records.len() + errors.len()) as u64);
+        if let Some(first) = errors.first() {
+            stats.add_rejected(Source::Http, errors.len() as u64);
+            tracing::warn!(
+                peer = %self.origin,
+                rejected = errors.len(),
+                accepted = records.len(),
+                error = %first,
+                "http: rejected body or elements"
+            );
+        }
+        let status = if records.is_empty() { 400 } else { 200 };
+        let mut batcher = Batcher::default();
+        for r in records {
+            if let Some(batch) = batcher.push(r) {
+                self.ctx.intake.try_submit(Source::Http, batch);
+            }
+        }
+        if !batcher.is_empty() {
+            self.ctx.intake.try_submit(Source::Http, batcher.take());
+        }
+        status
+    }
+
+    /// Counts one refused request and reports it once in logtui's own log.
+    fn reject(&self, what: &str, err: &dyn std::fmt::Display) {
+        let stats = &self.ctx.intake.stats;
+        stats.add_received(Source::Http, 1);
+        stats.add_rejected(Source::Http, 1);
+        tracing::warn!(peer = %self.origin, error = %err, "http: rejected {what}");
+    }
+
+    async fn read_more(&mut self) -> std::io::Result<usize> {
+        self.buf.reserve(READ_CHUNK);
+        self.stream.read_buf(&mut self.buf).await
+    }
+
+    async fn send_continue(&mut self) -> bool {
+        if self.v10 {
+            return true;
+        }
+        matches!(
+            timeout(
+                WRITE_TIMEOUT,
+                self.stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+            )
+            .await,
+            Ok(Ok(()))
+        )
+    }
+
+    /// Writes a complete reply; false when the peer did not take it.
+    async fn respond(&mut self, status: u16, close: bool, headers: &[(&str, &str)]) -> bool {
+        let reason = match status {
+            200 => "OK",
+            400 => "Bad Request",
+            401 => "Unauthorized",
+            405 => "Method Not Allowed",
+            411 => "Length Required",
+            413 => "Content Too Large",
+            415 => "Unsupported Media Type",
+            431 => "Request Header Fields Too Large",
+            _ => "Error",
+        };
+        // Errors carry a one-line body for people using curl; success stays empty, as HTTPHandler expects.
+        let body = if status >= 400 {
+            format!("{status} {reason}\n")
+        } else {
+            String::new()
+        };
+        let mut msg = format!(
+            "HTTP/1.1 {status} {reason}\r\nContent-Length: {}\r\n",
+            body.len()
+        );
+        if !body.is_empty() {
+            msg.push_str("Content-Type: text/plain; charset=utf-8\r\n");
+        }
+        for (k, v) in headers {
+            msg.push_str(&format!("{k}: {v}\r\n"));
+        }
+        if close {
+            msg.push_str("Connection: close\r\n");
+        } else if self.v10 {
+            msg.push_str("Connection: keep-alive\r\n");
+        }
+        msg.push_str("\r\n");
+        msg.push_str(&body);
+        matches!(
+            timeout(WRITE_TIMEOUT, self.stream.write_all(msg.as_bytes())).await,
+            Ok(Ok(()))
+        )
+    }
+
+    /// Half-closes, then discards input for a moment so the reply is not lost to a reset.
+    async fn linger(&mut self) {
+        let _ = timeout(WRITE_TIMEOUT, self.stream.shutdown()).await;
+        let deadline = Instant::now() + LINGER;
+        let mut scratch = [0u8; 4096];
+        let mut drained = 0;
+        while drained < LINGER_BYTES {
+            match timeout_at(deadline, self.stream.read(&mut scratch)).await {
+                Ok(Ok(n)) if n > 0 => drained += n,
+                _ => break,
+            }
+        }
+    }
+}
+
+/// Picks the decoder. A body that starts with `{` or `[` is JSON whatever the
+/// Content-Type says, because `curl -d '{…}'` labels JSON as a form.
+fn body_kind(media: Option<String>, body: &[u8], is_get: bool) -> Option<BodyKind> {
+    if is_get {
+        return Some(BodyKind::Form);
+    }
+    let looks_json = matches!(
+        body.iter().find(|c| !c.is_ascii_whitespace()),
+        Some(b'{' | b'[')
+    );
+    match media.as_deref() {
+        _ if looks_json => Some(BodyKind::Json),
+        None | Some("application/x-www-form-urlencoded") => Some(BodyKind::Form),
+        Some("application/json" | "application/x-ndjson" | "application/jsonl" | "text/json") => {
+            Some(BodyKind::Json)
+        }
+        Some(m) if m.ends_with("+json") => Some(BodyKind::Json),
+        Some(_) => None,
+    }
+}
+
+/// Decodes a payload into records and per-record failures.
+fn decode(
+    kind: BodyKind,
+    payload: &[u8],
+    limits: &DecodeLimits,
+    origin: &str,
+) -> (Vec<Record>, Vec<DecodeError>) {
+    match kind {
+        BodyKind::Form => match form::decode_form(payload, limits, origin) {
+            Ok(r) => (vec![r], Vec::new()),
+            Err(e) => (Vec::new(), vec![e]),
+        },
+        BodyKind::Json => match json::decode_json(payload, limits, Source::Http, origin) {
+            Ok(items) => {
+                let mut records = Vec::with_capacity(items.len());
+                let mut errors = Vec::new();
+                for item in items {
+                    match item {
+                        Ok(r) => records.push(r),
+                        Err(e) => errors.push(e),
+                    }
+                }
+                (records, errors)
+            }
+            Err(e) => (Vec::new(), vec![e]),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_kind_follows_content_and_type() {
+        let kind = |m: Option<&str>, b: &str| body_kind(m.map(str::to_owned), b.as_bytes(), false);
+        assert!(matches!(kind(None, "name=a"), Some(BodyKind::Form)));
+        assert!(matches!(
+            kind(Some("application/x-www-form-urlencoded"), "name=a"),
+            Some(BodyKind::Form)
+        ));
+        assert!(matches!(
+            kind(Some("application/x-www-form-urlencoded"), "{\"msg\": 1}"),
+            Some(BodyKind::Json)
+        ));
+        assert!(matches!(
+            kind(Some("application/x-ndjson"), "x"),
+            Some(BodyKind::Json)
+        ));
+        assert!(matches!(
+            kind(Some("application/vnd.api+json"), "x"),
+            Some(BodyKind::Json)
+        ));
+        assert!(matches!(
+            kind(Some("text/plain"), " [1]"),
+            Some(BodyKind::Json)
+        ));
+        assert!(kind(Some("multipart/form-data"), "--x").is_none());
+        assert!(matches!(
+            body_kind(Some("application/json".into()), b"{}", true),
+            Some(BodyKind::Form)
+        ));
+    }
+}

@@ -1,0 +1,543 @@
+//! The one writer: a dedicated thread that buffers records from the router's queue and
+//! commits them in batches, raising threshold alerts, drop notices and retention as it goes.
+
+use super::alerts::Thresholds;
+use super::error::StoreError;
+use super::fts::{FtsHandle, FtsMsg};
+use super::rules::Settings;
+use super::schema::{self, Tuning};
+use super::writer::{RETENTION_CHUNK, Writer};
+use crate::config::StoreConfig;
+use crate::record::{Record, Source, WARNING, now_epoch};
+use crate::router::{Envelope, Outlet};
+use crate::stats::Stats;
+use crate::value::Value;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+use tokio::sync::mpsc::error::TryRecvError;
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+/// What the persister tells its observer, on the writer thread, after a commit.
+#[derive(Debug)]
+pub enum StoreEvent<'a> {
+    /// Records just committed, with their row ids, in insert order.
+    Stored(&'a [(i64, Record)]),
+    /// A threshold alert that has just been committed.
+    Alert(&'a Record),
+}
+
+/// The observer's type: called on the writer thread, so it should be quick.
+pub type Observer = Box<dyn FnMut(StoreEvent<'_>) + Send>;
+
+/// The running persister.
+pub struct PersisterHandle {
+    thread: std::thread::JoinHandle<Result<(), StoreError>>,
+}
+
+impl PersisterHandle {
+    /// Waits for the persister to finish: it ends once every `Intake` is dropped and
+    /// its final flush is done. An error means records were lost at shutdown.
+    pub fn join(self) -> Result<(), StoreError> {
+        self.thread.join().map_err(|p| {
+            let msg = p
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_owned());
+            StoreError::Panicked(msg)
+        })?
+    }
+}
+
+/// Opens the store at `path` (so an unwritable store is reported here) and starts the
+/// writer thread that drains `outlet`.
+pub fn spawn(
+    path: &Path,
+    cfg: &StoreConfig,
+    outlet: Outlet,
+    stats: Arc<Stats>,
+    observer: Observer,
+) -> Result<PersisterHandle, StoreError> {
+    spawn_tuned(path, cfg, &Tuning::default(), outlet, stats, observer)
+}
+
+/// [`spawn`] with explicit physical settings, for the benchmark.
+#[doc(hidden)]
+pub fn spawn_tuned(
+    path: &Path,
+    cfg: &StoreConfig,
+    tuning: &Tuning,
+    outlet: Outlet,
+    stats: Arc<Stats>,
+    observer: Observer,
+) -> Result<PersisterHandle, StoreError> {
+    let settings = Settings::from_config(cfg)?;
+    let conn = schema::open_tuned(path, tuning)?;
+    let writer = Writer::new(conn, path, tuning.rows_per_insert)?;
+    // Before the writer's first commit: see `fts::spawn`.
+    let fts = match tuning.fts {
+        true => Some(super::fts::spawn(path, writer.conn(), tuning)?),
+        false => None,
+    };
+    if fts.is_some() && tuning.checkpoint_in_background {
+        let pages = tuning.wal_autocheckpoint.saturating_mul(8);
+        writer
+            .conn()
+            .execute_batch(&format!("PRAGMA wal_autocheckpoint = {pages}"))
+            .map_err(|e| StoreError::sqlite(path, "set pragmas", e))?;
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .map_err(StoreError::Thread)?;
+    let p = Persister::new(writer, fts, settings, stats, observer);
+    let thread = std::thread::Builder::new()
+        .name("logtui-store".into())
+        .spawn(move || rt.block_on(p.run(outlet)))
+        .map_err(StoreError::Thread)?;
+    Ok(PersisterHandle { thread })
+}
+
+/// How often, at most, drops are looked for while idle.
+const DROP_CHECK: Duration = Duration::from_secs(1);
+/// How often retention runs.
+const RETENTION_EVERY: Duration = Duration::from_secs(60);
+/// First and longest wait before retrying a failed flush.
+const RETRY_MIN: Duration = Duration::from_millis(100);
+const RETRY_MAX: Duration = Duration::from_secs(5);
+/// Flush attempts at shutdown before giving up on the buffer.
+const SHUTDOWN_ATTEMPTS: u32 = 4;
+/// Most alerts stored per flush; the rest are summed up in one record.
+const MAX_ALERTS_PER_FLUSH: usize = 100;
+
+struct Persister {
+    w: Writer,
+    /// The full-text index thread, which also frees committed records.
+    fts: Option<FtsHandle>,
+    s: Settings,
+    stats: Arc<Stats>,
+    observer: Observer,
+    thresholds: Thresholds,
+    /// Records waiting for the next commit, with their ids once written.
+    buffer: Vec<(i64, Record)>,
+    /// Positions of alert records in `buffer`.
+    alerts: Vec<usize>,
+    alerts_suppressed: u64,
+    /// When the oldest buffered record arrived.
+    oldest: Option<Instant>,
+    acks: Vec<oneshot::Sender<()>>,
+    /// Consecutive failed flushes, and when to try again.
+    failures: u32,
+    retry_at: Option<Instant>,
+    last_dropped: [u64; 5],
+    next_drop_check: Instant,
+    next_retention: Instant,
+    retention_pending: bool,
+}
+
+impl Persister {
+    fn new(
+        w: Writer,
+        fts: Option<FtsHandle>,
+        s: Settings,
+        stats: Arc<Stats>,
+        observer: Observer,
+    ) -> Persister {
+        let now = Instant::now();
+        Persister {
+            w,
+            fts,
+            thresholds: Thresholds::new(s.thresholds.clone(), s.threshold_window),
+            buffer: Vec::with_capacity(s.buffer_size + crate::router::MAX_BATCH_RECORDS),
+            s,
+            stats,
+            observer,
+            alerts: Vec::new(),
+            alerts_suppressed: 0,
+            oldest: None,
+            acks: Vec::new(),
+            failures: 0,
+            retry_at: None,
+            last_dropped: [0; 5],
+            next_drop_check: now,
+            next_retention: now,
+            retention_pending: false,
+        }
+    }
+
+    async fn run(mut self, mut outlet: Outlet) -> Result<(), StoreError> {
+        let mut open = true;
+        while open {
+            let wake = self.next_wake();
+            let accepting = self.accepting();
+            tokio::select! {
+                biased;
+                msg = outlet.recv(), if accepting => match msg {
+                    Some(env) => open = self.on_envelope(env, &mut outlet),
+                    None => open = false,
+                },
+                () = tokio::time::sleep_until(wake) => {}
+                () = std::future::ready(()), if self.retention_pending => self.retention_chunk(),
+            }
+            if open {
+                self.housekeeping();
+            }
+        }
+        self.shutdown().await
+    }
+
+    /// Whether to take more from the queue. While flushes fail the buffer may grow to a
+    /// bound, then the queue fills and the sources feel it (TCP waits, UDP/HTTP count drops).
+    fn accepting(&self) -> bool {
+        self.failures == 0 || self.buffer.len() < (self.s.buffer_size * 4).max(10_000)
+    }
+
+    fn flush_due(&self) -> Option<Instant> {
+        let due = self.oldest.map(|t| t + self.s.flush_interval);
+        match (due, self.retry_at) {
+            (Some(d), Some(r)) => Some(d.max(r)),
+            (d, _) => d,
+        }
+    }
+
+    fn next_wake(&self) -> Instant {
+        let mut wake = self.next_drop_check;
+        if self.s.retention_enabled() {
+            wake = wake.min(self.next_retention);
+        }
+        if let Some(d) = self.flush_due() {
+            wake = wake.min(d);
+        }
+        wake
+    }
+
+    /// The timer's work, also done after every message so a busy queue cannot starve it.
+    fn housekeeping(&mut self) {
+        let now = Instant::now();
+        if now >= self.next_drop_check {
+            self.next_drop_check = now + DROP_CHECK;
+            self.note_drops();
+        }
+        if self.s.retention_enabled() && now >= self.next_retention {
+            self.next_retention = now + RETENTION_EVERY;
+            self.retention_pending = true;
+        }
+        if self.flush_due().is_some_and(|d| now >= d) {
+            self.flush(false);
+        }
+    }
+
+    /// Handles one envelope; returns false when the queue turned out to be closed.
+    fn on_envelope(&mut self, env: Envelope, outlet: &mut Outlet) -> bool {
+        match env {
+            Envelope::Flush(ack) => {
+                self.acks.push(ack);
+                self.flush(true);
+                true
+            }
+            Envelope::Records(batch) => {
+                let urgent = self.take(batch);
+                let mut open = true;
+                if urgent {
+                    // One flush for the whole burst: take what is already queued first.
+                    while self.buffer.len() < self.s.buffer_size {
+                        match outlet.try_recv() {
+                            Ok(Envelope::Records(b)) => {
+                                self.take(b);
+                            }
+                            Ok(Envelope::Flush(ack)) => self.acks.push(ack),
+                            Err(TryRecvError::Empty) => break,
+                            Err(TryRecvError::Disconnected) => {
+                                open = false;
+                                break;
+                            }
+                        }
+                    }
+                }
+                if urgent || self.buffer.len() >= self.s.buffer_size || !self.acks.is_empty() {
+                    self.flush(!self.acks.is_empty());
+                }
+                open
+            }
+        }
+    }
+
+    /// Buffers a batch after the ignore rules; returns whether it holds an urgent record.
+    fn take(&mut self, batch: Vec<Record>) -> bool {
+        let mut urgent = false;
+        let mut ignored = [0u64; 5];
+        let check_ignore = !self.s.ignore.is_empty();
+        for r in batch {
+            if check_ignore && self.s.ignore.ignores(&r) {
+                ignored[r.source as usize] += 1;
+                continue;
+            }
+            urgent |= r.level >= self.s.flush_level;
+            self.push(r);
+        }
+        for s in Source::ALL {
+            if ignored[s as usize] > 0 {
+                self.stats.add_ignored(s, ignored[s as usize]);
+            }
+        }
+        urgent
+    }
+
+    fn push(&mut self, r: Record) {
+        if self.oldest.is_none() {
+            self.oldest = Some(Instant::now());
+        }
+        let alert = if self.s.thresholds.is_empty() {
+            None
+        } else {
+            self.thresholds.observe(&r)
+        };
+        self.buffer.push((0, r));
+        if let Some(a) = alert {
+            if self.alerts.len() < MAX_ALERTS_PER_FLUSH {
+                self.alerts.push(self.buffer.len());
+                self.push_internal(a);
+            } else {
+                self.alerts_suppressed += 1;
+            }
+        }
+    }
+
+    /// Buffers a record logtui made itself, counting it as received so the per-source
+    /// totals add up.
+    fn push_internal(&mut self, r: Record) {
+        self.stats.add_received(Source::Internal, 1);
+        if self.oldest.is_none() {
+            self.oldest = Some(Instant::now());
+        }
+        self.buffer.push((0, r));
+    }
+
+    /// Adds one drop notice when any source's drop counter grew since the last one.
+    fn note_drops(&mut self) {
+        let mut parts = Vec::new();
+        let mut extra = Vec::new();
+        let mut total = 0u64;
+        for s in Source::ALL {
+            let now = self.stats.of(s).dropped.load(Relaxed);
+            let grew = now.saturating_sub(self.last_dropped[s as usize]);
+            self.last_dropped[s as usize] = now;
+            if grew > 0 {
+                total += grew;
+                parts.push(format!("{grew} from {s}"));
+                extra.push((
+                    format!("dropped_{s}"),
+                    Value::Int(i64::try_from(grew).unwrap_or(i64::MAX)),
+                ));
+            }
+        }
+        if total == 0 {
+            return;
+        }
+        let mut r = Record::internal(
+            WARNING,
+            "logtui.drops",
+            format!(
+                "{total} records were dropped since the last report because the queue to the store was full: {}",
+                parts.join(", ")
+            ),
+        );
+        extra.insert(
+            0,
+            (
+                "dropped".to_owned(),
+                Value::Int(i64::try_from(total).unwrap_or(i64::MAX)),
+            ),
+        );
+        r.extra = extra;
+        tracing::warn!(dropped = total, "{}", r.message);
+        self.push_internal(r);
+    }
+
+    /// Commits the buffer. Unless `explicit`, a flush inside a retry back-off waits.
+    /// Returns whether the buffer is now empty and committed.
+    fn flush(&mut self, explicit: bool) -> bool {
+        if !explicit && self.retry_at.is_some_and(|t| Instant::now() < t) {
+            return false;
+        }
+        self.note_drops();
+        if self.alerts_suppressed > 0 {
+            let n = std::mem::take(&mut self.alerts_suppressed);
+            let mut r = Record::internal(
+                WARNING,
+                super::alerts::ALERT_LOGGER,
+                format!(
+                    "{n} more threshold alerts were not stored (at most {MAX_ALERTS_PER_FLUSH} per flush)"
+                ),
+            );
+            r.extra = vec![(
+                "suppressed".into(),
+                Value::Int(i64::try_from(n).unwrap_or(i64::MAX)),
+            )];
+            self.push_internal(r);
+        }
+        if self.buffer.is_empty() {
+            self.ack_all();
+            return true;
+        }
+        match self.w.write(&mut self.buffer) {
+            Ok(()) => {
+                self.after_commit();
+                if self.retention_pending {
+                    // Under a steady stream the idle branch never runs; interleave here.
+                    self.retention_chunk();
+                }
+                true
+            }
+            Err(e) => {
+                self.failures += 1;
+                let wait = RETRY_MIN
+                    .saturating_mul(1u32 << self.failures.clamp(1, 10).saturating_sub(1))
+                    .min(RETRY_MAX);
+                self.retry_at = Some(Instant::now() + wait);
+                tracing::error!(
+                    error = %e,
+                    buffered = self.buffer.len(),
+                    failures = self.failures,
+                    retry_in_ms = wait.as_millis() as u64,
+                    "store flush failed; keeping the records and retrying"
+                );
+                // The requesters learn that nothing was committed for them.
+                self.acks.clear();
+                false
+            }
+        }
+    }
+
+    fn after_commit(&mut self) {
+        if self.failures > 0 {
+            tracing::info!(
+                failures = self.failures,
+                "store flush succeeded after earlier failures"
+            );
+        }
+        self.failures = 0;
+        self.retry_at = None;
+        let mut per = [0u64; 5];
+        for (_, r) in &self.buffer {
+            per[r.source as usize] += 1;
+        }
+        for s in Source::ALL {
+            if per[s as usize] > 0 {
+                self.stats.add_stored(s, per[s as usize]);
+            }
+        }
+        (self.observer)(StoreEvent::Stored(&self.buffer));
+        for &i in &self.alerts {
+            if let Some((_, a)) = self.buffer.get(i) {
+                (self.observer)(StoreEvent::Alert(a));
+            }
+        }
+        match &mut self.fts {
+            Some(fts) => {
+                // The index thread indexes these records and frees them, then hands the
+                // emptied vector back.
+                let fresh = fts
+                    .recycled()
+                    .unwrap_or_else(|| Vec::with_capacity(self.buffer.capacity()));
+                let batch = std::mem::replace(&mut self.buffer, fresh);
+                fts.send(FtsMsg::Index(batch));
+            }
+            None => self.buffer.clear(),
+        }
+        self.alerts.clear();
+        self.oldest = None;
+        self.ack_all();
+    }
+
+    /// Answers flush requests: at once, or once the full-text index has caught up.
+    fn ack_all(&mut self) {
+        for ack in self.acks.drain(..) {
+            match &mut self.fts {
+                Some(fts) => fts.send(FtsMsg::Ack(ack)),
+                None => {
+                    let _ = ack.send(());
+                }
+            }
+        }
+    }
+
+    /// Deletes one bounded chunk of expired records; clears `retention_pending` when done.
+    fn retention_chunk(&mut self) {
+        let mut deleted = 0;
+        let mut more = false;
+        let result = (|| {
+            if self.s.retention_days > 0.0 {
+                let cutoff = now_epoch() - self.s.retention_days * 86_400.0;
+                let ids = self.w.delete_older_than(cutoff)?;
+                deleted += ids.len();
+                more |= ids.len() as i64 >= RETENTION_CHUNK;
+                self.forget(ids);
+            }
+            if self.s.retention_max_rows > 0 && !more {
+                let ids = self.w.delete_beyond(self.s.retention_max_rows)?;
+                deleted += ids.len();
+                more |= ids.len() as i64 >= RETENTION_CHUNK;
+                self.forget(ids);
+            }
+            Ok::<(), StoreError>(())
+        })();
+        match result {
+            Ok(()) => {
+                if deleted > 0 {
+                    tracing::debug!(deleted, more, "retention deleted old records");
+                }
+                self.retention_pending = more;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "retention failed; trying again at the next round");
+                self.retention_pending = false;
+            }
+        }
+    }
+
+    /// Removes deleted records from the full-text index.
+    fn forget(&mut self, ids: Vec<super::fts::Deleted>) {
+        if let Some(fts) = &mut self.fts
+            && !ids.is_empty()
+        {
+            fts.send(FtsMsg::Delete(ids));
+        }
+    }
+
+    /// The queue is closed: commit what is left, retrying a few times before giving up.
+    async fn shutdown(mut self) -> Result<(), StoreError> {
+        self.note_drops();
+        let mut wait = RETRY_MIN;
+        for attempt in 1..=SHUTDOWN_ATTEMPTS {
+            if self.flush(true) {
+                if let Some(fts) = &mut self.fts {
+                    fts.finish();
+                }
+                return Ok(());
+            }
+            if attempt < SHUTDOWN_ATTEMPTS {
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+            }
+        }
+        let lost = self.buffer.len();
+        tracing::error!(lost, "store could not be written at shutdown; records lost");
+        // One more attempt to get the exact error for the caller.
+        let err = match self.w.write(&mut self.buffer) {
+            Ok(()) => {
+                self.after_commit();
+                return Ok(());
+            }
+            Err(e) => e,
+        };
+        Err(StoreError::Lost {
+            path: self.w.path().to_path_buf(),
+            lost,
+            source: Box::new(err),
+        })
+    }
+}

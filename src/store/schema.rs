@@ -1,0 +1,366 @@
+//! Opening the store: pragmas, the `records` table, its indexes and its full-text index.
+//! The schema version lives in `PRAGMA user_version`, so a later logtui can migrate or refuse.
+
+use super::error::StoreError;
+use rusqlite::{Connection, OpenFlags};
+use std::path::Path;
+
+/// The schema this build writes and reads.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// The record columns in insert/select order (everything but `id`).
+pub(crate) const COLUMNS: &str = "created, level, levelname, logger, message, source, origin, job, host, \
+     process, process_name, thread, thread_name, task_name, pathname, filename, module, lineno, func, \
+     exc_text, stack_info, extra";
+
+/// How many columns [`COLUMNS`] names.
+pub(crate) const NCOLUMNS: usize = 22;
+
+const TABLE: &str = "CREATE TABLE IF NOT EXISTS records (
+    id           INTEGER PRIMARY KEY,
+    created      REAL NOT NULL,
+    level        INTEGER NOT NULL,
+    levelname    TEXT NOT NULL,
+    logger       TEXT NOT NULL,
+    message      TEXT NOT NULL,
+    source       TEXT NOT NULL,
+    origin       TEXT NOT NULL,
+    job          TEXT,
+    host         TEXT,
+    process      INTEGER,
+    process_name TEXT,
+    thread       INTEGER,
+    thread_name  TEXT,
+    task_name    TEXT,
+    pathname     TEXT,
+    filename     TEXT,
+    module       TEXT,
+    lineno       INTEGER,
+    func         TEXT,
+    exc_text     TEXT,
+    stack_info   TEXT,
+    extra        TEXT
+)";
+
+/// Every secondary index, by name. Composite indexes end in `created` so a filter plus
+/// "newest first" is one index range scan.
+pub const INDEXES: &[(&str, &str)] = &[
+    ("records_created", "ON records(created)"),
+    ("records_level", "ON records(level, created)"),
+    ("records_logger", "ON records(logger, created)"),
+    ("records_source", "ON records(source, origin, created)"),
+    (
+        "records_job",
+        "ON records(job, created) WHERE job IS NOT NULL",
+    ),
+];
+
+/// Identifies this store, so a full-text index file can tell it indexes this one.
+const META: &str = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID";
+
+/// Physical settings of a new store. The defaults are what `open` uses; the other
+/// values exist so the benchmark can measure alternatives.
+#[doc(hidden)]
+#[derive(Debug, Clone)]
+pub struct Tuning {
+    /// Page size of a new database, in bytes.
+    pub page_size: u32,
+    /// Page cache per connection, in KiB.
+    pub cache_kib: u32,
+    /// WAL pages before an automatic checkpoint.
+    pub wal_autocheckpoint: u32,
+    /// Names from [`INDEXES`] to create.
+    pub indexes: Vec<&'static str>,
+    /// Let the index thread checkpoint the store's WAL; the writer then checkpoints only
+    /// as a backstop, past `wal_autocheckpoint * 8` pages.
+    pub checkpoint_in_background: bool,
+    /// Rows per insert statement run (1 = one statement per record).
+    pub rows_per_insert: usize,
+    /// Whether to keep the full-text index (its own file, see [`super::fts`]).
+    pub fts: bool,
+    /// FTS5 `detail=` option: `full` (phrase queries work), `column` or `none`.
+    pub fts_detail: &'static str,
+    /// FTS5 `automerge`: segments per level before they are merged.
+    pub fts_automerge: u32,
+    /// FTS5 `crisismerge`: segments per level that force a merge.
+    pub fts_crisismerge: u32,
+    /// FTS5 `pgsz`: leaf page size of the index, in bytes.
+    pub fts_pgsz: u32,
+    /// FTS5 `hashsize`: bytes of pending index data before a segment is written mid-transaction.
+    pub fts_hashsize: u32,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Tuning {
+            page_size: 4096,
+            cache_kib: 64 * 1024,
+            wal_autocheckpoint: 4096,
+            indexes: INDEXES.iter().map(|(n, _)| *n).collect(),
+            checkpoint_in_background: true,
+            rows_per_insert: 32,
+            fts: true,
+            fts_detail: "full",
+            fts_automerge: 4,
+            fts_crisismerge: 16,
+            fts_pgsz: 4050,
+            fts_hashsize: 16 * 1024 * 1024,
+        }
+    }
+}
+
+/// Turns off SQLite's allocation statistics, which take a process-wide mutex on every
+/// allocation (contended when the writer and the index thread run together). SQLite
+/// accepts this only before its first use in the process; afterwards it is a no-op.
+pub(crate) fn configure_sqlite() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: sqlite3_config is safe to call before SQLite is initialized, and when it
+        // already is, it returns SQLITE_MISUSE without touching anything.
+        let _ = unsafe {
+            rusqlite::ffi::sqlite3_config(
+                rusqlite::ffi::SQLITE_CONFIG_MEMSTATUS,
+                0 as std::ffi::c_int,
+            )
+        };
+    });
+}
+
+/// Opens (creating if missing) the store at `path` for writing: parent directories,
+/// WAL mode, `synchronous=NORMAL`, the schema.
+pub fn open(path: &Path) -> Result<Connection, StoreError> {
+    open_tuned(path, &Tuning::default())
+}
+
+/// [`open`] with explicit physical settings (they apply when the file is created).
+#[doc(hidden)]
+pub fn open_tuned(path: &Path, t: &Tuning) -> Result<Connection, StoreError> {
+    configure_sqlite();
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+    }
+    let err = |op: &str| {
+        let op = op.to_owned();
+        move |e| StoreError::sqlite(path, op, e)
+    };
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(err("open for writing"))?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(err("set busy timeout"))?;
+    let pages: i64 = conn
+        .query_row("PRAGMA page_count", [], |r| r.get(0))
+        .map_err(err("read page count"))?;
+    if pages == 0 {
+        // Only a new, empty file can still change its page size.
+        conn.execute_batch(&format!("PRAGMA page_size = {}", t.page_size))
+            .map_err(err("set page size"))?;
+    }
+    writer_pragmas(&conn, path, t)?;
+    create_schema(&conn, path, t)?;
+    Ok(conn)
+}
+
+/// WAL, `synchronous=NORMAL` and the cache, for a connection that writes.
+pub(crate) fn writer_pragmas(conn: &Connection, path: &Path, t: &Tuning) -> Result<(), StoreError> {
+    let err = |op: &'static str| move |e| StoreError::sqlite(path, op, e);
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+        .map_err(err("enable WAL"))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::sqlite(
+            path,
+            "enable WAL",
+            rusqlite::Error::InvalidParameterName(format!("journal_mode stayed {mode}")),
+        ));
+    }
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(err("set busy timeout"))?;
+    conn.execute_batch(&format!(
+        "PRAGMA synchronous = NORMAL;
+         PRAGMA temp_store = MEMORY;
+         PRAGMA cache_size = -{};
+         PRAGMA wal_autocheckpoint = {};
+         PRAGMA journal_size_limit = {};",
+        t.cache_kib,
+        t.wal_autocheckpoint,
+        64 * 1024 * 1024
+    ))
+    .map_err(err("set pragmas"))
+}
+
+/// This store's random identity (made when the schema was created).
+pub(crate) fn store_id(conn: &Connection, path: &Path) -> Result<i64, StoreError> {
+    conn.query_row("SELECT value FROM meta WHERE key = 'store_id'", [], |r| {
+        r.get(0)
+    })
+    .map_err(|e| StoreError::sqlite(path, "read store id", e))
+}
+
+fn new_store_id(path: &Path) -> i64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write(path.as_os_str().as_encoded_bytes());
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.write_u32(std::process::id());
+    (h.finish() >> 1) as i64
+}
+
+fn create_schema(conn: &Connection, path: &Path, t: &Tuning) -> Result<(), StoreError> {
+    let err = |op: &'static str| move |e| StoreError::sqlite(path, op, e);
+    let version = user_version(conn, path)?;
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::TooNew {
+            path: path.to_path_buf(),
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    if version == SCHEMA_VERSION {
+        return Ok(());
+    }
+    let tables: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name NOT IN ('records', 'meta')",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(err("inspect schema"))?;
+    if tables > 0 {
+        return Err(StoreError::NotAStore {
+            path: path.to_path_buf(),
+        });
+    }
+    let mut sql = String::from("BEGIN IMMEDIATE;\n");
+    sql.push_str(TABLE);
+    sql.push_str(";\n");
+    for (name, def) in INDEXES.iter().filter(|(n, _)| t.indexes.contains(n)) {
+        sql.push_str(&format!("CREATE INDEX IF NOT EXISTS {name} {def};\n"));
+    }
+    sql.push_str(META);
+    sql.push_str(&format!(
+        ";\nINSERT OR IGNORE INTO meta(key, value) VALUES ('store_id', {});\n",
+        new_store_id(path)
+    ));
+    sql.push_str(&format!("PRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;"));
+    if let Err(e) = conn.execute_batch(&sql) {
+        let _ = conn.execute_batch("ROLLBACK");
+        return Err(StoreError::sqlite(path, "create schema", e));
+    }
+    Ok(())
+}
+
+fn user_version(conn: &Connection, path: &Path) -> Result<i64, StoreError> {
+    conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(|e| StoreError::sqlite(path, "read schema version", e))
+}
+
+/// Opens an existing store for reading only (`SQLITE_OPEN_READ_ONLY` and
+/// `PRAGMA query_only`). The `regexp` SQL function is registered on it, and the
+/// full-text index file, when present, is attached as schema `fts`.
+pub fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
+    if !path.exists() {
+        return Err(StoreError::Missing {
+            path: path.to_path_buf(),
+        });
+    }
+    configure_sqlite();
+    let err = |op: &'static str| move |e| StoreError::sqlite(path, op, e);
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(err("open read-only"))?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(err("set busy timeout"))?;
+    conn.execute_batch("PRAGMA query_only = 1; PRAGMA cache_size = -65536;")
+        .map_err(err("set pragmas"))?;
+    match user_version(&conn, path)? {
+        0 => Err(StoreError::NotAStore {
+            path: path.to_path_buf(),
+        }),
+        v if v > SCHEMA_VERSION => Err(StoreError::TooNew {
+            path: path.to_path_buf(),
+            found: v,
+            supported: SCHEMA_VERSION,
+        }),
+        _ => {
+            super::query::register_functions(&conn)?;
+            super::fts::attach(&conn, path)?;
+            Ok(conn)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn creates_schema_once_and_reopens() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a/b/store.db");
+        let c = open(&path).unwrap();
+        assert_eq!(user_version(&c, &path).unwrap(), SCHEMA_VERSION);
+        drop(c);
+        let c = open(&path).unwrap();
+        let n: i64 = c
+            .query_row(
+                "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name LIKE 'records_%'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(n, INDEXES.len() as i64);
+        let ro = open_read_only(&path).unwrap();
+        assert!(ro.execute("DELETE FROM records", []).is_err());
+    }
+
+    #[test]
+    fn read_only_missing_file_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = open_read_only(&dir.path().join("nope.db")).unwrap_err();
+        assert!(matches!(e, StoreError::Missing { .. }), "{e}");
+        assert!(e.to_string().contains("nope.db"));
+    }
+
+    #[test]
+    fn newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        open(&path)
+            .unwrap()
+            .execute_batch("PRAGMA user_version = 99")
+            .unwrap();
+        assert!(matches!(
+            open(&path),
+            Err(StoreError::TooNew { found: 99, .. })
+        ));
+        assert!(matches!(
+            open_read_only(&path),
+            Err(StoreError::TooNew { found: 99, .. })
+        ));
+    }
+
+    #[test]
+    fn foreign_database_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("other.db");
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch("CREATE TABLE t(x)")
+            .unwrap();
+        assert!(matches!(open(&path), Err(StoreError::NotAStore { .. })));
+    }
+}

@@ -1,0 +1,232 @@
+//! The insert path and retention deletes: one transaction per flush, one prepared insert
+//! whose text parameters point into the records (no per-record allocation or copy).
+
+use super::error::StoreError;
+use super::fts::Deleted;
+use super::rawstmt::RawStmt;
+use super::schema::{COLUMNS, NCOLUMNS};
+use crate::record::{Record, now_epoch};
+use rusqlite::{Connection, TransactionBehavior};
+use std::ffi::c_int;
+use std::path::{Path, PathBuf};
+
+/// The connection the persister owns, with what it needs to write. The statement comes
+/// before the connection so it is finalized first.
+pub(crate) struct Writer {
+    ins: RawStmt,
+    /// Inserts `multi` rows per run (fewer statement runs, cursors kept open across rows).
+    ins_multi: Option<RawStmt>,
+    multi: usize,
+    conn: Connection,
+    path: PathBuf,
+    /// Reused buffers for the `extra` JSON of each row of one statement run.
+    json: Vec<String>,
+}
+
+/// Rows deleted per retention transaction: small enough that ingestion waits at most tens of ms.
+pub(crate) const RETENTION_CHUNK: i64 = 5000;
+
+impl Writer {
+    /// Takes over `conn` and prepares the insert.
+    pub fn new(conn: Connection, path: &Path, multi: usize) -> Result<Writer, StoreError> {
+        let rows = |k: usize| {
+            let tuples: Vec<String> = (0..k)
+                .map(|r| {
+                    let p: Vec<String> = (1..=NCOLUMNS)
+                        .map(|i| format!("?{}", r * NCOLUMNS + i))
+                        .collect();
+                    format!("({})", p.join(", "))
+                })
+                .collect();
+            format!(
+                "INSERT INTO records ({COLUMNS}) VALUES {}",
+                tuples.join(", ")
+            )
+        };
+        let ins = RawStmt::prepare(&conn, &rows(1))
+            .map_err(|e| StoreError::sqlite(path, "prepare insert", e))?;
+        let ins_multi = match multi > 1 {
+            true => Some(
+                RawStmt::prepare(&conn, &rows(multi))
+                    .map_err(|e| StoreError::sqlite(path, "prepare insert", e))?,
+            ),
+            false => None,
+        };
+        Ok(Writer {
+            ins,
+            ins_multi,
+            multi,
+            conn,
+            path: path.to_path_buf(),
+            json: vec![String::new(); multi.max(1)],
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The connection, for reads done on the writer thread.
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Inserts every record in one transaction and fills in the row ids. On error
+    /// nothing is committed and the ids are meaningless.
+    pub fn write(&mut self, batch: &mut [(i64, Record)]) -> Result<(), StoreError> {
+        let n = batch.len();
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(|e| StoreError::sqlite(&self.path, "begin write transaction", e))?;
+        let mut result = Ok(());
+        let multi = self.multi.max(1);
+        for chunk in batch.chunks_mut(multi) {
+            let r = match (&mut self.ins_multi, chunk.len() == multi) {
+                (Some(m), true) => insert_many(m, chunk, &mut self.json),
+                _ => chunk.iter_mut().try_for_each(|(id, r)| {
+                    bind_one(&mut self.ins, 0, r, &mut self.json[0])?;
+                    self.ins.step()?;
+                    *id = self.ins.last_insert_rowid();
+                    Ok(())
+                }),
+            };
+            if let Err(e) = r {
+                result = Err(StoreError::sqlite(
+                    &self.path,
+                    format!("insert {} records (batch of {n})", chunk.len()),
+                    e,
+                ));
+                break;
+            }
+        }
+        self.ins.clear_bindings();
+        if let Some(m) = &mut self.ins_multi {
+            m.clear_bindings();
+        }
+        if result.is_ok() {
+            result = self
+                .conn
+                .execute_batch("COMMIT")
+                .map_err(|e| StoreError::sqlite(&self.path, format!("commit {n} records"), e));
+        }
+        if result.is_err() && !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        result
+    }
+
+    /// Deletes up to [`RETENTION_CHUNK`] records created before `cutoff` (epoch seconds).
+    /// Returns what went, for the full-text index.
+    pub fn delete_older_than(&mut self, cutoff: f64) -> Result<Vec<Deleted>, StoreError> {
+        self.delete_chunk(
+            "delete old records",
+            "DELETE FROM records WHERE id IN
+               (SELECT id FROM records WHERE created < ?1 ORDER BY created LIMIT ?2)
+             RETURNING id, message, exc_text",
+            rusqlite::types::Value::Real(cutoff),
+        )
+    }
+
+    /// Deletes up to [`RETENTION_CHUNK`] of the oldest records beyond the newest `keep`
+    /// row ids. Returns what went, for the full-text index.
+    pub fn delete_beyond(&mut self, keep: u64) -> Result<Vec<Deleted>, StoreError> {
+        self.delete_chunk(
+            "delete records beyond the row cap",
+            "DELETE FROM records WHERE id IN
+               (SELECT id FROM records WHERE id <= (SELECT max(id) FROM records) - ?1
+                ORDER BY id LIMIT ?2)
+             RETURNING id, message, exc_text",
+            rusqlite::types::Value::Integer(i64::try_from(keep).unwrap_or(i64::MAX)),
+        )
+    }
+
+    fn delete_chunk(
+        &mut self,
+        op: &str,
+        sql: &str,
+        arg: rusqlite::types::Value,
+    ) -> Result<Vec<Deleted>, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| StoreError::sqlite(&self.path, op, e))?;
+        let ids = tx
+            .prepare_cached(sql)
+            .and_then(|mut s| {
+                s.query_map(rusqlite::params![arg, RETENTION_CHUNK], |r| {
+                    Ok(Deleted {
+                        id: r.get(0)?,
+                        message: r.get(1)?,
+                        exc_text: r.get(2)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<Deleted>>>()
+            })
+            .map_err(|e| StoreError::sqlite(&self.path, op, e))?;
+        tx.commit()
+            .map_err(|e| StoreError::sqlite(&self.path, op, e))?;
+        Ok(ids)
+    }
+}
+
+/// Inserts `chunk` with one run of the multi-row statement. New row ids are allocated
+/// one after another (max + 1 each), so the chunk's ids end at the last insert's id.
+fn insert_many(
+    m: &mut RawStmt,
+    chunk: &mut [(i64, Record)],
+    json: &mut [String],
+) -> rusqlite::Result<()> {
+    for (k, (_, r)) in chunk.iter().enumerate() {
+        bind_one(m, (k * NCOLUMNS) as c_int, r, &mut json[k])?;
+    }
+    m.step()?;
+    let last = m.last_insert_rowid();
+    let n = chunk.len() as i64;
+    for (k, (id, _)) in chunk.iter_mut().enumerate() {
+        *id = last - n + 1 + k as i64;
+    }
+    Ok(())
+}
+
+/// Binds one record's columns at parameters `base + 1 ..= base + NCOLUMNS`.
+fn bind_one(ins: &mut RawStmt, base: c_int, r: &Record, json: &mut String) -> rusqlite::Result<()> {
+    // SQLite stores NaN as NULL; a record must never fail its row for a bad clock.
+    let created = if r.created.is_finite() {
+        r.created
+    } else {
+        now_epoch()
+    };
+    ins.bind_f64(base + 1, created)?;
+    ins.bind_i64(base + 2, i64::from(r.level))?;
+    // SAFETY: `r` and `json` are not touched until `step` below returns, and every
+    // parameter is rebound before the statement runs again.
+    unsafe {
+        ins.bind_str(base + 3, &r.levelname)?;
+        ins.bind_str(base + 4, &r.logger)?;
+        ins.bind_str(base + 5, &r.message)?;
+        ins.bind_str(base + 6, r.source.as_str())?;
+        ins.bind_str(base + 7, &r.origin)?;
+        ins.bind_opt_str(base + 8, r.job.as_deref())?;
+        ins.bind_opt_str(base + 9, r.host.as_deref())?;
+        ins.bind_opt_i64(base + 10, r.process)?;
+        ins.bind_opt_str(base + 11, r.process_name.as_deref())?;
+        ins.bind_opt_i64(base + 12, r.thread)?;
+        ins.bind_opt_str(base + 13, r.thread_name.as_deref())?;
+        ins.bind_opt_str(base + 14, r.task_name.as_deref())?;
+        ins.bind_opt_str(base + 15, r.pathname.as_deref())?;
+        ins.bind_opt_str(base + 16, r.filename.as_deref())?;
+        ins.bind_opt_str(base + 17, r.module.as_deref())?;
+        ins.bind_opt_i64(base + 18, r.lineno)?;
+        ins.bind_opt_str(base + 19, r.func.as_deref())?;
+        ins.bind_opt_str(base + 20, r.exc_text.as_deref())?;
+        ins.bind_opt_str(base + 21, r.stack_info.as_deref())?;
+        if r.extra.is_empty() {
+            ins.bind_null(base + 22)?;
+        } else {
+            json.clear();
+            crate::value::write_json_map(&r.extra, json);
+            ins.bind_str(base + 22, json)?;
+        }
+    }
+    Ok(())
+}

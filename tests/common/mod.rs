@@ -1,0 +1,175 @@
+//! Test support: runs the real `logtui` binary on free loopback ports with a store in a temp dir,
+//! and finds the machine's CPythons. Shared by the integration tests that drive real senders.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_logtui")
+}
+
+/// A running `logtui record`.
+pub struct Logtui {
+    pub child: Child,
+    pub dir: tempfile::TempDir,
+    pub db: PathBuf,
+    pub tcp: Option<String>,
+    pub udp: Option<String>,
+    pub http: Option<String>,
+    stderr: Arc<Mutex<Vec<String>>>,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Logtui {
+    /// Starts `logtui record` with every listener on port 0 unless `args` says otherwise,
+    /// and waits until it says where it listens.
+    pub fn start(args: &[&str]) -> Logtui {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = dir.path().join("store.db");
+        Self::start_with_db(dir, db, args)
+    }
+
+    pub fn start_with_db(dir: tempfile::TempDir, db: PathBuf, args: &[&str]) -> Logtui {
+        let mut cmd = Command::new(bin());
+        cmd.arg("record").arg("--db").arg(&db);
+        for (flag, default) in [("--tcp", "127.0.0.1:0"), ("--udp", "127.0.0.1:0"), ("--http", "127.0.0.1:0")] {
+            if !args.contains(&flag) {
+                cmd.args([flag, default]);
+            }
+        }
+        cmd.args(args)
+            .env("XDG_CONFIG_HOME", dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn logtui");
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let (tx, lines) = mpsc::channel();
+        let pipe = child.stderr.take().expect("stderr");
+        let sink = stderr.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line.clone());
+                let _ = tx.send(line);
+            }
+        });
+        let mut me = Logtui {
+            child,
+            dir,
+            db,
+            tcp: None,
+            udp: None,
+            http: None,
+            stderr,
+            lines,
+        };
+        loop {
+            let line = me
+                .lines
+                .recv_timeout(Duration::from_secs(20))
+                .unwrap_or_else(|_| panic!("logtui did not start: {:?}", me.stderr()));
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                for part in rest.split(", ") {
+                    let (kind, addr) = part.split_once(' ').expect("kind addr");
+                    let addr = Some(addr.to_owned());
+                    match kind {
+                        "tcp" => me.tcp = addr,
+                        "udp" => me.udp = addr,
+                        "http" => me.http = addr,
+                        _ => {}
+                    }
+                }
+                return me;
+            }
+        }
+    }
+
+    pub fn stderr(&self) -> Vec<String> {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Sends `sig` and waits for exit; returns the exit code and everything it wrote to stderr.
+    pub fn stop_with(mut self, sig: &str) -> (i32, Vec<String>, tempfile::TempDir, PathBuf) {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args([sig, &pid]).status().expect("kill");
+        let status = wait_timeout(&mut self.child, Duration::from_secs(30)).expect("logtui did not exit within 30 s");
+        // Let the reader thread take the last lines.
+        std::thread::sleep(Duration::from_millis(50));
+        let err = self.stderr();
+        (status.code().unwrap_or(-1), err, self.dir, self.db)
+    }
+
+    pub fn stop(self) -> (i32, Vec<String>, tempfile::TempDir, PathBuf) {
+        self.stop_with("-TERM")
+    }
+}
+
+fn wait_timeout(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let start = std::time::Instant::now();
+    while start.elapsed() < limit {
+        if let Ok(Some(s)) = child.try_wait() {
+            return Some(s);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    None
+}
+
+/// Runs `logtui query --db DB ARGS…` and returns stdout; panics on failure.
+pub fn query(db: &Path, args: &[&str]) -> String {
+    let out = Command::new(bin())
+        .arg("query")
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .output()
+        .expect("run logtui query");
+    assert!(
+        out.status.success(),
+        "logtui query {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8 output")
+}
+
+/// Every CPython on this machine: `LOGTUI_TEST_PYTHONS` (colon-separated) if set, else each
+/// `~/.pyenv/versions/*/bin/python`, else `python3`. Never empty: a machine with none fails loudly.
+pub fn pythons() -> Vec<PathBuf> {
+    if let Ok(list) = std::env::var("LOGTUI_TEST_PYTHONS") {
+        return list.split(':').filter(|s| !s.is_empty()).map(PathBuf::from).collect();
+    }
+    let mut found: Vec<PathBuf> = std::env::var_os("HOME")
+        .map(|h| Path::new(&h).join(".pyenv/versions"))
+        .and_then(|d| std::fs::read_dir(d).ok())
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path().join("bin/python"))
+        .filter(|p| p.exists())
+        .collect();
+    found.sort();
+    if found.is_empty() {
+        found.push(PathBuf::from("python3"));
+    }
+    found
+}
+
+/// `(major, minor)` of an interpreter.
+pub fn python_version(py: &Path) -> (u32, u32) {
+    let out = Command::new(py)
+        .args(["-c", "import sys; print('%d %d' % sys.version_info[:2])"])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", py.display()));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut it = text.split_whitespace().map(|x| x.parse().expect("version"));
+    (it.next().expect("major"), it.next().expect("minor"))
+}
+
+pub fn manifest_path(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}

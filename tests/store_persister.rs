@@ -1,0 +1,282 @@
+//! The persister: each flush trigger on its own, thresholds, ignore rules, drop notices, shutdown.
+
+#[path = "store_util.rs"]
+mod util;
+
+use logtui::config::StoreConfig;
+use logtui::record::{CRITICAL, ERROR, INFO, Source, WARNING};
+use logtui::store::{self, Filter, StoreError};
+use std::time::{Duration, Instant};
+use util::{Harness, config, info, rec};
+
+const SOON: Duration = Duration::from_millis(300);
+
+#[test]
+fn size_trigger_flushes_at_buffer_size_and_not_before() {
+    let h = Harness::start(StoreConfig {
+        buffer_size: 3,
+        ..config()
+    });
+    h.send(vec![info("one")]);
+    h.send(vec![info("two")]);
+    std::thread::sleep(SOON);
+    assert_eq!(h.rows(), 0, "flushed before the buffer was full");
+    h.send(vec![info("three")]);
+    assert!(h.wait_for(Duration::from_secs(2), || h.rows() == 3));
+    assert_eq!(h.seen.lock().unwrap().commits, 1);
+}
+
+#[test]
+fn level_trigger_flushes_an_error_at_once() {
+    let h = Harness::start(StoreConfig {
+        flush_level: "ERROR".into(),
+        ..config()
+    });
+    h.send(vec![info("quiet")]);
+    std::thread::sleep(SOON);
+    assert_eq!(h.rows(), 0);
+    h.send(vec![rec("app", ERROR, "boom")]);
+    assert!(h.wait_for(Duration::from_secs(2), || h.rows() == 2));
+}
+
+#[test]
+fn level_trigger_makes_one_flush_for_a_burst() {
+    let mut h = Harness::start(StoreConfig {
+        flush_level: "WARNING".into(),
+        buffer_size: 100_000,
+        ..config()
+    });
+    // Queue many urgent batches before the persister can take them: they end up in
+    // few commits, not one per record.
+    let batches: Vec<_> = (0..20)
+        .map(|i| (0..50).map(|j| rec("app", WARNING, &format!("w{i}-{j}"))).collect::<Vec<_>>())
+        .collect();
+    for b in batches {
+        h.send(b);
+    }
+    h.close().unwrap();
+    let seen = h.seen.lock().unwrap();
+    assert_eq!(seen.stored.len(), 1000);
+    assert!(seen.commits <= 20, "{} commits for 20 batches", seen.commits);
+}
+
+#[test]
+fn interval_trigger_flushes_by_timer_without_more_records() {
+    let h = Harness::start(StoreConfig {
+        buffer_size: 1000,
+        flush_interval: 0.2,
+        ..config()
+    });
+    let sent = Instant::now();
+    h.send(vec![info("lonely")]);
+    assert!(
+        h.wait_for(Duration::from_secs(1), || h.rows() == 1),
+        "not flushed by the timer"
+    );
+    assert!(sent.elapsed() >= Duration::from_millis(150), "flushed too early");
+}
+
+#[test]
+fn explicit_flush_commits_then_acks() {
+    let h = Harness::start(config());
+    h.send(vec![info("a"), info("b")]);
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(h.rows(), 0);
+    h.flush();
+    assert_eq!(h.rows(), 2);
+    // An empty flush is acknowledged too.
+    h.flush();
+}
+
+#[test]
+fn shutdown_stores_everything_buffered() {
+    let mut h = Harness::start(config());
+    for i in 0..10 {
+        h.send((0..100).map(|j| info(&format!("m{i}.{j}"))).collect());
+    }
+    h.close().unwrap();
+    assert_eq!(h.rows(), 1000);
+    let c = h.stats.snapshot(Source::Tcp);
+    assert_eq!(c.stored, 1000);
+    assert_eq!(c.received, 1000);
+    // Ids are handed to the observer in insert order.
+    let seen = h.seen.lock().unwrap();
+    let ids: Vec<i64> = seen.stored.iter().map(|(id, _)| *id).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]));
+    assert_eq!(seen.stored[0].1.message, "m0.0");
+}
+
+fn thresholds(pairs: &[(&str, u64)]) -> StoreConfig {
+    StoreConfig {
+        thresholds: pairs.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect(),
+        threshold_window: 3600.0,
+        ..config()
+    }
+}
+
+fn alerts(h: &Harness) -> Vec<(i64, logtui::record::Record)> {
+    h.all(&Filter {
+        logger: Some("logtui.alerts".into()),
+        ..Filter::default()
+    })
+}
+
+#[test]
+fn threshold_one_alerts_once_per_logger() {
+    let mut h = Harness::start(thresholds(&[("ERROR", 1)]));
+    h.send(vec![rec("app.db", ERROR, "first"), rec("app.db", ERROR, "second")]);
+    h.send(vec![rec("app.web", ERROR, "other logger")]);
+    h.close().unwrap();
+    let stored = alerts(&h);
+    assert_eq!(stored.len(), 2, "{stored:?}");
+    let a = &stored[0].1;
+    assert_eq!(a.source, Source::Internal);
+    assert_eq!(a.level, WARNING);
+    let get = |k: &str| a.extra.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    assert_eq!(get("logger_name"), Some(logtui::value::Value::Str("app.db".into())));
+    assert_eq!(get("threshold_level"), Some(logtui::value::Value::Str("ERROR".into())));
+    assert_eq!(get("matching_count"), Some(logtui::value::Value::Int(1)));
+    assert_eq!(get("message"), Some(logtui::value::Value::Str("first".into())));
+    assert!(get("window_start").is_some() && get("window_end").is_some());
+    // Stored after the record that triggered it.
+    let trigger = h.all(&Filter::default()).into_iter().find(|(_, r)| r.message == "first").unwrap();
+    assert!(stored[0].0 > trigger.0);
+    let seen = h.seen.lock().unwrap();
+    assert_eq!(seen.alerts.len(), 2);
+    assert_eq!(seen.alerts[0].logger, "logtui.alerts");
+    assert_eq!(h.stats.snapshot(Source::Internal).stored, 2);
+}
+
+#[test]
+fn threshold_three_fires_on_the_third() {
+    let mut h = Harness::start(thresholds(&[("WARNING", 3)]));
+    h.send(vec![rec("svc", WARNING, "1"), rec("svc", WARNING, "2")]);
+    h.flush();
+    assert_eq!(alerts(&h).len(), 0);
+    h.send(vec![rec("svc", WARNING, "3"), rec("svc", WARNING, "4")]);
+    h.close().unwrap();
+    let a = alerts(&h);
+    assert_eq!(a.len(), 1);
+    assert!(a[0].1.extra.contains(&("message".into(), logtui::value::Value::Str("3".into()))));
+}
+
+#[test]
+fn disabled_and_other_levels_do_not_alert() {
+    let mut h = Harness::start(thresholds(&[("ERROR", 0), ("WARNING", 1)]));
+    h.send(vec![
+        rec("svc", ERROR, "disabled"),
+        rec("svc", CRITICAL, "no threshold"),
+        rec("svc", INFO, "info"),
+    ]);
+    h.close().unwrap();
+    assert!(alerts(&h).is_empty());
+    assert!(h.seen.lock().unwrap().alerts.is_empty());
+}
+
+#[test]
+fn internal_records_do_not_alert() {
+    let mut h = Harness::start(thresholds(&[("WARNING", 1)]));
+    let mut r = rec("logtui.drops", WARNING, "internal");
+    r.source = Source::Internal;
+    h.send(vec![r]);
+    h.close().unwrap();
+    assert!(alerts(&h).is_empty());
+}
+
+#[test]
+fn ignore_rules_skip_and_count() {
+    let mut h = Harness::start(StoreConfig {
+        ignored_logger_prefixes: vec!["pymongo".into()],
+        ignored_logger_names: vec!["noisy".into()],
+        ignored_message_substrings: vec!["healthcheck".into()],
+        ..config()
+    });
+    let mut internal = rec("noisy", INFO, "healthcheck by logtui");
+    internal.source = Source::Internal;
+    h.send(vec![
+        rec("pymongo", INFO, "a"),
+        rec("pymongo.pool", INFO, "b"),
+        rec("pymongoose", INFO, "kept: not a child"),
+        rec("noisy", INFO, "c"),
+        rec("noisy.child", INFO, "kept: names are exact"),
+        rec("app", INFO, "GET /healthcheck"),
+        internal,
+    ]);
+    h.close().unwrap();
+    let mut kept: Vec<String> = h.all(&Filter::default()).into_iter().map(|(_, r)| r.message).collect();
+    kept.sort();
+    assert_eq!(
+        kept,
+        ["healthcheck by logtui", "kept: names are exact", "kept: not a child"]
+    );
+    assert_eq!(h.stats.snapshot(Source::Tcp).ignored, 4);
+    assert_eq!(h.stats.snapshot(Source::Tcp).stored, 2);
+}
+
+#[test]
+fn drops_are_reported_in_the_store() {
+    let mut h = Harness::start(config());
+    h.stats.add_dropped(Source::Udp, 7);
+    h.stats.add_dropped(Source::Http, 2);
+    h.send(vec![info("after the drops")]);
+    h.flush();
+    h.stats.add_dropped(Source::Udp, 1);
+    h.close().unwrap();
+    let notes = h.all(&Filter {
+        logger: Some("logtui.drops".into()),
+        ..Filter::default()
+    });
+    assert_eq!(notes.len(), 2, "{notes:?}");
+    let first = &notes[0].1;
+    assert_eq!(first.source, Source::Internal);
+    assert_eq!(first.level, WARNING);
+    assert!(first.message.contains("9 records were dropped"), "{}", first.message);
+    assert!(first.message.contains("7 from udp") && first.message.contains("2 from http"));
+    assert!(first.message.contains("queue to the store was full"));
+    assert!(notes[1].1.message.contains("1 records were dropped"));
+}
+
+#[test]
+fn an_idle_persister_still_reports_drops() {
+    let h = Harness::start(StoreConfig {
+        flush_interval: 0.1,
+        ..config()
+    });
+    h.stats.add_dropped(Source::Udp, 3);
+    assert!(h.wait_for(Duration::from_secs(3), || {
+        h.count(&Filter {
+            logger: Some("logtui.drops".into()),
+            ..Filter::default()
+        }) == 1
+    }));
+}
+
+#[test]
+fn unwritable_store_is_reported_by_spawn() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("plain-file");
+    std::fs::write(&file, b"x").unwrap();
+    let stats = std::sync::Arc::new(logtui::stats::Stats::default());
+    let (_intake, outlet) = logtui::router::Intake::new(4, stats.clone());
+    // A path under a regular file cannot be created.
+    let e = store::spawn(&file.join("store.db"), &config(), outlet, stats, Box::new(|_| {}))
+        .err()
+        .expect("spawn must fail");
+    assert!(matches!(e, StoreError::CreateDir { .. }), "{e}");
+    assert!(e.to_string().contains("plain-file"));
+}
+
+#[test]
+fn bad_settings_are_reported_by_spawn() {
+    let dir = tempfile::tempdir().unwrap();
+    let stats = std::sync::Arc::new(logtui::stats::Stats::default());
+    let (_intake, outlet) = logtui::router::Intake::new(4, stats.clone());
+    let cfg = StoreConfig {
+        flush_level: "LOUDEST".into(),
+        ..config()
+    };
+    let e = store::spawn(&dir.path().join("s.db"), &cfg, outlet, stats, Box::new(|_| {}))
+        .err()
+        .expect("spawn must fail");
+    assert!(e.to_string().contains("flush_level"), "{e}");
+}
