@@ -349,6 +349,33 @@ fn variants() -> Vec<Variant> {
             },
         ),
         v(
+            "fts+created",
+            "FTS + created index",
+            c(),
+            Tuning {
+                indexes: vec!["records_created"],
+                ..d()
+            },
+        ),
+        v(
+            "fts+c+level",
+            "FTS + created, level",
+            c(),
+            Tuning {
+                indexes: vec!["records_created", "records_level"],
+                ..d()
+            },
+        ),
+        v(
+            "fts+c+l+logger",
+            "FTS + created, level, logger",
+            c(),
+            Tuning {
+                indexes: vec!["records_created", "records_level", "records_logger"],
+                ..d()
+            },
+        ),
+        v(
             "page8k",
             "page_size 8192",
             c(),

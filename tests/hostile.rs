@@ -63,7 +63,6 @@ fn hostile_payloads(marker: &std::path::Path) -> Vec<(&'static str, Vec<u8>)> {
         ("self reference", b"]q\x00h\x00a.".to_vec()),
         ("os.system", evil),
         ("posix.system proto 2", evil2),
-        ("invalid utf-8", b"}q\x00X\x04\x00\x00\x00nameq\x01X\x02\x00\x00\x00\xff\xfeq\x02s.".to_vec()),
         ("not a dict", b"K\x05.".to_vec()),
     ]
 }
@@ -101,6 +100,10 @@ fn tcp_survives_hostile_frames_and_keeps_other_connections_flowing() {
     let f = python_frame("never complete");
     s.write_all(&f[..f.len() / 2]).unwrap();
     drop(s);
+    // Invalid UTF-8 in a BINUNICODE string (how CPython writes lone surrogates) is not an
+    // attack: the record is kept, with U+FFFD for the bad bytes.
+    let bad_text = b"}q\x00(X\x04\x00\x00\x00nameq\x01X\x0c\x00\x00\x00hostile.goodq\x02X\x03\x00\x00\x00msgq\x03X\x0c\x00\x00\x00\xff\xfe bad utf-8q\x04u.";
+    good.write_all(&framed(bad_text)).unwrap();
     good.write_all(&python_frame("after the attack")).unwrap();
     drop(good);
     std::thread::sleep(Duration::from_millis(300));
@@ -124,6 +127,7 @@ fn tcp_survives_hostile_frames_and_keeps_other_connections_flowing() {
         assert!(messages.contains(&format!("after {name}")), "lost the record after {name}: {messages:?}");
     }
     assert!(!messages.contains(&"never complete".to_owned()));
+    assert!(messages.contains(&"\u{fffd}\u{fffd} bad utf-8".to_owned()), "{messages:?}");
     let summary = err.iter().find(|l| l.trim_start().starts_with("tcp ")).expect("tcp summary line");
     let rejected: u64 = summary.split("rejected").nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap();
     // Every hostile payload, the 4 GiB prefix and the truncated frame.

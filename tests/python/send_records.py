@@ -112,15 +112,15 @@ log.info("with objects", extra={
 if PY3:
     log.info("with a stack", stack_info=True)
 if sys.version_info >= (3, 12):
-    import asyncio
-
-    async def in_task():
-        log.info("inside a named task")
-
-    async def main():
-        await asyncio.create_task(in_task(), name="ingest-task")
-
-    asyncio.run(main())
+    # Kept in a string so Python 2 can still parse this file.
+    exec(
+        "import asyncio\n"
+        "async def in_task():\n"
+        "    log.info('inside a named task')\n"
+        "async def main():\n"
+        "    await asyncio.create_task(in_task(), name='ingest-task')\n"
+        "asyncio.run(main())\n"
+    )
 handler.close()
 
 
