@@ -26,9 +26,12 @@ pub fn check(buf: &[u8], max_frame: usize) -> Result<Option<usize>, DecodeError>
     Ok((buf.len() >= total).then_some(total))
 }
 
+/// One frame's payload (prefix removed) and the bytes after it.
+pub type Split<'a> = (&'a [u8], &'a [u8]);
+
 /// Splits one complete frame off the front of `buf`: `Ok(Some((payload, rest)))`, or `Ok(None)` when
 /// more bytes are needed. The same rules as [`check`] apply.
-pub fn split(buf: &[u8], max_frame: usize) -> Result<Option<(&[u8], &[u8])>, DecodeError> {
+pub fn split(buf: &[u8], max_frame: usize) -> Result<Option<Split<'_>>, DecodeError> {
     let Some(total) = check(buf, max_frame)? else {
         return Ok(None);
     };

@@ -522,8 +522,11 @@ impl<'a> Parser<'a> {
                     let n = (self.stack.len() - k) / 2;
                     let pairs = Self::dict_items_of(&mut self.arena, target, "SETITEMS")?;
                     pairs.reserve(n);
-                    let (chunks, _) = self.stack.get(k..).unwrap_or_default().as_chunks::<2>();
-                    pairs.extend(chunks.iter().map(|&[key, v]| (key, v)));
+                    let items = self.stack.get(k..).unwrap_or_default();
+                    pairs.extend(items.chunks_exact(2).filter_map(|c| match *c {
+                        [key, v] => Some((key, v)),
+                        _ => None,
+                    }));
                     self.stack.truncate(k);
                 }
                 op::SETITEM => {
