@@ -2,14 +2,15 @@
 //! into `store::persister`, timed until the final flush has committed. Prints medians.
 //!
 //! `cargo bench --bench store` runs the default variant; `-- all` runs every variant;
-//! `-- NAME…` runs the named ones. `STORE_BENCH_RECORDS` / `STORE_BENCH_RUNS` resize it.
+//! `-- NAME…` runs the named ones. `STORE_BENCH_RECORDS` / `STORE_BENCH_RUNS` resize it;
+//! `STORE_BENCH_UNIQUE=1` adds a unique token (a request id) to every message.
 
 use logtui::config::StoreConfig;
 use logtui::record::{ERROR, INFO, Record, Source, WARNING};
 use logtui::router::{Batcher, Intake};
 use logtui::stats::Stats;
 use logtui::store::persister::spawn_tuned;
-use logtui::store::schema::{INDEXES, Tuning};
+use logtui::store::schema::Tuning;
 use logtui::value::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -74,21 +75,26 @@ fn traceback(rng: &mut Rng) -> String {
     t
 }
 
-/// One realistic record: ~20 fields set, a ~60-character message; every 10th a WARNING
-/// with 3 extras, every 50th an ERROR with a 600-byte traceback.
+/// One realistic record: ~20 fields set, a ~60-character INFO message; every 10th a
+/// WARNING with 3 extras, every 50th an ERROR with a 600-byte traceback.
 fn make_record(i: usize, rng: &mut Rng, base: f64) -> Record {
     let (logger, module, func) = *rng.pick(LOGGERS);
     let mut r = Record::new(Source::Tcp, format!("127.0.0.1:{}", 40000 + i % 8));
     r.created = base + i as f64 * 1e-5;
     r.logger = logger.to_owned();
     r.message = format!(
-        "user {} {} from 10.0.{}.{} (attempt {})",
+        "user {} {} from 10.0.{}.{} (attempt {}) in {} ms",
         rng.pick(USERS),
         rng.pick(VERBS),
         rng.next() % 4,
         rng.next() % 250,
-        rng.next() % 5 + 1
+        rng.next() % 5 + 1,
+        rng.next() % 1000
     );
+    if unique_tokens() {
+        r.message
+            .push_str(&format!(" req={:08x}", rng.next() as u32));
+    }
     r.host = Some(format!("web-{}", i % 4));
     r.process = Some(4000 + (i % 8) as i64);
     r.process_name = Some("MainProcess".into());
@@ -101,6 +107,9 @@ fn make_record(i: usize, rng: &mut Rng, base: f64) -> Record {
     r.func = Some(func.to_owned());
     if i % 3 == 0 {
         r.job = Some("web".into());
+    }
+    if i % 4 == 0 {
+        r.task_name = Some(format!("Task-{}", i % 100));
     }
     if i % 50 == 49 {
         r.set_level(ERROR);
@@ -129,6 +138,12 @@ fn make_record(i: usize, rng: &mut Rng, base: f64) -> Record {
     r
 }
 
+/// `STORE_BENCH_UNIQUE=1` appends a unique 8-hex-digit token to every INFO message
+/// (request ids): the full-text index then gains a new term per record.
+fn unique_tokens() -> bool {
+    std::env::var("STORE_BENCH_UNIQUE").is_ok_and(|v| v == "1")
+}
+
 fn batches(n: usize) -> Vec<Vec<Record>> {
     let mut rng = Rng(42);
     let base = logtui::record::now_epoch() - 600.0;
@@ -152,259 +167,180 @@ struct Variant {
     tuning: Tuning,
 }
 
+/// Every variant measured: the shipped settings, then one change at a time.
 fn variants() -> Vec<Variant> {
-    let v = |name: &'static str, what: &'static str, cfg: StoreConfig, tuning: Tuning| Variant {
+    let d = Tuning::default;
+    let c = StoreConfig::default;
+    let idx = |names: &[&'static str]| names.to_vec();
+    let t = |f: &dyn Fn(&mut Tuning)| {
+        let mut x = d();
+        f(&mut x);
+        x
+    };
+    let buf = |n: usize| StoreConfig {
+        buffer_size: n,
+        ..c()
+    };
+    let v = |name, what, cfg, tuning| Variant {
         name,
         what,
         cfg,
         tuning,
     };
-    let d = Tuning::default;
-    let c = StoreConfig::default;
-    let buf = |n: usize| StoreConfig {
-        buffer_size: n,
-        ..StoreConfig::default()
-    };
-    let only = |name: &'static str| Tuning {
-        indexes: vec![name],
-        fts: false,
-        ..d()
-    };
     vec![
-        v("default", "shipped settings", c(), d()),
         v(
-            "bare",
-            "no secondary indexes, no FTS (upper bound)",
+            "default",
+            "shipped: 5 indexes, FTS thread, 32 rows/insert, background checkpoints",
             c(),
-            Tuning {
-                indexes: vec![],
-                fts: false,
-                ..d()
-            },
+            d(),
         ),
-        v(
-            "indexes-only",
-            "all indexes, no FTS",
-            c(),
-            Tuning { fts: false, ..d() },
-        ),
-        v(
-            "fts-only",
-            "FTS, no secondary indexes",
-            c(),
-            Tuning {
-                indexes: vec![],
-                ..d()
-            },
-        ),
-        v(
-            "idx-created",
-            "only records_created, no FTS",
-            c(),
-            only("records_created"),
-        ),
-        v(
-            "idx-level",
-            "only records_level, no FTS",
-            c(),
-            only("records_level"),
-        ),
-        v(
-            "idx-logger",
-            "only records_logger, no FTS",
-            c(),
-            only("records_logger"),
-        ),
-        v(
-            "idx-source",
-            "only records_source, no FTS",
-            c(),
-            only("records_source"),
-        ),
-        v(
-            "idx-job",
-            "only records_job, no FTS",
-            c(),
-            only("records_job"),
-        ),
-        v(
-            "detail-column",
-            "FTS detail=column",
-            c(),
-            Tuning {
-                fts_detail: "column",
-                ..d()
-            },
-        ),
-        v(
-            "detail-none",
-            "FTS detail=none",
-            c(),
-            Tuning {
-                fts_detail: "none",
-                ..d()
-            },
-        ),
-        v(
-            "automerge16",
-            "FTS automerge=16 crisismerge=64",
-            c(),
-            Tuning {
-                fts_automerge: 16,
-                fts_crisismerge: 64,
-                ..d()
-            },
-        ),
-        v(
-            "hash1m",
-            "FTS hashsize 1 MiB (SQLite default)",
-            c(),
-            Tuning {
-                fts_hashsize: 1 << 20,
-                ..d()
-            },
-        ),
-        v(
-            "bare-multi32",
-            "bare, 32 rows per insert statement",
-            c(),
-            Tuning {
-                indexes: vec![],
-                fts: false,
-                rows_per_insert: 32,
-                ..d()
-            },
-        ),
-        v(
-            "bare-page16k",
-            "bare, page_size 16384",
-            c(),
-            Tuning {
-                indexes: vec![],
-                fts: false,
-                page_size: 16384,
-                ..d()
-            },
-        ),
-        v(
-            "created-multi32",
-            "only records_created, no FTS, 32 rows per insert",
-            c(),
-            Tuning {
-                indexes: vec!["records_created"],
-                fts: false,
-                rows_per_insert: 32,
-                ..d()
-            },
-        ),
-        v(
-            "idx-multi32",
-            "all indexes, no FTS, 32 rows per insert",
-            c(),
-            Tuning {
-                fts: false,
-                rows_per_insert: 32,
-                ..d()
-            },
-        ),
-        v(
-            "writer-ckpt",
-            "writer does its own checkpoints",
-            c(),
-            Tuning {
-                checkpoint_in_background: false,
-                ..d()
-            },
-        ),
+        // Physical settings.
         v(
             "single-row",
-            "one insert statement per record",
+            "1 row per insert statement",
             c(),
-            Tuning {
-                rows_per_insert: 1,
-                ..d()
-            },
+            t(&|x| x.rows_per_insert = 1),
         ),
         v(
             "multi64",
             "64 rows per insert statement",
             c(),
-            Tuning {
-                rows_per_insert: 64,
-                ..d()
-            },
+            t(&|x| x.rows_per_insert = 64),
         ),
         v(
-            "lean",
-            "indexes: created, level, logger, job (no source/origin)",
+            "writer-ckpt",
+            "writer runs its own WAL checkpoints",
             c(),
-            Tuning {
-                indexes: vec![
-                    "records_created",
-                    "records_level",
-                    "records_logger",
-                    "records_job",
-                ],
-                ..d()
-            },
-        ),
-        v(
-            "fts+created",
-            "FTS + created index",
-            c(),
-            Tuning {
-                indexes: vec!["records_created"],
-                ..d()
-            },
-        ),
-        v(
-            "fts+c+level",
-            "FTS + created, level",
-            c(),
-            Tuning {
-                indexes: vec!["records_created", "records_level"],
-                ..d()
-            },
-        ),
-        v(
-            "fts+c+l+logger",
-            "FTS + created, level, logger",
-            c(),
-            Tuning {
-                indexes: vec!["records_created", "records_level", "records_logger"],
-                ..d()
-            },
-        ),
-        v(
-            "page8k",
-            "page_size 8192",
-            c(),
-            Tuning {
-                page_size: 8192,
-                ..d()
-            },
+            t(&|x| x.checkpoint_in_background = false),
         ),
         v(
             "ckpt1000",
             "wal_autocheckpoint 1000 (SQLite default)",
             c(),
-            Tuning {
-                wal_autocheckpoint: 1000,
-                ..d()
-            },
+            t(&|x| x.wal_autocheckpoint = 1000),
+        ),
+        v("page8k", "page_size 8192", c(), t(&|x| x.page_size = 8192)),
+        v(
+            "page16k",
+            "page_size 16384",
+            c(),
+            t(&|x| x.page_size = 16384),
         ),
         v(
-            "ckpt-off",
-            "no automatic checkpoints (close still checkpoints)",
+            "cache8m",
+            "cache_size 8 MiB instead of 64 MiB",
             c(),
-            Tuning {
-                wal_autocheckpoint: 0,
-                ..d()
-            },
+            t(&|x| x.cache_kib = 8 * 1024),
         ),
+        // Full-text index options.
+        v(
+            "detail-column",
+            "FTS detail=column",
+            c(),
+            t(&|x| x.fts_detail = "column"),
+        ),
+        v(
+            "detail-none",
+            "FTS detail=none",
+            c(),
+            t(&|x| x.fts_detail = "none"),
+        ),
+        v(
+            "ascii",
+            "FTS tokenize=ascii",
+            c(),
+            t(&|x| x.fts_tokenizer = "ascii"),
+        ),
+        v(
+            "fts-only-none",
+            "no secondary index; FTS detail=none",
+            c(),
+            t(&|x| {
+                x.indexes = vec![];
+                x.fts_detail = "none";
+            }),
+        ),
+        v(
+            "fts-only-ascii",
+            "no secondary index; FTS tokenize=ascii",
+            c(),
+            t(&|x| {
+                x.indexes = vec![];
+                x.fts_tokenizer = "ascii";
+            }),
+        ),
+        v(
+            "automerge16",
+            "FTS automerge=16 crisismerge=64",
+            c(),
+            t(&|x| {
+                x.fts_automerge = 16;
+                x.fts_crisismerge = 64;
+            }),
+        ),
+        v(
+            "hash1m",
+            "FTS hashsize 1 MiB (SQLite default; ours 16 MiB)",
+            c(),
+            t(&|x| x.fts_hashsize = 1 << 20),
+        ),
+        // Flush size.
         v("buffer500", "buffer_size 500", buf(500), d()),
         v("buffer10k", "buffer_size 10000", buf(10_000), d()),
         v("buffer50k", "buffer_size 50000", buf(50_000), d()),
+        // Which indexes (the writer thread pays for each).
+        v(
+            "no-fts",
+            "5 indexes, no full-text index",
+            c(),
+            t(&|x| x.fts = false),
+        ),
+        v(
+            "bare",
+            "no secondary index, no full-text index",
+            c(),
+            t(&|x| {
+                x.indexes = vec![];
+                x.fts = false;
+            }),
+        ),
+        v(
+            "fts-only",
+            "full-text index, no secondary index",
+            c(),
+            t(&|x| x.indexes = vec![]),
+        ),
+        v(
+            "fts+created",
+            "full-text + created",
+            c(),
+            t(&|x| x.indexes = idx(&["records_created"])),
+        ),
+        v(
+            "fts+c+level",
+            "full-text + created, level",
+            c(),
+            t(&|x| x.indexes = idx(&["records_created", "records_level"])),
+        ),
+        v(
+            "fts+c+l+logger",
+            "full-text + created, level, logger",
+            c(),
+            t(&|x| x.indexes = idx(&["records_created", "records_level", "records_logger"])),
+        ),
+        v(
+            "no-source-idx",
+            "full-text + all but (source, origin, created)",
+            c(),
+            t(&|x| {
+                x.indexes = idx(&[
+                    "records_created",
+                    "records_level",
+                    "records_logger",
+                    "records_job",
+                ])
+            }),
+        ),
     ]
 }
 
@@ -543,11 +479,15 @@ fn main() {
         .unwrap_or(5);
     let data = batches(n);
     let bytes: usize = data.iter().flatten().map(Record::approx_size).sum();
+    let info: Vec<&Record> = data.iter().flatten().filter(|r| r.level == INFO).collect();
+    let msg = info.iter().map(|r| r.message.len()).sum::<usize>() / info.len().max(1);
     println!(
-        "{n} records in {} batches (~{} B each by approx_size), {runs} runs per variant, indexes: {}",
+        "{n} records in {} batches (~{} B each by approx_size, INFO messages ~{msg} chars), {runs} runs per variant",
         data.len(),
         bytes / n.max(1),
-        INDEXES.len()
+    );
+    println!(
+        "timed from the first submit until join() returned: every record committed and full-text indexed"
     );
     let all = variants();
     let chosen: Vec<&Variant> = if args.iter().any(|a| a == "all") {

@@ -76,13 +76,26 @@ pub struct Record {
 }
 
 impl Record {
-    /// A record with only the required fields set; decoders fill in the rest.
+    /// A record with only the required fields set, stamped now, at INFO from the `root` logger;
+    /// the caller fills in the rest.
     pub fn new(source: Source, origin: impl Into<String>) -> Record {
+        let mut r = Record::blank(source, origin);
+        r.created = now_epoch();
+        r.set_level(INFO);
+        r.logger = ROOT_LOGGER.to_owned();
+        r
+    }
+
+    /// A record with every text empty, `created` 0 and level NOTSET: no allocation but the
+    /// origin's and no clock read, for a decoder that sets (or defaults) every field itself, as
+    /// [`RecordBuilder::finish`](crate::decode::logrecord::RecordBuilder::finish) does.
+    /// [`Record::new`] is this plus the defaults, for callers that build records by hand.
+    pub fn blank(source: Source, origin: impl Into<String>) -> Record {
         Record {
-            created: now_epoch(),
-            level: INFO,
-            levelname: "INFO".to_owned(),
-            logger: "root".to_owned(),
+            created: 0.0,
+            level: NOTSET,
+            levelname: String::new(),
+            logger: String::new(),
             message: String::new(),
             source,
             origin: origin.into(),
@@ -208,20 +221,47 @@ pub const WARNING: i32 = 30;
 pub const ERROR: i32 = 40;
 pub const CRITICAL: i32 = 50;
 
+/// The logger a record is from when the sender names none: Python's root logger.
+pub const ROOT_LOGGER: &str = "root";
+
 /// The stdlib name for a level number, or `Level N` as `logging.getLevelName` writes it.
 pub fn level_name(level: i32) -> String {
-    match level {
-        NOTSET => "NOTSET",
-        TRACE => "TRACE",
-        DEBUG => "DEBUG",
-        INFO => "INFO",
-        NOTICE => "NOTICE",
-        WARNING => "WARNING",
-        ERROR => "ERROR",
-        CRITICAL => "CRITICAL",
-        n => return format!("Level {n}"),
+    match canonical_level_name(level) {
+        Some(name) => name.to_owned(),
+        None => format!("Level {level}"),
     }
-    .to_owned()
+}
+
+/// The levels that have a name of their own (the stdlib's plus TRACE and NOTICE), one table
+/// for both directions.
+const LEVEL_NAMES: [(i32, &str); 8] = [
+    (NOTSET, "NOTSET"),
+    (TRACE, "TRACE"),
+    (DEBUG, "DEBUG"),
+    (INFO, "INFO"),
+    (NOTICE, "NOTICE"),
+    (WARNING, "WARNING"),
+    (ERROR, "ERROR"),
+    (CRITICAL, "CRITICAL"),
+];
+
+/// The name of a level that has one; `None` for the numbers `logging.getLevelName` writes as
+/// `Level N`.
+pub fn canonical_level_name(level: i32) -> Option<&'static str> {
+    LEVEL_NAMES
+        .iter()
+        .find(|&&(n, _)| n == level)
+        .map(|&(_, name)| name)
+}
+
+/// The level whose canonical name is exactly `name`, as [`level_name`] writes it, so a decoder
+/// can recognise the usual names without allocating; anything else (other case, aliases,
+/// `Level N`) is `None` and goes through [`level_from_name`].
+pub fn canonical_level(name: &str) -> Option<i32> {
+    LEVEL_NAMES
+        .iter()
+        .find(|&&(_, n)| n == name)
+        .map(|&(level, _)| level)
 }
 
 /// Maps a level name from any sender (stdlib, Logbook, Smarter) to the stdlib
@@ -248,10 +288,7 @@ pub fn level_from_name(name: &str) -> Option<i32> {
 
 /// Parses what a user types for a level: a name or a number.
 pub fn parse_level_arg(s: &str) -> Option<i32> {
-    s.trim()
-        .parse::<i32>()
-        .ok()
-        .or_else(|| level_from_name(s))
+    s.trim().parse::<i32>().ok().or_else(|| level_from_name(s))
 }
 
 /// Maps a Logbook level number (TRACE=9 … CRITICAL=15) to the stdlib scale.

@@ -397,15 +397,17 @@ fn garbage_is_rejected() {
         Err(DecodeError::BadOpcode { op: 0xde, pos: 0 })
     );
     assert_eq!(dv(b""), Err(DecodeError::Truncated));
-    assert!(matches!(
+    // 'G' reads "ET / HTT" as a BINFLOAT, 'P' a persistent id up to the newline, then '\r' is no opcode.
+    assert_eq!(
         pickle::decode_record(
             b"GET / HTTP/1.1\r\n\r\n",
             &DecodeLimits::default(),
             Source::Tcp,
             "t"
-        ),
-        Err(_)
-    ));
+        )
+        .err(),
+        Some(DecodeError::BadOpcode { op: b'\r', pos: 16 })
+    );
     assert!(matches!(
         pickle::decode_record(b"]K\x01a.", &DecodeLimits::default(), Source::Tcp, "t"),
         Err(DecodeError::NotARecord(_))
@@ -520,6 +522,49 @@ fn memo_bombs_hit_the_item_budget() {
     text.extend(std::iter::repeat_n(&b"h\x00"[..], 100).flatten());
     text.extend_from_slice(b"l.");
     assert_eq!(dv(&text), Err(DecodeError::TooLarge("max_decoded")));
+}
+
+/// One-byte opcodes that each allocate (an empty list, a memo slot, a stack push, a memo gap, a
+/// MARK) must not let a frame expand many times its size while parsing.
+#[test]
+fn parse_time_growth_is_bounded() {
+    let limits = DecodeLimits {
+        max_items: 10_000,
+        ..DecodeLimits::default()
+    };
+    let dl = |p: &[u8]| pickle::decode_value(p, &limits);
+    let too_large = Err(DecodeError::TooLarge("max_items"));
+    assert_eq!(dl(&vec![b']'; 20_000]), too_large, "empty lists");
+    assert_eq!(dl(&vec![b'N'; 20_000]), too_large, "stack pushes");
+    let mut memoize = b"\x80\x04N".to_vec();
+    memoize.extend(std::iter::repeat_n(0x94, 20_000));
+    assert_eq!(dl(&memoize), too_large, "MEMOIZE");
+    let mut appends = b"]".to_vec();
+    appends.extend(std::iter::repeat_n(&b"Na"[..], 20_000).flatten());
+    assert_eq!(dl(&appends), too_large, "APPEND");
+    // LONG_BINPUT hopping 64 slots ahead each time: 1 KiB of memo per 5 bytes if uncharged.
+    let mut hops = b"N".to_vec();
+    for i in 1..2_000u32 {
+        hops.push(b'r');
+        hops.extend_from_slice(&(i * 64).to_le_bytes());
+    }
+    assert_eq!(dl(&hops), too_large, "memo gaps");
+    // And a real-size hostile frame with the default limits: 4 MiB of `]` stops at max_items.
+    let t = Instant::now();
+    assert_eq!(
+        dv(&vec![b']'; 4 << 20]),
+        Err(DecodeError::TooLarge("max_items"))
+    );
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        t.elapsed()
+    );
+    // Deep MARK nesting is refused while parsing.
+    assert_eq!(
+        dv(&vec![b'('; 1000]),
+        Err(DecodeError::TooDeep(DecodeLimits::default().max_depth))
+    );
 }
 
 #[test]

@@ -23,6 +23,8 @@ fn size_trigger_flushes_at_buffer_size_and_not_before() {
     assert_eq!(h.rows(), 0, "flushed before the buffer was full");
     h.send(vec![info("three")]);
     assert!(h.wait_for(Duration::from_secs(2), || h.rows() == 3));
+    // The observer hears of the commit (from the index thread) by the next flush's ack.
+    h.flush();
     assert_eq!(h.seen.lock().unwrap().commits, 1);
 }
 
@@ -49,7 +51,11 @@ fn level_trigger_makes_one_flush_for_a_burst() {
     // Queue many urgent batches before the persister can take them: they end up in
     // few commits, not one per record.
     let batches: Vec<_> = (0..20)
-        .map(|i| (0..50).map(|j| rec("app", WARNING, &format!("w{i}-{j}"))).collect::<Vec<_>>())
+        .map(|i| {
+            (0..50)
+                .map(|j| rec("app", WARNING, &format!("w{i}-{j}")))
+                .collect::<Vec<_>>()
+        })
         .collect();
     for b in batches {
         h.send(b);
@@ -57,7 +63,11 @@ fn level_trigger_makes_one_flush_for_a_burst() {
     h.close().unwrap();
     let seen = h.seen.lock().unwrap();
     assert_eq!(seen.stored.len(), 1000);
-    assert!(seen.commits <= 20, "{} commits for 20 batches", seen.commits);
+    assert!(
+        seen.commits <= 20,
+        "{} commits for 20 batches",
+        seen.commits
+    );
 }
 
 #[test]
@@ -73,7 +83,10 @@ fn interval_trigger_flushes_by_timer_without_more_records() {
         h.wait_for(Duration::from_secs(1), || h.rows() == 1),
         "not flushed by the timer"
     );
-    assert!(sent.elapsed() >= Duration::from_millis(150), "flushed too early");
+    assert!(
+        sent.elapsed() >= Duration::from_millis(150),
+        "flushed too early"
+    );
 }
 
 #[test]
@@ -124,7 +137,10 @@ fn alerts(h: &Harness) -> Vec<(i64, logtui::record::Record)> {
 #[test]
 fn threshold_one_alerts_once_per_logger() {
     let mut h = Harness::start(thresholds(&[("ERROR", 1)]));
-    h.send(vec![rec("app.db", ERROR, "first"), rec("app.db", ERROR, "second")]);
+    h.send(vec![
+        rec("app.db", ERROR, "first"),
+        rec("app.db", ERROR, "second"),
+    ]);
     h.send(vec![rec("app.web", ERROR, "other logger")]);
     h.close().unwrap();
     let stored = alerts(&h);
@@ -133,13 +149,26 @@ fn threshold_one_alerts_once_per_logger() {
     assert_eq!(a.source, Source::Internal);
     assert_eq!(a.level, WARNING);
     let get = |k: &str| a.extra.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-    assert_eq!(get("logger_name"), Some(logtui::value::Value::Str("app.db".into())));
-    assert_eq!(get("threshold_level"), Some(logtui::value::Value::Str("ERROR".into())));
+    assert_eq!(
+        get("logger_name"),
+        Some(logtui::value::Value::Str("app.db".into()))
+    );
+    assert_eq!(
+        get("threshold_level"),
+        Some(logtui::value::Value::Str("ERROR".into()))
+    );
     assert_eq!(get("matching_count"), Some(logtui::value::Value::Int(1)));
-    assert_eq!(get("message"), Some(logtui::value::Value::Str("first".into())));
+    assert_eq!(
+        get("message"),
+        Some(logtui::value::Value::Str("first".into()))
+    );
     assert!(get("window_start").is_some() && get("window_end").is_some());
     // Stored after the record that triggered it.
-    let trigger = h.all(&Filter::default()).into_iter().find(|(_, r)| r.message == "first").unwrap();
+    let trigger = h
+        .all(&Filter::default())
+        .into_iter()
+        .find(|(_, r)| r.message == "first")
+        .unwrap();
     assert!(stored[0].0 > trigger.0);
     let seen = h.seen.lock().unwrap();
     assert_eq!(seen.alerts.len(), 2);
@@ -157,7 +186,11 @@ fn threshold_three_fires_on_the_third() {
     h.close().unwrap();
     let a = alerts(&h);
     assert_eq!(a.len(), 1);
-    assert!(a[0].1.extra.contains(&("message".into(), logtui::value::Value::Str("3".into()))));
+    assert!(
+        a[0].1
+            .extra
+            .contains(&("message".into(), logtui::value::Value::Str("3".into())))
+    );
 }
 
 #[test]
@@ -203,11 +236,19 @@ fn ignore_rules_skip_and_count() {
         internal,
     ]);
     h.close().unwrap();
-    let mut kept: Vec<String> = h.all(&Filter::default()).into_iter().map(|(_, r)| r.message).collect();
+    let mut kept: Vec<String> = h
+        .all(&Filter::default())
+        .into_iter()
+        .map(|(_, r)| r.message)
+        .collect();
     kept.sort();
     assert_eq!(
         kept,
-        ["healthcheck by logtui", "kept: names are exact", "kept: not a child"]
+        [
+            "healthcheck by logtui",
+            "kept: names are exact",
+            "kept: not a child"
+        ]
     );
     assert_eq!(h.stats.snapshot(Source::Tcp).ignored, 4);
     assert_eq!(h.stats.snapshot(Source::Tcp).stored, 2);
@@ -230,7 +271,11 @@ fn drops_are_reported_in_the_store() {
     let first = &notes[0].1;
     assert_eq!(first.source, Source::Internal);
     assert_eq!(first.level, WARNING);
-    assert!(first.message.contains("9 records were dropped"), "{}", first.message);
+    assert!(
+        first.message.contains("9 records were dropped"),
+        "{}",
+        first.message
+    );
     assert!(first.message.contains("7 from udp") && first.message.contains("2 from http"));
     assert!(first.message.contains("queue to the store was full"));
     assert!(notes[1].1.message.contains("1 records were dropped"));
@@ -259,9 +304,15 @@ fn unwritable_store_is_reported_by_spawn() {
     let stats = std::sync::Arc::new(logtui::stats::Stats::default());
     let (_intake, outlet) = logtui::router::Intake::new(4, stats.clone());
     // A path under a regular file cannot be created.
-    let e = store::spawn(&file.join("store.db"), &config(), outlet, stats, Box::new(|_| {}))
-        .err()
-        .expect("spawn must fail");
+    let e = store::spawn(
+        &file.join("store.db"),
+        &config(),
+        outlet,
+        stats,
+        Box::new(|_| {}),
+    )
+    .err()
+    .expect("spawn must fail");
     assert!(matches!(e, StoreError::CreateDir { .. }), "{e}");
     assert!(e.to_string().contains("plain-file"));
 }
@@ -275,8 +326,81 @@ fn bad_settings_are_reported_by_spawn() {
         flush_level: "LOUDEST".into(),
         ..config()
     };
-    let e = store::spawn(&dir.path().join("s.db"), &cfg, outlet, stats, Box::new(|_| {}))
-        .err()
-        .expect("spawn must fail");
+    let e = store::spawn(
+        &dir.path().join("s.db"),
+        &cfg,
+        outlet,
+        stats,
+        Box::new(|_| {}),
+    )
+    .err()
+    .expect("spawn must fail");
     assert!(e.to_string().contains("flush_level"), "{e}");
+}
+
+/// Takes the `records` table away behind the persister's back, so its inserts fail.
+fn hide_table(h: &Harness, hide: bool) {
+    let c = rusqlite::Connection::open(&h.path).unwrap();
+    c.busy_timeout(Duration::from_secs(5)).unwrap();
+    let sql = if hide {
+        "ALTER TABLE records RENAME TO records_hidden"
+    } else {
+        "ALTER TABLE records_hidden RENAME TO records"
+    };
+    c.execute_batch(sql).unwrap();
+}
+
+#[test]
+fn a_failed_flush_keeps_the_records_and_retries() {
+    let mut h = Harness::start(StoreConfig {
+        flush_interval: 0.05,
+        ..config()
+    });
+    h.send(vec![info("before")]);
+    h.flush();
+    hide_table(&h, true);
+    h.send(vec![info("during 1"), info("during 2")]);
+    // The flush cannot commit: the requester is told so instead of waiting forever.
+    let acked = h.rt.block_on(h.intake.as_ref().unwrap().flush());
+    assert!(!acked, "a failed flush must not be acknowledged");
+    std::thread::sleep(Duration::from_millis(300));
+    hide_table(&h, false);
+    // The retry (by timer, with back-off) stores what was kept.
+    assert!(h.wait_for(Duration::from_secs(10), || h.rows() == 3));
+    h.close().unwrap();
+    assert_eq!(h.stats.snapshot(Source::Tcp).stored, 3);
+    let msgs: Vec<String> = h
+        .all(&Filter::default())
+        .into_iter()
+        .map(|(_, r)| r.message)
+        .collect();
+    assert_eq!(msgs, ["before", "during 1", "during 2"]);
+}
+
+#[test]
+fn records_that_cannot_be_stored_at_shutdown_are_an_error() {
+    let mut h = Harness::start(config());
+    h.send(vec![info("stored")]);
+    h.flush();
+    hide_table(&h, true);
+    h.send(vec![info("lost 1"), info("lost 2")]);
+    let e = h.close().unwrap_err();
+    match &e {
+        StoreError::Lost { lost, .. } => assert_eq!(*lost, 2),
+        other => panic!("unexpected error: {other}"),
+    }
+    assert!(e.to_string().contains("store.db"), "{e}");
+}
+
+#[test]
+fn observer_hears_of_commits_and_alerts_before_the_flush_is_acked() {
+    let h = Harness::start(thresholds(&[("ERROR", 1)]));
+    h.send(vec![info("a"), rec("svc", ERROR, "bad")]);
+    h.flush();
+    let seen = h.seen.lock().unwrap();
+    // The record, the error, and the alert stored right after it.
+    assert_eq!(seen.stored.len(), 3);
+    assert_eq!(seen.stored[2].1.logger, "logtui.alerts");
+    assert_eq!(seen.alerts.len(), 1);
+    assert_eq!(seen.alerts[0], seen.stored[2].1);
 }

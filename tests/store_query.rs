@@ -36,7 +36,10 @@ fn full_record() -> Record {
         ("ninf".into(), Value::Float(f64::NEG_INFINITY)),
         ("float".into(), Value::Float(0.1)),
         ("whole".into(), Value::Float(3.0)),
-        ("big".into(), Value::BigInt("123456789012345678901234567890".into())),
+        (
+            "big".into(),
+            Value::BigInt("123456789012345678901234567890".into()),
+        ),
         ("neg".into(), Value::BigInt("-98765432109876543210".into())),
         ("int".into(), Value::Int(i64::MIN)),
         ("null".into(), Value::Null),
@@ -49,7 +52,10 @@ fn full_record() -> Record {
                     "list".into(),
                     Value::List(vec![Value::Int(1), Value::List(vec![]), Value::Map(vec![])]),
                 ),
-                ("k".into(), Value::Map(vec![("deeper".into(), Value::Float(-0.5))])),
+                (
+                    "k".into(),
+                    Value::Map(vec![("deeper".into(), Value::Float(-0.5))]),
+                ),
             ]),
         ),
         ("dup".into(), Value::Int(1)),
@@ -114,23 +120,57 @@ fn corpus() -> Harness {
         batch.push(r);
     };
     let none = |_: &mut Record| {};
-    push("app.auth", INFO, "user alice logged in from 10.0.0.7 (attempt 3)", 100.0, &none);
-    push("app.auth", WARNING, "user bob failed login from 10.0.0.8", 101.0, &none);
-    push("app.db", ERROR, "query failed: relation \"orders\" does not exist", 102.0, &|r| {
-        r.exc_text = Some("Traceback (most recent call last):\npsycopg2.errors.UndefinedTable: orders".into())
+    push(
+        "app.auth",
+        INFO,
+        "user alice logged in from 10.0.0.7 (attempt 3)",
+        100.0,
+        &none,
+    );
+    push(
+        "app.auth",
+        WARNING,
+        "user bob failed login from 10.0.0.8",
+        101.0,
+        &none,
+    );
+    push(
+        "app.db",
+        ERROR,
+        "query failed: relation \"orders\" does not exist",
+        102.0,
+        &|r| {
+            r.exc_text = Some(
+                "Traceback (most recent call last):\npsycopg2.errors.UndefinedTable: orders".into(),
+            )
+        },
+    );
+    push("app.dbx", DEBUG, "connection pool size=5", 103.0, &|r| {
+        r.job = Some("etl".into())
     });
-    push("app.dbx", DEBUG, "connection pool size=5", 103.0, &|r| r.job = Some("etl".into()));
-    push("django.request", ERROR, "Internal Server Error: /api/orders/17", 104.0, &|r| {
-        r.source = Source::Http;
-        r.origin = "192.168.1.20:8000".into();
-        r.job = Some("web".into());
-    });
+    push(
+        "django.request",
+        ERROR,
+        "Internal Server Error: /api/orders/17",
+        104.0,
+        &|r| {
+            r.source = Source::Http;
+            r.origin = "192.168.1.20:8000".into();
+            r.job = Some("web".into());
+        },
+    );
     push("celery", INFO, "task done in 12ms; ok=true", 105.0, &|r| {
         r.source = Source::Redis;
         r.origin = "logs:celery".into();
         r.job = Some("etl".into());
     });
-    push("app.auth", INFO, "it's a user's \"quoted\" message (with parens) and AND/OR NOT", 106.0, &none);
+    push(
+        "app.auth",
+        INFO,
+        "it's a user's \"quoted\" message (with parens) and AND/OR NOT",
+        106.0,
+        &none,
+    );
     h.send(batch);
     h.close().unwrap();
     h
@@ -148,26 +188,74 @@ fn loggers(h: &Harness, f: Filter) -> Vec<String> {
 fn filters_by_level_logger_source_origin_job() {
     let h = corpus();
     assert_eq!(
-        loggers(&h, Filter { min_level: Some(ERROR), ..Default::default() }),
+        loggers(
+            &h,
+            Filter {
+                min_level: Some(ERROR),
+                ..Default::default()
+            }
+        ),
         ["app.db", "django.request"]
     );
     assert_eq!(
-        loggers(&h, Filter { logger: Some("app.*".into()), ..Default::default() }),
+        loggers(
+            &h,
+            Filter {
+                logger: Some("app.*".into()),
+                ..Default::default()
+            }
+        ),
         ["app.auth", "app.auth", "app.db", "app.dbx", "app.auth"]
     );
     // GLOB, not prefix: `app.db` does not match `app.dbx`; GLOB is case-sensitive.
-    assert_eq!(loggers(&h, Filter { logger: Some("app.db".into()), ..Default::default() }), ["app.db"]);
-    assert!(loggers(&h, Filter { logger: Some("APP.*".into()), ..Default::default() }).is_empty());
     assert_eq!(
-        loggers(&h, Filter { source: Some(Source::Http), ..Default::default() }),
+        loggers(
+            &h,
+            Filter {
+                logger: Some("app.db".into()),
+                ..Default::default()
+            }
+        ),
+        ["app.db"]
+    );
+    assert!(
+        loggers(
+            &h,
+            Filter {
+                logger: Some("APP.*".into()),
+                ..Default::default()
+            }
+        )
+        .is_empty()
+    );
+    assert_eq!(
+        loggers(
+            &h,
+            Filter {
+                source: Some(Source::Http),
+                ..Default::default()
+            }
+        ),
         ["django.request"]
     );
     assert_eq!(
-        loggers(&h, Filter { origin: Some("192.168.*".into()), ..Default::default() }),
+        loggers(
+            &h,
+            Filter {
+                origin: Some("192.168.*".into()),
+                ..Default::default()
+            }
+        ),
         ["django.request"]
     );
     assert_eq!(
-        loggers(&h, Filter { job: Some("etl".into()), ..Default::default() }),
+        loggers(
+            &h,
+            Filter {
+                job: Some("etl".into()),
+                ..Default::default()
+            }
+        ),
         ["app.dbx", "celery"]
     );
     assert_eq!(
@@ -183,17 +271,44 @@ fn filters_by_level_logger_source_origin_job() {
         ["celery"]
     );
     // Values are bound, never spliced: quotes are just characters.
-    assert!(loggers(&h, Filter { logger: Some("x' OR '1'='1".into()), ..Default::default() }).is_empty());
-    assert!(loggers(&h, Filter { job: Some("etl' --".into()), ..Default::default() }).is_empty());
+    assert!(
+        loggers(
+            &h,
+            Filter {
+                logger: Some("x' OR '1'='1".into()),
+                ..Default::default()
+            }
+        )
+        .is_empty()
+    );
+    assert!(
+        loggers(
+            &h,
+            Filter {
+                job: Some("etl' --".into()),
+                ..Default::default()
+            }
+        )
+        .is_empty()
+    );
 }
 
 #[test]
 fn full_text_search_is_safe_with_punctuation() {
     let h = corpus();
     let search = |s: &str| {
-        messages(&h, Filter { search: Some(s.into()), ..Default::default() })
+        messages(
+            &h,
+            Filter {
+                search: Some(s.into()),
+                ..Default::default()
+            },
+        )
     };
-    assert_eq!(search("alice"), ["user alice logged in from 10.0.0.7 (attempt 3)"]);
+    assert_eq!(
+        search("alice"),
+        ["user alice logged in from 10.0.0.7 (attempt 3)"]
+    );
     // Terms are ANDed; case-insensitive.
     assert_eq!(search("USER login").len(), 1);
     assert_eq!(search("user").len(), 3);
@@ -207,7 +322,10 @@ fn full_text_search_is_safe_with_punctuation() {
     assert!(search("NEAR(a b)").is_empty());
     assert!(search("col:umn ^start * - + {x}").is_empty());
     // The traceback is searched too.
-    assert_eq!(search("UndefinedTable"), ["query failed: relation \"orders\" does not exist"]);
+    assert_eq!(
+        search("UndefinedTable"),
+        ["query failed: relation \"orders\" does not exist"]
+    );
     // A trailing star is a prefix.
     assert_eq!(search("logg*").len(), 1);
     assert_eq!(search("log").len(), 0);
@@ -233,14 +351,30 @@ fn full_text_search_is_safe_with_punctuation() {
 fn regex_matches_message_or_traceback() {
     let h = corpus();
     let re = |s: &str| {
-        messages(&h, Filter { regex: Some(s.into()), ..Default::default() })
+        messages(
+            &h,
+            Filter {
+                regex: Some(s.into()),
+                ..Default::default()
+            },
+        )
     };
     assert_eq!(re(r"10\.0\.0\.[78]").len(), 2);
     assert_eq!(re(r"^Internal"), ["Internal Server Error: /api/orders/17"]);
-    assert_eq!(re(r"psycopg2\.errors"), ["query failed: relation \"orders\" does not exist"]);
+    assert_eq!(
+        re(r"psycopg2\.errors"),
+        ["query failed: relation \"orders\" does not exist"]
+    );
     assert_eq!(re(r"(?i)CONNECTION POOL").len(), 1);
     let c = store::open_read_only(&h.path).unwrap();
-    let e = store::count(&c, &Filter { regex: Some("(unclosed".into()), ..Default::default() }).unwrap_err();
+    let e = store::count(
+        &c,
+        &Filter {
+            regex: Some("(unclosed".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
     assert!(matches!(e, StoreError::BadRegex { .. }), "{e}");
 }
 
@@ -248,21 +382,89 @@ fn regex_matches_message_or_traceback() {
 fn time_range_order_limit_and_count() {
     let h = corpus();
     let times = |f: Filter| -> Vec<f64> { h.all(&f).into_iter().map(|(_, r)| r.created).collect() };
-    assert_eq!(times(Filter { since: Some(102.0), until: Some(104.0), ..Default::default() }), [102.0, 103.0]);
-    assert_eq!(times(Filter { since: Some(105.5), ..Default::default() }), [106.0]);
-    assert_eq!(times(Filter { until: Some(100.0), ..Default::default() }), Vec::<f64>::new());
     assert_eq!(
-        times(Filter { descending: true, limit: Some(3), ..Default::default() }),
+        times(Filter {
+            since: Some(102.0),
+            until: Some(104.0),
+            ..Default::default()
+        }),
+        [102.0, 103.0]
+    );
+    assert_eq!(
+        times(Filter {
+            since: Some(105.5),
+            ..Default::default()
+        }),
+        [106.0]
+    );
+    assert_eq!(
+        times(Filter {
+            until: Some(100.0),
+            ..Default::default()
+        }),
+        Vec::<f64>::new()
+    );
+    assert_eq!(
+        times(Filter {
+            descending: true,
+            limit: Some(3),
+            ..Default::default()
+        }),
         [106.0, 105.0, 104.0]
     );
-    assert_eq!(times(Filter { limit: Some(2), ..Default::default() }), [100.0, 101.0]);
+    assert_eq!(
+        times(Filter {
+            limit: Some(2),
+            ..Default::default()
+        }),
+        [100.0, 101.0]
+    );
     let c = store::open_read_only(&h.path).unwrap();
     assert_eq!(store::count(&c, &Filter::default()).unwrap(), 7);
-    assert_eq!(store::count(&c, &Filter { min_level: Some(WARNING), ..Default::default() }).unwrap(), 3);
-    assert_eq!(store::count(&c, &Filter { limit: Some(4), ..Default::default() }).unwrap(), 4);
-    assert_eq!(store::count(&c, &Filter { search: Some("user".into()), ..Default::default() }).unwrap(), 3);
     assert_eq!(
-        store::count(&c, &Filter { since: Some(103.0), until: Some(106.0), job: Some("etl".into()), ..Default::default() }).unwrap(),
+        store::count(
+            &c,
+            &Filter {
+                min_level: Some(WARNING),
+                ..Default::default()
+            }
+        )
+        .unwrap(),
+        3
+    );
+    assert_eq!(
+        store::count(
+            &c,
+            &Filter {
+                limit: Some(4),
+                ..Default::default()
+            }
+        )
+        .unwrap(),
+        4
+    );
+    assert_eq!(
+        store::count(
+            &c,
+            &Filter {
+                search: Some("user".into()),
+                ..Default::default()
+            }
+        )
+        .unwrap(),
+        3
+    );
+    assert_eq!(
+        store::count(
+            &c,
+            &Filter {
+                since: Some(103.0),
+                until: Some(106.0),
+                job: Some("etl".into()),
+                ..Default::default()
+            }
+        )
+        .unwrap(),
         2
     );
 }
@@ -282,11 +484,23 @@ fn read_only_sql_runs_selects_and_refuses_writes() {
     )
     .unwrap();
     use rusqlite::types::Value as V;
-    assert_eq!(rows[0], vec![V::Text("app.auth".into()), V::Integer(3), V::Integer(WARNING.into())]);
+    assert_eq!(
+        rows[0],
+        vec![
+            V::Text("app.auth".into()),
+            V::Integer(3),
+            V::Integer(WARNING.into())
+        ]
+    );
     assert_eq!(rows.len(), 2);
     // The registered regexp function is there.
     let mut n = 0;
-    store::run_sql(&c, "SELECT id FROM records WHERE message REGEXP 'alice|bob'", |_, _| n += 1).unwrap();
+    store::run_sql(
+        &c,
+        "SELECT id FROM records WHERE message REGEXP 'alice|bob'",
+        |_, _| n += 1,
+    )
+    .unwrap();
     assert_eq!(n, 2);
     for bad in [
         "DELETE FROM records",
@@ -321,7 +535,14 @@ fn reads_while_the_persister_writes() {
     h.flush();
     assert_eq!(store::count(&c, &Filter::default()).unwrap(), 2);
     assert_eq!(
-        store::count(&c, &Filter { search: Some("second".into()), ..Default::default() }).unwrap(),
+        store::count(
+            &c,
+            &Filter {
+                search: Some("second".into()),
+                ..Default::default()
+            }
+        )
+        .unwrap(),
         1
     );
 }

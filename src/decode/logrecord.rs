@@ -17,6 +17,130 @@ pub enum Rendering {
     Text,
 }
 
+/// A LogRecord attribute that [`RecordBuilder`] maps onto a [`Record`] field (or drops), under
+/// every name the supported senders use for it. A decoder that recognises keys itself (the
+/// pickle decoder matches them as bytes) passes the `Field` to [`RecordBuilder::set_field`], so
+/// no key is matched twice; [`Field::from_key`] is the one table of names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Field {
+    /// `name` (stdlib), `logger`, `logger_name`.
+    Name,
+    /// Logbook's `channel`: the logger name, and what marks a record as Logbook's.
+    Channel,
+    Msg,
+    /// An already formatted message (`message`), which wins over `msg % args`.
+    Message,
+    Args,
+    Levelno,
+    /// `levelname`, `level_name`.
+    Levelname,
+    /// Logbook's and Smarter's `level`: a number or a name.
+    Level,
+    /// `created`, `timestamp`: epoch seconds.
+    Created,
+    /// Logbook's ISO-8601 `time`; `created` wins when both are present.
+    Time,
+    Pathname,
+    Filename,
+    Module,
+    Lineno,
+    /// `funcName`, `func_name`.
+    FuncName,
+    Process,
+    /// `processName`, `process_name`.
+    ProcessName,
+    Thread,
+    /// `threadName`, `thread_name`.
+    ThreadName,
+    TaskName,
+    /// `exc_text`, `formatted_exception`.
+    ExcText,
+    StackInfo,
+    /// `host`, `hostname`, `pod`.
+    Host,
+    /// `job`, `job_id`.
+    Job,
+    ExcInfo,
+    /// Logbook's `extra` dict, flattened into the extras; anyone else's `extra` is an ordinary extra.
+    Extra,
+    /// Attributes that carry nothing the record does not already hold: `msecs`,
+    /// `relativeCreated`, and Logbook's internal flags.
+    Noise,
+}
+
+impl Field {
+    /// The field a sender's key names, or `None` for a key that becomes an extra.
+    pub fn from_key(key: &str) -> Option<Field> {
+        Field::from_bytes(key.as_bytes())
+    }
+
+    /// [`from_key`](Self::from_key) for a key not yet checked as UTF-8: only an exact byte match
+    /// is a field, and every name is ASCII, so a decoder can skip validating the keys it knows.
+    #[inline]
+    pub fn from_bytes(key: &[u8]) -> Option<Field> {
+        Some(match key {
+            b"name" | b"logger" | b"logger_name" => Field::Name,
+            b"channel" => Field::Channel,
+            b"msg" => Field::Msg,
+            b"message" => Field::Message,
+            b"args" => Field::Args,
+            b"levelno" => Field::Levelno,
+            b"levelname" | b"level_name" => Field::Levelname,
+            b"level" => Field::Level,
+            b"created" | b"timestamp" => Field::Created,
+            b"time" => Field::Time,
+            b"pathname" => Field::Pathname,
+            b"filename" => Field::Filename,
+            b"module" => Field::Module,
+            b"lineno" => Field::Lineno,
+            b"funcName" | b"func_name" => Field::FuncName,
+            b"process" => Field::Process,
+            b"processName" | b"process_name" => Field::ProcessName,
+            b"thread" => Field::Thread,
+            b"threadName" | b"thread_name" => Field::ThreadName,
+            b"taskName" => Field::TaskName,
+            b"exc_text" | b"formatted_exception" => Field::ExcText,
+            b"stack_info" => Field::StackInfo,
+            b"host" | b"hostname" | b"pod" => Field::Host,
+            b"job" | b"job_id" => Field::Job,
+            b"exc_info" => Field::ExcInfo,
+            b"extra" => Field::Extra,
+            b"msecs"
+            | b"relativeCreated"
+            | b"heavy_initialized"
+            | b"information_pulled"
+            | b"frame_correction" => Field::Noise,
+            _ => return None,
+        })
+    }
+}
+
+/// A level name as the sender gave it. The stdlib's own names are kept as their level, so the
+/// usual `levelname` costs no allocation until the record's one copy of it is made.
+#[derive(Debug)]
+enum LevelName {
+    /// Exactly the name [`record::level_name`] writes for this level.
+    Canonical(i32),
+    Text(String),
+}
+
+impl LevelName {
+    fn from_text(s: String) -> LevelName {
+        match record::canonical_level(&s) {
+            Some(level) => LevelName::Canonical(level),
+            None => LevelName::Text(s),
+        }
+    }
+
+    /// The level the name stands for, if it names one.
+    fn level(&self) -> Option<i32> {
+        match self {
+            LevelName::Canonical(level) => Some(*level),
+            LevelName::Text(s) => record::level_from_name(s),
+        }
+    }
+}
+
 /// Collects fields one key at a time, then resolves message and level in [`finish`](Self::finish).
 ///
 /// Keys are taken by `&str` so a decoder can pass borrowed keys: only extras allocate a key.
@@ -27,17 +151,20 @@ pub struct RecordBuilder {
     message: Option<String>,
     args: Option<Value>,
     levelno: Option<i64>,
-    levelname: Option<String>,
+    levelname: Option<LevelName>,
     /// Logbook's `level`: a number on its own scale, or a name.
     level: Option<Value>,
     logbook: bool,
+    have_logger: bool,
     have_created: bool,
 }
 
 impl RecordBuilder {
     pub fn new(source: Source, origin: &str, rendering: Rendering) -> RecordBuilder {
         RecordBuilder {
-            rec: Record::new(source, origin),
+            // Blank, not `Record::new`: `finish` sets the defaults only where the sender gave
+            // nothing, so the usual record allocates no default text and reads no clock.
+            rec: Record::blank(source, origin),
             rendering,
             msg: None,
             message: None,
@@ -46,39 +173,71 @@ impl RecordBuilder {
             levelname: None,
             level: None,
             logbook: false,
+            have_logger: false,
             have_created: false,
         }
     }
 
     /// Takes one attribute of the sender's record.
     pub fn set(&mut self, key: &str, value: Value) {
-        let value = match self.rendering {
-            Rendering::Text if value.as_str() == Some("None") => Value::Null,
-            _ => value,
-        };
+        match Field::from_key(key) {
+            Some(field) => self.set_field(field, value),
+            None => self.set_extra(key.to_owned(), value),
+        }
+    }
+
+    /// Takes an attribute whose key is not a [`Field`] (the caller has checked): it is kept as
+    /// an extra under `key`.
+    pub fn set_extra(&mut self, key: String, value: Value) {
+        let value = self.rendered(value);
+        self.rec.extra.push((key, value));
+    }
+
+    /// Takes a text attribute the decoder holds borrowed: the same as
+    /// `set_field(field, Value::Str(text.to_owned()))`, but text the builder only compares or
+    /// drops (a stdlib level name, `exc_info` from a typed sender) is never copied.
+    pub fn set_field_str(&mut self, field: Field, text: &str) {
+        let is_null = self.rendering == Rendering::Text && text == "None";
+        match field {
+            Field::Levelname if !is_null => {
+                self.levelname = Some(match record::canonical_level(text) {
+                    Some(level) => LevelName::Canonical(level),
+                    None => LevelName::Text(text.to_owned()),
+                });
+            }
+            Field::Noise => {}
+            Field::ExcInfo if self.rendering == Rendering::Typed => {}
+            _ => self.set_field(field, Value::Str(text.to_owned())),
+        }
+    }
+
+    /// Takes one attribute of the sender's record, its key already recognised.
+    pub fn set_field(&mut self, field: Field, value: Value) {
+        let value = self.rendered(value);
         let r = &mut self.rec;
-        match key {
-            "name" | "channel" | "logger" | "logger_name" => {
-                if key == "channel" {
+        match field {
+            Field::Name | Field::Channel => {
+                if field == Field::Channel {
                     self.logbook = true;
                 }
                 if let Some(s) = text(value) {
                     r.logger = s;
+                    self.have_logger = true;
                 }
             }
-            "msg" => self.msg = Some(value),
-            "message" => self.message = text(value),
-            "args" => self.args = Some(value),
-            "levelno" => self.levelno = int(&value),
-            "levelname" | "level_name" => self.levelname = text(value),
-            "level" => self.level = Some(value),
-            "created" | "timestamp" => {
-                if let Some(t) = float(&value) {
+            Field::Msg => self.msg = Some(value),
+            Field::Message => self.message = text(value),
+            Field::Args => self.args = Some(value),
+            Field::Levelno => self.levelno = int(value),
+            Field::Levelname => self.levelname = text(value).map(LevelName::from_text),
+            Field::Level => self.level = Some(value),
+            Field::Created => {
+                if let Some(t) = float(value) {
                     r.created = t;
                     self.have_created = true;
                 }
             }
-            "time" => {
+            Field::Time => {
                 // Logbook's ISO stamps; `created` wins when both are present.
                 if !self.have_created
                     && let Some(t) = value.as_str().and_then(|s| timefmt::parse_iso(s, true))
@@ -87,8 +246,8 @@ impl RecordBuilder {
                     self.have_created = true;
                 }
             }
-            "pathname" => r.pathname = text(value),
-            "filename" => {
+            Field::Pathname => r.pathname = text(value),
+            Field::Filename => {
                 // Logbook's `filename` is the absolute path.
                 let s = text(value);
                 if self.logbook || s.as_deref().is_some_and(|p| p.contains('/')) {
@@ -102,46 +261,61 @@ impl RecordBuilder {
                     r.filename = s;
                 }
             }
-            "module" => r.module = text(value),
-            "lineno" => r.lineno = int(&value),
-            "funcName" | "func_name" => r.func = text(value),
-            "process" => r.process = int(&value),
-            "processName" | "process_name" => r.process_name = text(value),
-            "thread" => r.thread = int(&value),
-            "threadName" | "thread_name" => r.thread_name = text(value),
-            "taskName" => r.task_name = text(value),
-            "exc_text" | "formatted_exception" => {
+            Field::Module => r.module = text(value),
+            Field::Lineno => r.lineno = int(value),
+            Field::FuncName => r.func = text(value),
+            Field::Process => r.process = int(value),
+            Field::ProcessName => r.process_name = text(value),
+            Field::Thread => r.thread = int(value),
+            Field::ThreadName => r.thread_name = text(value),
+            Field::TaskName => r.task_name = text(value),
+            Field::ExcText => {
                 if let Some(s) = text(value) {
                     r.exc_text = Some(s);
                 }
             }
-            "stack_info" => r.stack_info = text(value),
-            "host" | "hostname" | "pod" => r.host = text(value),
-            "job" | "job_id" => r.job = text(value),
+            Field::StackInfo => r.stack_info = text(value),
+            Field::Host => r.host = text(value),
+            Field::Job => r.job = text(value),
             // HTTPHandler sends no traceback, only repr(exc_info): the exception's type and
             // message are news, so keep them.
-            "exc_info" if self.rendering == Rendering::Text && value != Value::Null => {
-                r.extra.push((key.to_owned(), value));
+            Field::ExcInfo if self.rendering == Rendering::Text && value != Value::Null => {
+                r.extra.push(("exc_info".to_owned(), value));
             }
             // Carry nothing the record does not already hold.
-            "exc_info" | "msecs" | "relativeCreated" | "heavy_initialized"
-            | "information_pulled" | "frame_correction" => {}
+            Field::ExcInfo | Field::Noise => {}
             // Logbook's `extra` dict is the user's extras: flatten it.
-            "extra" if self.logbook => {
+            Field::Extra if self.logbook => {
                 if let Value::Map(pairs) = value {
-                    self.rec.extra.extend(pairs);
+                    r.extra.extend(pairs);
                 } else {
-                    self.rec.extra.push(("extra".to_owned(), value));
+                    r.extra.push(("extra".to_owned(), value));
                 }
             }
-            _ => r.extra.push((key.to_owned(), value)),
+            Field::Extra => r.extra.push(("extra".to_owned(), value)),
+        }
+    }
+
+    /// The value as the builder reads it: HTTPHandler's text `None` is a null.
+    #[inline]
+    fn rendered(&self, value: Value) -> Value {
+        match self.rendering {
+            Rendering::Text if value.as_str() == Some("None") => Value::Null,
+            _ => value,
         }
     }
 
     /// Resolves the message (formatting `msg % args` where the sender did not)
-    /// and the level, and returns the record.
+    /// and the level, fills the defaults for what the sender did not say (logger `root`,
+    /// level INFO, created now), and returns the record.
     pub fn finish(mut self, limits: &DecodeLimits) -> Record {
         self.resolve_level();
+        if !self.have_logger {
+            self.rec.logger = record::ROOT_LOGGER.to_owned();
+        }
+        if !self.have_created {
+            self.rec.created = record::now_epoch();
+        }
         let template = self.msg.take().map(|m| match m {
             Value::Str(s) => s,
             other => pyrepr::py_str(&other),
@@ -202,30 +376,34 @@ impl RecordBuilder {
                     .map(|n| n.clamp(0, 1000) as i32)
                     .or_else(|| record::level_from_name(&s));
                 if self.levelname.is_none() && lvl.is_none() {
-                    self.levelname = Some(s);
+                    self.levelname = Some(LevelName::Text(s));
                 }
                 lvl
             }
             _ => None,
         };
-        let name_level = self.levelname.as_deref().and_then(record::level_from_name);
+        let name_level = self.levelname.as_ref().and_then(LevelName::level);
         let level = self
             .levelno
             .map(|n| n.clamp(0, 1000) as i32)
             .or(from_level_key)
             .or(name_level);
         match (level, self.levelname.take()) {
-            (Some(n), Some(name)) if name_level.is_none() || name_level == Some(n) => {
+            (Some(n), Some(LevelName::Text(name)))
+                if name_level.is_none() || name_level == Some(n) =>
+            {
                 // A custom name registered with addLevelName keeps its text.
                 self.rec.level = n;
                 self.rec.levelname = name;
             }
-            (Some(n), _) => self.rec.set_level(n),
-            (None, Some(name)) => {
+            (None, Some(LevelName::Text(name))) => {
                 self.rec.level = record::UNKNOWN_NAME_LEVEL;
                 self.rec.levelname = name;
             }
-            (None, None) => {}
+            // A canonical name is the text `set_level` writes for its own level, and any other
+            // level overrides it. (A canonical name always gives a level, so `None` here means
+            // the sender said nothing about the level: INFO, as for `Record::new`.)
+            (level, _) => self.rec.set_level(level.unwrap_or(record::INFO)),
         }
     }
 }
@@ -239,20 +417,21 @@ fn text(v: Value) -> Option<String> {
     }
 }
 
-fn int(v: &Value) -> Option<i64> {
+// `int` and `float` take the value so the common number arms need no drop of it.
+fn int(v: Value) -> Option<i64> {
     match v {
-        Value::Int(i) => Some(*i),
-        Value::Bool(b) => Some(i64::from(*b)),
-        Value::Float(f) if f.is_finite() => Some(*f as i64),
+        Value::Int(i) => Some(i),
+        Value::Bool(b) => Some(i64::from(b)),
+        Value::Float(f) if f.is_finite() => Some(f as i64),
         Value::Str(s) => s.trim().parse().ok(),
         _ => None,
     }
 }
 
-fn float(v: &Value) -> Option<f64> {
+fn float(v: Value) -> Option<f64> {
     match v {
-        Value::Float(f) if f.is_finite() => Some(*f),
-        Value::Int(i) => Some(*i as f64),
+        Value::Float(f) if f.is_finite() => Some(f),
+        Value::Int(i) => Some(i as f64),
         Value::Str(s) => s.trim().parse::<f64>().ok().filter(|f| f.is_finite()),
         _ => None,
     }
@@ -298,9 +477,15 @@ mod tests {
 
     #[test]
     fn custom_level_names_keep_their_text() {
-        let r = build(Rendering::Typed, &[("levelname", s("Level 25")), ("levelno", Value::Int(25))]);
+        let r = build(
+            Rendering::Typed,
+            &[("levelname", s("Level 25")), ("levelno", Value::Int(25))],
+        );
         assert_eq!((r.level, r.levelname.as_str()), (25, "Level 25"));
-        let r = build(Rendering::Typed, &[("levelname", s("AUDIT")), ("levelno", Value::Int(35))]);
+        let r = build(
+            Rendering::Typed,
+            &[("levelname", s("AUDIT")), ("levelno", Value::Int(35))],
+        );
         assert_eq!((r.level, r.levelname.as_str()), (35, "AUDIT"));
         let r = build(Rendering::Typed, &[("level", s("SHOUTY"))]);
         assert_eq!((r.level, r.levelname.as_str()), (20, "SHOUTY"));
@@ -308,7 +493,10 @@ mod tests {
 
     #[test]
     fn logbook_scale_applies_only_with_a_channel() {
-        let r = build(Rendering::Typed, &[("channel", s("svc")), ("level", Value::Int(12))]);
+        let r = build(
+            Rendering::Typed,
+            &[("channel", s("svc")), ("level", Value::Int(12))],
+        );
         assert_eq!((r.level, r.levelname.as_str()), (25, "NOTICE"));
         let r = build(Rendering::Typed, &[("level", s("NOTICE"))]);
         assert_eq!(r.level, 25);

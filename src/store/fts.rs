@@ -2,6 +2,7 @@
 //! its own thread so tokenizing runs beside the record inserts; it is derived, and rebuilt if lost.
 
 use super::error::StoreError;
+use super::persister::{Observer, notify};
 use super::rawstmt::RawStmt;
 use super::schema::Tuning;
 use crate::record::Record;
@@ -46,8 +47,9 @@ pub(crate) fn attach(conn: &Connection, store: &Path) -> Result<bool, StoreError
 
 /// Work for the index thread, in commit order.
 pub(crate) enum FtsMsg {
-    /// Records just committed to the store (the thread drops them, off the writer's core).
-    Index(Vec<(i64, Record)>),
+    /// Records just committed to the store, and the positions of alerts among them. The
+    /// thread tells the observer, indexes them and frees them, all off the writer's core.
+    Index(Vec<(i64, Record)>, Vec<usize>),
     /// Records retention deleted from the store, with the text that was indexed.
     Delete(Vec<Deleted>),
     /// Answer once everything before it is committed to the index.
@@ -145,7 +147,7 @@ pub(crate) fn open_fts(path: &Path, t: &Tuning) -> Result<Connection, StoreError
             "BEGIN IMMEDIATE;
              CREATE VIRTUAL TABLE records_fts USING fts5(
                message, exc_text, content='', columnsize=0,
-               detail={}, tokenize='unicode61');
+               detail={}, tokenize='{}');
              INSERT INTO records_fts(records_fts, rank) VALUES ('automerge', {});
              INSERT INTO records_fts(records_fts, rank) VALUES ('crisismerge', {});
              INSERT INTO records_fts(records_fts, rank) VALUES ('pgsz', {});
@@ -153,7 +155,12 @@ pub(crate) fn open_fts(path: &Path, t: &Tuning) -> Result<Connection, StoreError
              CREATE TABLE IF NOT EXISTS fts_state(
                store_id INTEGER, backfill_next INTEGER, live_from INTEGER, indexed_max INTEGER);
              COMMIT;",
-            t.fts_detail, t.fts_automerge, t.fts_crisismerge, t.fts_pgsz, t.fts_hashsize
+            t.fts_detail,
+            t.fts_tokenizer,
+            t.fts_automerge,
+            t.fts_crisismerge,
+            t.fts_pgsz,
+            t.fts_hashsize
         ))
         .map_err(|e| {
             let _ = conn.execute_batch("ROLLBACK");
@@ -166,7 +173,12 @@ pub(crate) fn open_fts(path: &Path, t: &Tuning) -> Result<Connection, StoreError
 /// Prepares the index for the store (`main` is a connection to it) and starts its thread.
 /// Must run before the writer's first commit, so ids above the store's current maximum
 /// are exactly the ones that will arrive as [`FtsMsg::Index`].
-pub(crate) fn spawn(store: &Path, main: &Connection, t: &Tuning) -> Result<FtsHandle, StoreError> {
+pub(crate) fn spawn(
+    store: &Path,
+    main: &Connection,
+    t: &Tuning,
+    observer: Observer,
+) -> Result<FtsHandle, StoreError> {
     let path = fts_path(store);
     let conn = open_fts(&path, t)?;
     let err = |op: &'static str| {
@@ -176,7 +188,11 @@ pub(crate) fn spawn(store: &Path, main: &Connection, t: &Tuning) -> Result<FtsHa
     let store_id = super::schema::store_id(main, store)?;
     let (min_id, max_id): (i64, i64) = main
         .query_row(
-            "SELECT coalesce(min(id), 1), coalesce(max(id), 0) FROM records",
+            // The highest id ever given out, even if retention has since deleted it.
+            "SELECT coalesce(min(id), 1),
+                    max(coalesce(max(id), 0),
+                        coalesce((SELECT value FROM meta WHERE key = 'next_id'), 1) - 1)
+             FROM records",
             [],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
@@ -274,6 +290,7 @@ pub(crate) fn spawn(store: &Path, main: &Connection, t: &Tuning) -> Result<FtsHa
         acks: Vec::new(),
         recycle: recycle_tx,
         broken: false,
+        observer,
         checkpoint_store: t.checkpoint_in_background,
         last_checkpoint: Instant::now(),
         store_dirty: false,
@@ -334,6 +351,8 @@ struct Indexer {
     /// Set when the index could not be written: nothing more is written until the next
     /// start, which re-indexes everything after `state.indexed_max` from the store.
     broken: bool,
+    /// Told about every committed batch, before it is indexed.
+    observer: Observer,
     /// Whether this thread copies the store's WAL into the store (passive checkpoints),
     /// taking that work off the writer's core; and when it last did, and whether the
     /// store has been written since.
@@ -411,7 +430,8 @@ impl Indexer {
     fn handle(&mut self, m: FtsMsg) {
         match m {
             FtsMsg::Ack(a) => self.acks.push(a),
-            FtsMsg::Index(mut v) => {
+            FtsMsg::Index(mut v, alerts) => {
+                notify(&mut self.observer, &v, &alerts);
                 self.store_dirty = true;
                 if !self.broken {
                     let r = self.begin().and_then(|()| self.index(&v));

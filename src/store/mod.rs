@@ -1,5 +1,5 @@
 //! The SQLite store: one buffered persister writes, queries read.
-//! `schema` opens files, `persister` is the only writer, `query` reads.
+//! Records live in `<db>`; the full-text index in `<db>-fts`, kept by its own thread.
 
 pub mod alerts;
 pub mod error;

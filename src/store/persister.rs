@@ -20,7 +20,9 @@ use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-/// What the persister tells its observer, on the writer thread, after a commit.
+/// What the persister tells its observer after a commit. Events come in commit order
+/// from one thread (the full-text index thread, so a slow observer such as `--echo`
+/// does not hold up the writer); a flush is acknowledged only after its events.
 #[derive(Debug)]
 pub enum StoreEvent<'a> {
     /// Records just committed, with their row ids, in insert order.
@@ -29,7 +31,7 @@ pub enum StoreEvent<'a> {
     Alert(&'a Record),
 }
 
-/// The observer's type: called on the writer thread, so it should be quick.
+/// The observer's type.
 pub type Observer = Box<dyn FnMut(StoreEvent<'_>) + Send>;
 
 /// The running persister.
@@ -78,9 +80,12 @@ pub fn spawn_tuned(
     let conn = schema::open_tuned(path, tuning)?;
     let writer = Writer::new(conn, path, tuning.rows_per_insert)?;
     // Before the writer's first commit: see `fts::spawn`.
-    let fts = match tuning.fts {
-        true => Some(super::fts::spawn(path, writer.conn(), tuning)?),
-        false => None,
+    let (fts, observer) = match tuning.fts {
+        true => (
+            Some(super::fts::spawn(path, writer.conn(), tuning, observer)?),
+            None,
+        ),
+        false => (None, Some(observer)),
     };
     if fts.is_some() && tuning.checkpoint_in_background {
         let pages = tuning.wal_autocheckpoint.saturating_mul(8);
@@ -101,6 +106,16 @@ pub fn spawn_tuned(
     Ok(PersisterHandle { thread })
 }
 
+/// Tells `obs` about committed `rows`, then about the alerts among them (by position).
+pub(crate) fn notify(obs: &mut Observer, rows: &[(i64, Record)], alerts: &[usize]) {
+    obs(StoreEvent::Stored(rows));
+    for &i in alerts {
+        if let Some((_, a)) = rows.get(i) {
+            obs(StoreEvent::Alert(a));
+        }
+    }
+}
+
 /// How often, at most, drops are looked for while idle.
 const DROP_CHECK: Duration = Duration::from_secs(1);
 /// How often retention runs.
@@ -115,11 +130,12 @@ const MAX_ALERTS_PER_FLUSH: usize = 100;
 
 struct Persister {
     w: Writer,
-    /// The full-text index thread, which also frees committed records.
+    /// The full-text index thread, which also tells the observer and frees committed records.
     fts: Option<FtsHandle>,
     s: Settings,
     stats: Arc<Stats>,
-    observer: Observer,
+    /// The observer, when there is no index thread to call it.
+    observer: Option<Observer>,
     thresholds: Thresholds,
     /// Records waiting for the next commit, with their ids once written.
     buffer: Vec<(i64, Record)>,
@@ -133,6 +149,7 @@ struct Persister {
     failures: u32,
     retry_at: Option<Instant>,
     last_dropped: [u64; 5],
+    last_drop_note: Option<Instant>,
     next_drop_check: Instant,
     next_retention: Instant,
     retention_pending: bool,
@@ -144,7 +161,7 @@ impl Persister {
         fts: Option<FtsHandle>,
         s: Settings,
         stats: Arc<Stats>,
-        observer: Observer,
+        observer: Option<Observer>,
     ) -> Persister {
         let now = Instant::now();
         Persister {
@@ -162,6 +179,7 @@ impl Persister {
             failures: 0,
             retry_at: None,
             last_dropped: [0; 5],
+            last_drop_note: None,
             next_drop_check: now,
             next_retention: now,
             retention_pending: false,
@@ -219,7 +237,7 @@ impl Persister {
         let now = Instant::now();
         if now >= self.next_drop_check {
             self.next_drop_check = now + DROP_CHECK;
-            self.note_drops();
+            self.note_drops(false);
         }
         if self.s.retention_enabled() && now >= self.next_retention {
             self.next_retention = now + RETENTION_EVERY;
@@ -316,8 +334,14 @@ impl Persister {
         self.buffer.push((0, r));
     }
 
-    /// Adds one drop notice when any source's drop counter grew since the last one.
-    fn note_drops(&mut self) {
+    /// Adds one drop notice when any source's drop counter grew since the last one; at
+    /// most one a second (under overload a flush happens every few milliseconds) unless
+    /// `force`d at shutdown.
+    fn note_drops(&mut self, force: bool) {
+        let now = Instant::now();
+        if !force && self.last_drop_note.is_some_and(|t| now < t + DROP_CHECK) {
+            return;
+        }
         let mut parts = Vec::new();
         let mut extra = Vec::new();
         let mut total = 0u64;
@@ -337,6 +361,7 @@ impl Persister {
         if total == 0 {
             return;
         }
+        self.last_drop_note = Some(now);
         let mut r = Record::internal(
             WARNING,
             "logtui.drops",
@@ -363,7 +388,7 @@ impl Persister {
         if !explicit && self.retry_at.is_some_and(|t| Instant::now() < t) {
             return false;
         }
-        self.note_drops();
+        self.note_drops(false);
         if self.alerts_suppressed > 0 {
             let n = std::mem::take(&mut self.alerts_suppressed);
             let mut r = Record::internal(
@@ -430,25 +455,24 @@ impl Persister {
                 self.stats.add_stored(s, per[s as usize]);
             }
         }
-        (self.observer)(StoreEvent::Stored(&self.buffer));
-        for &i in &self.alerts {
-            if let Some((_, a)) = self.buffer.get(i) {
-                (self.observer)(StoreEvent::Alert(a));
-            }
-        }
         match &mut self.fts {
             Some(fts) => {
-                // The index thread indexes these records and frees them, then hands the
-                // emptied vector back.
+                // The index thread tells the observer, indexes these records and frees
+                // them, then hands the emptied vector back.
                 let fresh = fts
                     .recycled()
                     .unwrap_or_else(|| Vec::with_capacity(self.buffer.capacity()));
                 let batch = std::mem::replace(&mut self.buffer, fresh);
-                fts.send(FtsMsg::Index(batch));
+                fts.send(FtsMsg::Index(batch, std::mem::take(&mut self.alerts)));
             }
-            None => self.buffer.clear(),
+            None => {
+                if let Some(obs) = &mut self.observer {
+                    notify(obs, &self.buffer, &self.alerts);
+                }
+                self.buffer.clear();
+                self.alerts.clear();
+            }
         }
-        self.alerts.clear();
         self.oldest = None;
         self.ack_all();
     }
@@ -510,7 +534,7 @@ impl Persister {
 
     /// The queue is closed: commit what is left, retrying a few times before giving up.
     async fn shutdown(mut self) -> Result<(), StoreError> {
-        self.note_drops();
+        self.note_drops(true);
         let mut wait = RETRY_MIN;
         for attempt in 1..=SHUTDOWN_ATTEMPTS {
             if self.flush(true) {

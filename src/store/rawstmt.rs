@@ -114,12 +114,6 @@ impl RawStmt {
         unsafe { ffi::sqlite3_clear_bindings(self.stmt) };
     }
 
-    /// The row id of the last insert on this connection.
-    pub fn last_insert_rowid(&self) -> i64 {
-        // SAFETY: valid connection.
-        unsafe { ffi::sqlite3_last_insert_rowid(self.db) }
-    }
-
     fn check(&self, rc: c_int) -> rusqlite::Result<()> {
         if rc == ffi::SQLITE_OK {
             Ok(())

@@ -143,8 +143,10 @@ mod tests {
 
     #[test]
     fn settings_are_checked() {
-        let mut c = StoreConfig::default();
-        c.flush_level = "LOUD".into();
+        let c = StoreConfig {
+            flush_level: "LOUD".into(),
+            ..StoreConfig::default()
+        };
         assert!(matches!(
             Settings::from_config(&c),
             Err(StoreError::Config {
@@ -152,8 +154,10 @@ mod tests {
                 ..
             })
         ));
-        let mut c = StoreConfig::default();
-        c.flush_interval = f64::NAN;
+        let c = StoreConfig {
+            flush_interval: f64::NAN,
+            ..StoreConfig::default()
+        };
         assert!(Settings::from_config(&c).is_err());
         let mut c = StoreConfig::default();
         c.thresholds.insert("ERROR".into(), 0);

@@ -78,6 +78,8 @@ pub struct Tuning {
     pub rows_per_insert: usize,
     /// Whether to keep the full-text index (its own file, see [`super::fts`]).
     pub fts: bool,
+    /// FTS5 tokenizer: `unicode61` (case-folds all scripts) or `ascii` (faster, folds ASCII only).
+    pub fts_tokenizer: &'static str,
     /// FTS5 `detail=` option: `full` (phrase queries work), `column` or `none`.
     pub fts_detail: &'static str,
     /// FTS5 `automerge`: segments per level before they are merged.
@@ -100,6 +102,7 @@ impl Default for Tuning {
             checkpoint_in_background: true,
             rows_per_insert: 32,
             fts: true,
+            fts_tokenizer: "unicode61",
             fts_detail: "full",
             fts_automerge: 4,
             fts_crisismerge: 16,
@@ -127,7 +130,7 @@ pub(crate) fn configure_sqlite() {
 }
 
 /// Opens (creating if missing) the store at `path` for writing: parent directories,
-/// WAL mode, `synchronous=NORMAL`, the schema.
+/// WAL mode, `synchronous=NORMAL`, the schema, and the full-text index file beside it.
 pub fn open(path: &Path) -> Result<Connection, StoreError> {
     open_tuned(path, &Tuning::default())
 }
@@ -165,6 +168,10 @@ pub fn open_tuned(path: &Path, t: &Tuning) -> Result<Connection, StoreError> {
     }
     writer_pragmas(&conn, path, t)?;
     create_schema(&conn, path, t)?;
+    if t.fts {
+        // The index file beside it, empty until the persister fills it.
+        super::fts::open_fts(&super::fts::fts_path(path), t)?;
+    }
     Ok(conn)
 }
 

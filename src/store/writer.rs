@@ -10,8 +10,8 @@ use rusqlite::{Connection, TransactionBehavior};
 use std::ffi::c_int;
 use std::path::{Path, PathBuf};
 
-/// The connection the persister owns, with what it needs to write. The statement comes
-/// before the connection so it is finalized first.
+/// The connection the persister owns, with what it needs to write. The statements come
+/// before the connection so they are finalized first.
 pub(crate) struct Writer {
     ins: RawStmt,
     /// Inserts `multi` rows per run (fewer statement runs, cursors kept open across rows).
@@ -19,6 +19,9 @@ pub(crate) struct Writer {
     multi: usize,
     conn: Connection,
     path: PathBuf,
+    /// The id the next record gets. Ids are never reused, even when retention empties the
+    /// table, because the high-water mark is kept in `meta`.
+    next_id: i64,
     /// Reused buffers for the `extra` JSON of each row of one statement run.
     json: Vec<String>,
 }
@@ -26,38 +29,40 @@ pub(crate) struct Writer {
 /// Rows deleted per retention transaction: small enough that ingestion waits at most tens of ms.
 pub(crate) const RETENTION_CHUNK: i64 = 5000;
 
+/// Parameters per row: the id, then [`COLUMNS`].
+const PARAMS: usize = NCOLUMNS + 1;
+
 impl Writer {
-    /// Takes over `conn` and prepares the insert.
+    /// Takes over `conn` and prepares the inserts.
     pub fn new(conn: Connection, path: &Path, multi: usize) -> Result<Writer, StoreError> {
         let rows = |k: usize| {
             let tuples: Vec<String> = (0..k)
                 .map(|r| {
-                    let p: Vec<String> = (1..=NCOLUMNS)
-                        .map(|i| format!("?{}", r * NCOLUMNS + i))
+                    let p: Vec<String> = (1..=PARAMS)
+                        .map(|i| format!("?{}", r * PARAMS + i))
                         .collect();
                     format!("({})", p.join(", "))
                 })
                 .collect();
             format!(
-                "INSERT INTO records ({COLUMNS}) VALUES {}",
+                "INSERT INTO records (id, {COLUMNS}) VALUES {}",
                 tuples.join(", ")
             )
         };
-        let ins = RawStmt::prepare(&conn, &rows(1))
-            .map_err(|e| StoreError::sqlite(path, "prepare insert", e))?;
+        let err = |op: &'static str| move |e| StoreError::sqlite(path, op, e);
+        let ins = RawStmt::prepare(&conn, &rows(1)).map_err(err("prepare insert"))?;
         let ins_multi = match multi > 1 {
-            true => Some(
-                RawStmt::prepare(&conn, &rows(multi))
-                    .map_err(|e| StoreError::sqlite(path, "prepare insert", e))?,
-            ),
+            true => Some(RawStmt::prepare(&conn, &rows(multi)).map_err(err("prepare insert"))?),
             false => None,
         };
+        let next_id = read_next_id(&conn).map_err(err("read the next record id"))?;
         Ok(Writer {
             ins,
             ins_multi,
             multi,
             conn,
             path: path.to_path_buf(),
+            next_id,
             json: vec![String::new(); multi.max(1)],
         })
     }
@@ -75,19 +80,20 @@ impl Writer {
     /// nothing is committed and the ids are meaningless.
     pub fn write(&mut self, batch: &mut [(i64, Record)]) -> Result<(), StoreError> {
         let n = batch.len();
+        let first = self.next_id;
+        for (k, (id, _)) in batch.iter_mut().enumerate() {
+            *id = first + k as i64;
+        }
         self.conn
             .execute_batch("BEGIN IMMEDIATE")
             .map_err(|e| StoreError::sqlite(&self.path, "begin write transaction", e))?;
         let mut result = Ok(());
         let multi = self.multi.max(1);
-        for chunk in batch.chunks_mut(multi) {
+        for chunk in batch.chunks(multi) {
             let r = match (&mut self.ins_multi, chunk.len() == multi) {
-                (Some(m), true) => insert_many(m, chunk, &mut self.json),
-                _ => chunk.iter_mut().try_for_each(|(id, r)| {
-                    bind_one(&mut self.ins, 0, r, &mut self.json[0])?;
-                    self.ins.step()?;
-                    *id = self.ins.last_insert_rowid();
-                    Ok(())
+                (Some(m), true) => insert_rows(m, chunk, &mut self.json),
+                _ => chunk.iter().try_for_each(|row| {
+                    insert_rows(&mut self.ins, std::slice::from_ref(row), &mut self.json)
                 }),
             };
             if let Err(e) = r {
@@ -103,14 +109,26 @@ impl Writer {
         if let Some(m) = &mut self.ins_multi {
             m.clear_bindings();
         }
+        let next = first + n as i64;
         if result.is_ok() {
             result = self
                 .conn
-                .execute_batch("COMMIT")
+                .prepare_cached("INSERT OR REPLACE INTO meta(key, value) VALUES ('next_id', ?1)")
+                .and_then(|mut st| st.execute([next]))
+                .and_then(|_| self.conn.execute_batch("COMMIT"))
                 .map_err(|e| StoreError::sqlite(&self.path, format!("commit {n} records"), e));
         }
-        if result.is_err() && !self.conn.is_autocommit() {
-            let _ = self.conn.execute_batch("ROLLBACK");
+        match &result {
+            Ok(()) => self.next_id = next,
+            Err(_) => {
+                if !self.conn.is_autocommit() {
+                    let _ = self.conn.execute_batch("ROLLBACK");
+                }
+                // Someone else may have written rows: start after whatever is there now.
+                if let Ok(id) = read_next_id(&self.conn) {
+                    self.next_id = id.max(self.next_id);
+                }
+            }
         }
         result
     }
@@ -169,27 +187,39 @@ impl Writer {
     }
 }
 
-/// Inserts `chunk` with one run of the multi-row statement. New row ids are allocated
-/// one after another (max + 1 each), so the chunk's ids end at the last insert's id.
-fn insert_many(
-    m: &mut RawStmt,
-    chunk: &mut [(i64, Record)],
-    json: &mut [String],
-) -> rusqlite::Result<()> {
-    for (k, (_, r)) in chunk.iter().enumerate() {
-        bind_one(m, (k * NCOLUMNS) as c_int, r, &mut json[k])?;
-    }
-    m.step()?;
-    let last = m.last_insert_rowid();
-    let n = chunk.len() as i64;
-    for (k, (id, _)) in chunk.iter_mut().enumerate() {
-        *id = last - n + 1 + k as i64;
-    }
-    Ok(())
+/// The id after the highest ever used: the larger of the table's maximum and `meta.next_id`.
+fn read_next_id(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row(
+        "SELECT max(coalesce((SELECT max(id) FROM records), 0) + 1,
+                    coalesce((SELECT value FROM meta WHERE key = 'next_id'), 1))",
+        [],
+        |r| r.get(0),
+    )
 }
 
-/// Binds one record's columns at parameters `base + 1 ..= base + NCOLUMNS`.
-fn bind_one(ins: &mut RawStmt, base: c_int, r: &Record, json: &mut String) -> rusqlite::Result<()> {
+/// Inserts `rows` (with their ids already set) with one run of `st`, which takes exactly
+/// that many rows.
+fn insert_rows(
+    st: &mut RawStmt,
+    rows: &[(i64, Record)],
+    json: &mut [String],
+) -> rusqlite::Result<()> {
+    for (k, ((id, r), buf)) in rows.iter().zip(json.iter_mut()).enumerate() {
+        bind_one(st, (k * PARAMS) as c_int, *id, r, buf)?;
+    }
+    st.step()
+}
+
+/// Binds one record at parameters `base + 1 ..= base + PARAMS`.
+fn bind_one(
+    ins: &mut RawStmt,
+    base: c_int,
+    id: i64,
+    r: &Record,
+    json: &mut String,
+) -> rusqlite::Result<()> {
+    ins.bind_i64(base + 1, id)?;
+    let base = base + 1;
     // SQLite stores NaN as NULL; a record must never fail its row for a bad clock.
     let created = if r.created.is_finite() {
         r.created
@@ -198,8 +228,9 @@ fn bind_one(ins: &mut RawStmt, base: c_int, r: &Record, json: &mut String) -> ru
     };
     ins.bind_f64(base + 1, created)?;
     ins.bind_i64(base + 2, i64::from(r.level))?;
-    // SAFETY: `r` and `json` are not touched until `step` below returns, and every
-    // parameter is rebound before the statement runs again.
+    // SAFETY: `r` and `json` stay alive and unchanged until the statement's `step` (in
+    // `insert_rows`) returns; every parameter is rebound before it runs again, and
+    // `write` clears all bindings before the records leave.
     unsafe {
         ins.bind_str(base + 3, &r.levelname)?;
         ins.bind_str(base + 4, &r.logger)?;
