@@ -84,7 +84,8 @@ impl Batcher {
     pub fn push(&mut self, r: Record) -> Option<Vec<Record>> {
         self.bytes += r.approx_size();
         self.records.push(r);
-        (self.records.len() >= MAX_BATCH_RECORDS || self.bytes >= MAX_BATCH_BYTES).then(|| self.take())
+        (self.records.len() >= MAX_BATCH_RECORDS || self.bytes >= MAX_BATCH_BYTES)
+            .then(|| self.take())
     }
 
     pub fn take(&mut self) -> Vec<Record> {

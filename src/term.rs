@@ -51,7 +51,10 @@ mod tests {
     #[test]
     fn escapes_terminal_sequences() {
         assert_eq!(escape_controls("plain"), "plain");
-        assert_eq!(escape_controls("\u{1b}[31mred\u{9b}2J\n"), "\\u{1b}[31mred\\u{9b}2J\\n");
+        assert_eq!(
+            escape_controls("\u{1b}[31mred\u{9b}2J\n"),
+            "\\u{1b}[31mred\\u{9b}2J\\n"
+        );
         assert_eq!(escape_controls_keep_lines("a\nb\u{7}"), "a\nb\\u{7}");
     }
 }

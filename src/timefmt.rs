@@ -107,7 +107,11 @@ pub fn parse_time_arg(s: &str, now: f64) -> Result<f64, String> {
                 'h' => 3600.0,
                 'd' => 86_400.0,
                 'w' => 604_800.0,
-                _ => return Err(format!("unknown time unit '{unit}' in '{s}' (use s, m, h, d or w)")),
+                _ => {
+                    return Err(format!(
+                        "unknown time unit '{unit}' in '{s}' (use s, m, h, d or w)"
+                    ));
+                }
             };
             if n.is_finite() && n >= 0.0 {
                 return Ok(now - n * mult);
@@ -150,7 +154,10 @@ mod tests {
     #[test]
     fn formats_and_parses_round_trip() {
         assert_eq!(rfc3339_micros(0.0), "1970-01-01T00:00:00.000000Z");
-        assert_eq!(rfc3339_micros(1795564925.9030535), "2026-11-25T00:02:05.903054Z");
+        assert_eq!(
+            rfc3339_micros(1795564925.9030535),
+            "2026-11-25T00:02:05.903054Z"
+        );
         let t = parse_iso("2026-11-25T00:02:05.903054Z", false).unwrap();
         assert!((t - 1795564925.903054).abs() < 1e-6);
     }

@@ -115,7 +115,11 @@ pub fn write_json_str(s: &str, out: &mut String) {
         match esc {
             Some(e) => out.push_str(e),
             None => {
-                let cp = if width == 2 { u32::from(bytes[i + 1]) } else { u32::from(b) };
+                let cp = if width == 2 {
+                    u32::from(bytes[i + 1])
+                } else {
+                    u32::from(b)
+                };
                 let _ = write!(out, "\\u{:04x}", cp);
             }
         }
@@ -137,9 +141,15 @@ mod tests {
             ("i".into(), Value::Float(f64::NEG_INFINITY)),
             ("f".into(), Value::Float(2.0)),
             ("g".into(), Value::Float(0.1)),
-            ("b".into(), Value::BigInt("123456789012345678901234567890".into())),
+            (
+                "b".into(),
+                Value::BigInt("123456789012345678901234567890".into()),
+            ),
             ("s".into(), Value::Str("a\"\u{1b}[31m\n\u{9b}é".into())),
-            ("l".into(), Value::List(vec![Value::Null, Value::Bool(true)])),
+            (
+                "l".into(),
+                Value::List(vec![Value::Null, Value::Bool(true)]),
+            ),
         ]);
         assert_eq!(
             v.to_json(),

@@ -26,12 +26,25 @@ fn a_taken_port_is_one_clear_sentence() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("s.db");
     let (code, _, err) = run(
-        &["record", "--db", db.to_str().unwrap(), "--tcp", &addr, "--udp", "off", "--http", "off"],
+        &[
+            "record",
+            "--db",
+            db.to_str().unwrap(),
+            "--tcp",
+            &addr,
+            "--udp",
+            "off",
+            "--http",
+            "off",
+        ],
         dir.path(),
     );
     assert_ne!(code, 0);
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains(&format!("cannot listen for SocketHandler (tcp) on {addr}")), "{err}");
+    assert!(
+        err.contains(&format!("cannot listen for SocketHandler (tcp) on {addr}")),
+        "{err}"
+    );
     assert!(err.to_lowercase().contains("address"), "{err}");
 }
 
@@ -42,7 +55,17 @@ fn an_unwritable_store_is_one_clear_sentence() {
     let db = dir.path().join("is-a-dir");
     std::fs::create_dir(&db).unwrap();
     let (code, _, err) = run(
-        &["record", "--db", db.to_str().unwrap(), "--tcp", "127.0.0.1:0", "--udp", "off", "--http", "off"],
+        &[
+            "record",
+            "--db",
+            db.to_str().unwrap(),
+            "--tcp",
+            "127.0.0.1:0",
+            "--udp",
+            "off",
+            "--http",
+            "off",
+        ],
         dir.path(),
     );
     assert_ne!(code, 0);
@@ -54,9 +77,21 @@ fn an_unwritable_store_is_one_clear_sentence() {
 fn config_prints_the_effective_configuration() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("c.toml");
-    std::fs::write(&cfg, "[store]\nbuffer_size = 77\nignored_logger_prefixes = [\"noisy\"]\n").unwrap();
+    std::fs::write(
+        &cfg,
+        "[store]\nbuffer_size = 77\nignored_logger_prefixes = [\"noisy\"]\n",
+    )
+    .unwrap();
     let (code, out, err) = run(
-        &["config", "--config", cfg.to_str().unwrap(), "--udp", "off", "--flush-interval", "0.5"],
+        &[
+            "config",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--udp",
+            "off",
+            "--flush-interval",
+            "0.5",
+        ],
         dir.path(),
     );
     assert_eq!(code, 0, "{err}");
@@ -65,26 +100,42 @@ fn config_prints_the_effective_configuration() {
     assert_eq!(v["store"]["flush_interval"].as_float(), Some(0.5));
     assert_eq!(v["listen"]["udp"].as_str(), Some("off"));
     assert_eq!(v["listen"]["tcp"].as_str(), Some("127.0.0.1:9020"));
-    assert_eq!(v["store"]["ignored_logger_prefixes"][0].as_str(), Some("noisy"));
+    assert_eq!(
+        v["store"]["ignored_logger_prefixes"][0].as_str(),
+        Some("noisy")
+    );
     // The default config file is read from the XDG config dir.
     std::fs::create_dir_all(dir.path().join("logtui")).unwrap();
-    std::fs::write(dir.path().join("logtui/config.toml"), "[listen]\nhttp = \"off\"\n").unwrap();
+    std::fs::write(
+        dir.path().join("logtui/config.toml"),
+        "[listen]\nhttp = \"off\"\n",
+    )
+    .unwrap();
     let (_, out, _) = run(&["config"], dir.path());
     assert!(out.contains("http = \"off\""), "{out}");
     // A misspelt key is an error naming the file.
     std::fs::write(&cfg, "[store]\nbufer_size = 1\n").unwrap();
     let (code, _, err) = run(&["config", "--config", cfg.to_str().unwrap()], dir.path());
     assert_ne!(code, 0);
-    assert!(err.contains("c.toml") && err.contains("bufer_size"), "{err}");
+    assert!(
+        err.contains("c.toml") && err.contains("bufer_size"),
+        "{err}"
+    );
 }
 
 #[test]
 fn query_refuses_bad_arguments_clearly_and_filters() {
     let lt = Logtui::start(&["--udp", "off", "--http", "off"]);
     let addr = lt.tcp.clone().unwrap();
-    for (logger, level) in [("app.db", "INFO"), ("app.web", "WARNING"), ("other", "ERROR")] {
+    for (logger, level) in [
+        ("app.db", "INFO"),
+        ("app.web", "WARNING"),
+        ("other", "ERROR"),
+    ] {
         let st = Command::new(bin())
-            .args(["emit", "--tcp", &addr, "--count", "3", "--logger", logger, "--level", level])
+            .args([
+                "emit", "--tcp", &addr, "--count", "3", "--logger", logger, "--level", level,
+            ])
             .status()
             .unwrap();
         assert!(st.success());
@@ -101,27 +152,53 @@ fn query_refuses_bad_arguments_clearly_and_filters() {
     assert_eq!(count(&["--logger", "app.*"]), 6);
     assert_eq!(count(&["--level", "warning", "--source", "tcp"]), 6);
     assert_eq!(count(&["--level", "35", "--source", "tcp"]), 3);
-    assert_eq!(count(&["--search", "synthetic record", "--logger", "other"]), 3);
+    assert_eq!(
+        count(&["--search", "synthetic record", "--logger", "other"]),
+        3
+    );
     assert_eq!(count(&["--regex", "record [12] of", "--source", "tcp"]), 6);
     assert_eq!(count(&["--since", "1h", "--source", "tcp"]), 9);
     assert_eq!(count(&["--until", "1h", "--source", "tcp"]), 0);
     assert_eq!(count(&["--origin", "127.0.0.1:*", "--source", "tcp"]), 9);
     // Thresholds: the first WARNING and the first ERROR per logger raised alerts.
-    assert_eq!(count(&["--source", "internal", "--logger", "logtui.alerts"]), 2);
-    let newest = query(&db, &["--format", "jsonl", "--source", "tcp", "--order", "desc", "--limit", "1"]);
+    assert_eq!(
+        count(&["--source", "internal", "--logger", "logtui.alerts"]),
+        2
+    );
+    let newest = query(
+        &db,
+        &[
+            "--format", "jsonl", "--source", "tcp", "--order", "desc", "--limit", "1",
+        ],
+    );
     assert!(newest.contains("\"logger\":\"other\""), "{newest}");
     let csv = query(&db, &["--format", "csv", "--logger", "app.db"]);
     assert_eq!(csv.lines().count(), 4, "{csv}");
     assert!(csv.starts_with("id,time,created,level"), "{csv}");
-    let sql = query(&db, &["--sql", "SELECT logger, count(*) AS n FROM records WHERE source = 'tcp' GROUP BY logger ORDER BY logger", "--format", "jsonl"]);
-    assert_eq!(sql.lines().next(), Some(r#"{"logger":"app.db","n":3}"#), "{sql}");
+    let sql = query(
+        &db,
+        &[
+            "--sql",
+            "SELECT logger, count(*) AS n FROM records WHERE source = 'tcp' GROUP BY logger ORDER BY logger",
+            "--format",
+            "jsonl",
+        ],
+    );
+    assert_eq!(
+        sql.lines().next(),
+        Some(r#"{"logger":"app.db","n":3}"#),
+        "{sql}"
+    );
     let dir = tempfile::tempdir().unwrap();
     for (args, needle) in [
         (vec!["--level", "LOUD"], "unknown level"),
         (vec!["--since", "yesterday"], "cannot read 'yesterday'"),
         (vec!["--source", "smtp"], "unknown source"),
         (vec!["--regex", "("], "invalid --regex"),
-        (vec!["--sql", "DELETE FROM records"], "can write to the store"),
+        (
+            vec!["--sql", "DELETE FROM records"],
+            "can write to the store",
+        ),
     ] {
         let mut a = vec!["query", "--db", db.to_str().unwrap()];
         a.extend(args.iter().copied());

@@ -17,8 +17,15 @@ h = logging.handlers.SocketHandler('127.0.0.1', 9)
 r = logging.getLogger('hostile.good').makeRecord('hostile.good', logging.INFO, 'f.py', 1, sys.argv[1], (), None)
 sys.stdout.buffer.write(h.makePickle(r))
 "#;
-    let out = Command::new("python3").args(["-c", script, msg]).output().expect("python3");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("python3")
+        .args(["-c", script, msg])
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out.stdout
 }
 
@@ -70,7 +77,12 @@ fn hostile_payloads(marker: &std::path::Path) -> Vec<(&'static str, Vec<u8>)> {
 fn vm_hwm_mb(pid: u32) -> f64 {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let line = s.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse::<f64>().unwrap() / 1024.0
+    line.split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse::<f64>()
+        .unwrap()
+        / 1024.0
 }
 
 #[test]
@@ -86,7 +98,8 @@ fn tcp_survives_hostile_frames_and_keeps_other_connections_flowing() {
         let mut s = TcpStream::connect(&addr).unwrap();
         s.write_all(&framed(p)).unwrap();
         // The same connection goes on: a delimited bad frame costs only itself.
-        s.write_all(&python_frame(&format!("after {name}"))).unwrap();
+        s.write_all(&python_frame(&format!("after {name}")))
+            .unwrap();
         drop(s);
     }
     // A 4 GiB length prefix costs its connection, without buffering anything.
@@ -124,16 +137,34 @@ fn tcp_survives_hostile_frames_and_keeps_other_connections_flowing() {
     assert!(messages.contains(&"before the attack".to_owned()));
     assert!(messages.contains(&"after the attack".to_owned()));
     for (name, _) in &payloads {
-        assert!(messages.contains(&format!("after {name}")), "lost the record after {name}: {messages:?}");
+        assert!(
+            messages.contains(&format!("after {name}")),
+            "lost the record after {name}: {messages:?}"
+        );
     }
     assert!(!messages.contains(&"never complete".to_owned()));
-    assert!(messages.contains(&"\u{fffd}\u{fffd} bad utf-8".to_owned()), "{messages:?}");
-    let summary = err.iter().find(|l| l.trim_start().starts_with("tcp ")).expect("tcp summary line");
-    let rejected: u64 = summary.split("rejected").nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap();
+    assert!(
+        messages.contains(&"\u{fffd}\u{fffd} bad utf-8".to_owned()),
+        "{messages:?}"
+    );
+    let summary = err
+        .iter()
+        .find(|l| l.trim_start().starts_with("tcp "))
+        .expect("tcp summary line");
+    let rejected: u64 = summary
+        .split("rejected")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
     // Every hostile payload, the 4 GiB prefix and the truncated frame.
     assert_eq!(rejected, payloads.len() as u64 + 2, "{summary}");
     assert!(
-        err.iter().any(|l| l.contains("rejected a frame") && l.contains("127.0.0.1")),
+        err.iter()
+            .any(|l| l.contains("rejected a frame") && l.contains("127.0.0.1")),
         "no log line names the peer: {err:?}"
     );
 }
@@ -153,7 +184,8 @@ fn udp_counts_bad_datagrams_and_stores_the_next_good_one() {
         sock.send_to(&framed(p), &addr).unwrap();
         sent_bad += 1;
     }
-    sock.send_to(&[0xff, 0xff, 0xff, 0xff, 1, 2, 3], &addr).unwrap();
+    sock.send_to(&[0xff, 0xff, 0xff, 0xff, 1, 2, 3], &addr)
+        .unwrap();
     sock.send_to(b"x", &addr).unwrap();
     sent_bad += 2;
     sock.send_to(&python_frame("udp survives"), &addr).unwrap();
@@ -163,8 +195,14 @@ fn udp_counts_bad_datagrams_and_stores_the_next_good_one() {
     assert!(!marker.exists(), "a pickle ran code");
     let got = query(&db, &["--format", "jsonl", "--search", "survives"]);
     assert_eq!(got.lines().count(), 1, "{got}");
-    let summary = err.iter().find(|l| l.trim_start().starts_with("udp ")).expect("udp summary line");
-    assert!(summary.contains(&format!("rejected {sent_bad:>6}")), "{summary} (sent {sent_bad} bad)");
+    let summary = err
+        .iter()
+        .find(|l| l.trim_start().starts_with("udp "))
+        .expect("udp summary line");
+    assert!(
+        summary.contains(&format!("rejected {sent_bad:>6}")),
+        "{summary} (sent {sent_bad} bad)"
+    );
 }
 
 fn http_request(addr: &str, req: &[u8]) -> String {

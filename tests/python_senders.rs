@@ -32,7 +32,10 @@ fn round_trip(py: &std::path::Path, auth: Option<&str>) {
         .filter(|(k, _)| {
             let keep = *k != "unix" || major >= 3;
             if !keep {
-                eprintln!("{}: no Unix-socket SocketHandler before Python 3.4", py.display());
+                eprintln!(
+                    "{}: no Unix-socket SocketHandler before Python 3.4",
+                    py.display()
+                );
             }
             keep
         })
@@ -41,7 +44,9 @@ fn round_trip(py: &std::path::Path, auth: Option<&str>) {
     let mut expected = Vec::new();
     for (kind, addr) in &kinds {
         let mut cmd = Command::new(py);
-        cmd.arg(manifest_path("tests/python/send_records.py")).arg(kind).arg(addr);
+        cmd.arg(manifest_path("tests/python/send_records.py"))
+            .arg(kind)
+            .arg(addr);
         if kind.starts_with("http")
             && let Some(a) = auth
         {
@@ -74,7 +79,10 @@ fn round_trip(py: &std::path::Path, auth: Option<&str>) {
             _ => (&db, "http"),
         };
         let logger = format!("svc.roundtrip.{}", kind.replace('-', "_"));
-        let got = query(store, &["--format", "jsonl", "--source", source, "--logger", &logger]);
+        let got = query(
+            store,
+            &["--format", "jsonl", "--source", source, "--logger", &logger],
+        );
         let got_path = work.path().join(format!("{kind}.got"));
         std::fs::write(&got_path, got).unwrap();
         let out = Command::new("python3")
@@ -91,7 +99,11 @@ fn round_trip(py: &std::path::Path, auth: Option<&str>) {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        eprintln!("{} {}", py.display(), String::from_utf8_lossy(&out.stdout).trim());
+        eprintln!(
+            "{} {}",
+            py.display(),
+            String::from_utf8_lossy(&out.stdout).trim()
+        );
     }
 }
 

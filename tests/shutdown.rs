@@ -47,13 +47,23 @@ fn sigterm_mid_stream_loses_nothing() {
     line.clear();
     std::io::BufRead::read_line(&mut out, &mut line).unwrap();
     assert!(sender.wait().unwrap().success());
-    assert_eq!(line.trim(), format!("done {n} failed 0"), "the sender saw errors");
+    assert_eq!(
+        line.trim(),
+        format!("done {n} failed 0"),
+        "the sender saw errors"
+    );
     assert!(start.elapsed() < Duration::from_secs(30));
     let (code, err, _dir, db) = lt.stop_with("-0");
     assert_eq!(code, 0, "{err:?}");
     assert!(err.iter().any(|l| l.contains("stopping")), "{err:?}");
-    let stored: u64 = query(&db, &["--count", "--logger", "drain.test"]).trim().parse().unwrap();
+    let stored: u64 = query(&db, &["--count", "--logger", "drain.test"])
+        .trim()
+        .parse()
+        .unwrap();
     assert_eq!(stored, n, "stored {stored} of {n}: {err:?}");
-    let summary = err.iter().find(|l| l.trim_start().starts_with("tcp ")).expect("summary");
+    let summary = err
+        .iter()
+        .find(|l| l.trim_start().starts_with("tcp "))
+        .expect("summary");
     assert!(summary.contains(&format!("stored {n:>9}")), "{summary}");
 }

@@ -16,9 +16,11 @@ pub fn run(args: &EmitArgs) -> Result<()> {
         let Target::Tcp(w) = &mut target else {
             bail!("--replay sends SocketHandler frames and needs --tcp");
         };
-        let frames = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let frames =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
         for _ in 0..args.count {
-            w.write_all(&frames).context("the listener closed the connection")?;
+            w.write_all(&frames)
+                .context("the listener closed the connection")?;
         }
         w.flush().context("the listener closed the connection")?;
         return Ok(());
@@ -54,7 +56,10 @@ pub fn run(args: &EmitArgs) -> Result<()> {
     } else {
         for i in 1..=args.count {
             let msg = format!("synthetic record {i} of {} from logtui emit", args.count);
-            let template = ("synthetic record %d of %d from logtui emit".to_owned(), format!("({i}, {})", args.count));
+            let template = (
+                "synthetic record %d of %d from logtui emit".to_owned(),
+                format!("({i}, {})", args.count),
+            );
             send(i, msg, Some(template))?;
         }
     }
@@ -80,11 +85,13 @@ impl Target {
             let w: Box<dyn Write> = match addr.strip_prefix("unix:") {
                 Some(p) => Box::new(std::io::BufWriter::with_capacity(
                     1 << 16,
-                    std::os::unix::net::UnixStream::connect(p).with_context(|| format!("cannot connect to unix:{p}"))?,
+                    std::os::unix::net::UnixStream::connect(p)
+                        .with_context(|| format!("cannot connect to unix:{p}"))?,
                 )),
                 None => Box::new(std::io::BufWriter::with_capacity(
                     1 << 16,
-                    std::net::TcpStream::connect(addr).with_context(|| format!("cannot connect to {addr}"))?,
+                    std::net::TcpStream::connect(addr)
+                        .with_context(|| format!("cannot connect to {addr}"))?,
                 )),
             };
             return Ok(Target::Tcp(w));
@@ -102,7 +109,10 @@ impl Target {
             };
             let auth = a.auth.as_ref().map(|c| {
                 use base64::Engine;
-                format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(c.as_bytes()))
+                format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(c.as_bytes())
+                )
             });
             return Ok(Target::Http(HttpTarget {
                 hostport,
@@ -118,7 +128,8 @@ impl Target {
         match self {
             Target::Tcp(w) => {
                 let frame = encode::pickle::frame(&encode::logrecord_dict(r, rel_ms), &r.extra);
-                w.write_all(&frame).context("the listener closed the connection")
+                w.write_all(&frame)
+                    .context("the listener closed the connection")
             }
             Target::Udp(s, addr) => {
                 let frame = encode::pickle::frame(&encode::logrecord_dict(r, rel_ms), &r.extra);

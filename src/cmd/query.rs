@@ -54,13 +54,13 @@ pub fn run(db: &Path, args: &QueryArgs) -> Result<()> {
 
 /// Turns the flags into a store filter, reading levels and times the way users type them.
 pub fn filter_from(a: &QueryArgs, now: f64) -> Result<Filter> {
-    let level = match &a.level {
-        Some(l) => Some(
-            record::parse_level_arg(l)
-                .ok_or_else(|| anyhow!("unknown level '{l}': use a name like WARNING or a number"))?,
-        ),
-        None => None,
-    };
+    let level =
+        match &a.level {
+            Some(l) => Some(record::parse_level_arg(l).ok_or_else(|| {
+                anyhow!("unknown level '{l}': use a name like WARNING or a number")
+            })?),
+            None => None,
+        };
     let source = match &a.source {
         Some(s) => Some(Source::parse(s).ok_or_else(|| {
             anyhow!("unknown source '{s}': use tcp, udp, http, redis or internal")
@@ -109,8 +109,20 @@ fn table_row(r: &Record) -> String {
 }
 
 const CSV_COLUMNS: [&str; 14] = [
-    "id", "time", "created", "level", "levelname", "logger", "message", "source", "origin", "job",
-    "host", "process", "thread", "exc_text",
+    "id",
+    "time",
+    "created",
+    "level",
+    "levelname",
+    "logger",
+    "message",
+    "source",
+    "origin",
+    "job",
+    "host",
+    "process",
+    "thread",
+    "exc_text",
 ];
 
 fn csv_row(id: i64, r: &Record) -> String {
@@ -145,7 +157,12 @@ fn csv_field(s: &str) -> String {
     }
 }
 
-fn run_sql(conn: &rusqlite::Connection, sql: &str, format: Format, out: &mut impl Write) -> Result<()> {
+fn run_sql(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    format: Format,
+    out: &mut impl Write,
+) -> Result<()> {
     use rusqlite::types::Value as V;
     let render = |v: &V| match v {
         V::Null => String::new(),
@@ -196,7 +213,11 @@ fn run_sql(conn: &rusqlite::Connection, sql: &str, format: Format, out: &mut imp
                             }
                         })
                         .collect();
-                    writeln!(out, "{}", cells.join(if format == Format::Csv { "," } else { "\t" }))
+                    writeln!(
+                        out,
+                        "{}",
+                        cells.join(if format == Format::Csv { "," } else { "\t" })
+                    )
                 }
             }
         })();

@@ -28,7 +28,10 @@ pub fn logrecord_dict(r: &Record, relative_created: f64) -> Vec<(&'static str, V
         ("lineno", i(r.lineno)),
         ("funcName", s(&r.func)),
         ("created", Value::Float(r.created)),
-        ("msecs", Value::Float(((r.created.fract() * 1000.0).floor()).max(0.0))),
+        (
+            "msecs",
+            Value::Float(((r.created.fract() * 1000.0).floor()).max(0.0)),
+        ),
         ("relativeCreated", Value::Float(relative_created)),
         ("thread", i(r.thread)),
         ("threadName", s(&r.thread_name)),

@@ -68,7 +68,9 @@ impl Writer {
     fn value(&mut self, v: &Value) {
         match v {
             Value::Null => self.out.push(b'N'),
-            Value::Bool(b) => self.out.extend_from_slice(if *b { b"I01\n" } else { b"I00\n" }),
+            Value::Bool(b) => self
+                .out
+                .extend_from_slice(if *b { b"I01\n" } else { b"I00\n" }),
             Value::Int(i) => self.int(*i),
             Value::BigInt(d) => {
                 self.out.push(b'L');

@@ -35,7 +35,9 @@ impl StreamListener {
                 let l = tokio::net::UnixListener::bind(&path)?;
                 Ok(StreamListener::Unix(l, path))
             }
-            None => Ok(StreamListener::Tcp(tokio::net::TcpListener::bind(addr).await?)),
+            None => Ok(StreamListener::Tcp(
+                tokio::net::TcpListener::bind(addr).await?,
+            )),
         }
     }
 
@@ -60,7 +62,12 @@ impl Drop for StreamListener {
 }
 
 /// Accepts connections until draining starts; each connection runs until EOF or `Phase::Stop`.
-pub async fn serve(listener: StreamListener, limits: DecodeLimits, intake: Intake, mut shutdown: Shutdown) {
+pub async fn serve(
+    listener: StreamListener,
+    limits: DecodeLimits,
+    intake: Intake,
+    mut shutdown: Shutdown,
+) {
     let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
         let Ok(permit) = permits.clone().acquire_owned().await else {
@@ -123,7 +130,9 @@ pub async fn read_frames<S: AsyncRead + Unpin>(
     let mut reported = false;
     let mut report = |e: &DecodeError| {
         if !std::mem::replace(&mut reported, true) {
-            tracing::warn!("tcp {peer}: rejected a frame: {e} (further errors on this connection are counted, not logged)");
+            tracing::warn!(
+                "tcp {peer}: rejected a frame: {e} (further errors on this connection are counted, not logged)"
+            );
         }
     };
     loop {
@@ -169,7 +178,9 @@ pub async fn read_frames<S: AsyncRead + Unpin>(
         let want = if buf.len() >= frame::PREFIX {
             // A partial frame whose length we know: read the rest in as few calls as possible.
             let declared = u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
-            (declared + frame::PREFIX).saturating_sub(buf.len()).clamp(READ_CHUNK, READ_CHUNK * 16)
+            (declared + frame::PREFIX)
+                .saturating_sub(buf.len())
+                .clamp(READ_CHUNK, READ_CHUNK * 16)
         } else {
             READ_CHUNK
         };

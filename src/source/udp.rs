@@ -12,7 +12,12 @@ use tokio::net::UdpSocket;
 const MAX_DATAGRAM: usize = 65_536;
 
 /// Receives datagrams until draining starts, then empties the socket's queue and returns.
-pub async fn serve(socket: UdpSocket, limits: DecodeLimits, intake: Intake, mut shutdown: Shutdown) {
+pub async fn serve(
+    socket: UdpSocket,
+    limits: DecodeLimits,
+    intake: Intake,
+    mut shutdown: Shutdown,
+) {
     let mut buf = vec![0u8; MAX_DATAGRAM];
     let mut batch = Batcher::default();
     let mut reported = 0u64;
@@ -32,9 +37,14 @@ pub async fn serve(socket: UdpSocket, limits: DecodeLimits, intake: Intake, mut 
         // Drain what is already waiting before handing a batch over: one queue slot per burst.
         loop {
             match next {
-                Ok((n, peer)) => {
-                    handle(&buf[..n], &peer.to_string(), &limits, &intake, &mut batch, &mut reported)
-                }
+                Ok((n, peer)) => handle(
+                    &buf[..n],
+                    &peer.to_string(),
+                    &limits,
+                    &intake,
+                    &mut batch,
+                    &mut reported,
+                ),
                 Err(e) => tracing::debug!("udp receive error: {e}"),
             }
             if batch.len() >= crate::router::MAX_BATCH_RECORDS {
@@ -72,7 +82,10 @@ fn handle(
             stats.add_rejected(Source::Udp, 1);
             // Log the first bad datagram and then every 1000th, so a flood cannot flood our log.
             if *reported % 1000 == 0 {
-                tracing::warn!("udp {peer}: rejected a datagram: {e} ({} rejected so far)", *reported + 1);
+                tracing::warn!(
+                    "udp {peer}: rejected a datagram: {e} ({} rejected so far)",
+                    *reported + 1
+                );
             }
             *reported += 1;
         }

@@ -36,7 +36,11 @@ impl Logtui {
     pub fn start_with_db(dir: tempfile::TempDir, db: PathBuf, args: &[&str]) -> Logtui {
         let mut cmd = Command::new(bin());
         cmd.arg("record").arg("--db").arg(&db);
-        for (flag, default) in [("--tcp", "127.0.0.1:0"), ("--udp", "127.0.0.1:0"), ("--http", "127.0.0.1:0")] {
+        for (flag, default) in [
+            ("--tcp", "127.0.0.1:0"),
+            ("--udp", "127.0.0.1:0"),
+            ("--http", "127.0.0.1:0"),
+        ] {
             if !args.contains(&flag) {
                 cmd.args([flag, default]);
             }
@@ -95,8 +99,12 @@ impl Logtui {
     /// Sends `sig` and waits for exit; returns the exit code and everything it wrote to stderr.
     pub fn stop_with(mut self, sig: &str) -> (i32, Vec<String>, tempfile::TempDir, PathBuf) {
         let pid = self.child.id().to_string();
-        Command::new("kill").args([sig, &pid]).status().expect("kill");
-        let status = wait_timeout(&mut self.child, Duration::from_secs(30)).expect("logtui did not exit within 30 s");
+        Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .expect("kill");
+        let status = wait_timeout(&mut self.child, Duration::from_secs(30))
+            .expect("logtui did not exit within 30 s");
         // Let the reader thread take the last lines.
         std::thread::sleep(Duration::from_millis(50));
         let err = self.stderr();
@@ -141,7 +149,11 @@ pub fn query(db: &Path, args: &[&str]) -> String {
 /// `~/.pyenv/versions/*/bin/python`, else `python3`. Never empty: a machine with none fails loudly.
 pub fn pythons() -> Vec<PathBuf> {
     if let Ok(list) = std::env::var("LOGTUI_TEST_PYTHONS") {
-        return list.split(':').filter(|s| !s.is_empty()).map(PathBuf::from).collect();
+        return list
+            .split(':')
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from)
+            .collect();
     }
     let mut found: Vec<PathBuf> = std::env::var_os("HOME")
         .map(|h| Path::new(&h).join(".pyenv/versions"))
