@@ -32,15 +32,26 @@ def flush():
 
 
 class Handler(socketserver.StreamRequestHandler):
+    def read_exact(self, n):
+        # The cookbook reads with bare recv() calls, which can return short and end the
+        # stream early under load; read exactly, so the baseline stores every record.
+        buf = b""
+        while len(buf) < n:
+            chunk = self.connection.recv(n - len(buf))
+            if not chunk:
+                return None
+            buf += chunk
+        return buf
+
     def handle(self):
         while True:
-            chunk = self.connection.recv(4)
-            if len(chunk) < 4:
+            chunk = self.read_exact(4)
+            if chunk is None:
                 break
             slen = struct.unpack(">L", chunk)[0]
-            chunk = self.connection.recv(slen)
-            while len(chunk) < slen:
-                chunk = chunk + self.connection.recv(slen - len(chunk))
+            chunk = self.read_exact(slen)
+            if chunk is None:
+                break
             r = logging.makeLogRecord(pickle.loads(chunk))
             row = (r.created, r.name, r.levelno, r.levelname, r.getMessage(), r.pathname, r.lineno, r.exc_text)
             with lock:

@@ -12,6 +12,7 @@ import argparse
 import os
 import re
 import signal
+import socket
 import sqlite3
 import statistics
 import subprocess
@@ -54,6 +55,42 @@ def wait_count(db, table, n, proc, limit=300):
     raise SystemExit("timed out waiting for %d rows in %s" % (n, table))
 
 
+MARKER_WORD = "benchmarkendmarker"
+
+
+def marker_frame():
+    """One more frame, made by makePickle, that every run sends last on the same connection."""
+    code = ("import logging, logging.handlers, sys\n"
+            "h = logging.handlers.SocketHandler('127.0.0.1', 9)\n"
+            "r = logging.makeLogRecord({'name': 'bench', 'msg': 'the %s record', 'args': ('" + MARKER_WORD + "',),"
+            " 'levelno': 20, 'levelname': 'INFO'})\n"
+            "sys.stdout.buffer.write(h.makePickle(r))\n")
+    return subprocess.run([sys.executable, "-c", code], check=True, capture_output=True).stdout
+
+
+def send(addr, frames, repeat, marker):
+    """Writes the frames `repeat` times and then the marker, as one SocketHandler stream."""
+    host, port = addr.rsplit(":", 1)
+    with socket.create_connection((host, int(port))) as s:
+        for _ in range(repeat):
+            s.sendall(frames)
+        s.sendall(marker)
+
+
+def searchable(db, proc, limit=300):
+    """Waits until `logtui query` finds the marker through the full-text index."""
+    deadline = time.time() + limit
+    while time.time() < deadline:
+        out = subprocess.run([BIN, "query", "--db", db, "--count", "--search", MARKER_WORD],
+                             capture_output=True, text=True)
+        if out.returncode == 0 and out.stdout.strip() == "1":
+            return time.time()
+        if proc.poll() is not None:
+            raise SystemExit("logtui died")
+        time.sleep(0.005)
+    raise SystemExit("the marker never became searchable")
+
+
 def run_logtui(frames, repeat, n):
     d = tempfile.mkdtemp(prefix="logtui-bench-")
     db = os.path.join(d, "bench.db")
@@ -65,19 +102,15 @@ def run_logtui(frames, repeat, n):
     if not m:
         raise SystemExit("logtui did not start: %r" % line)
     addr = m.group(1).rstrip(",")
+    data, marker = frames
     t0 = time.time()
-    subprocess.run([BIN, "emit", "--tcp", addr, "--replay", frames, "--count", str(repeat)], check=True)
-    t1 = wait_count(db, "records", n, proc)
-    # Searchable: the full-text index answers for the last record's words.
-    conn = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
-    hits = conn.execute("SELECT count(*) FROM records_fts WHERE records_fts MATCH 'logged'").fetchone()[0]
-    conn.close()
+    send(addr, data, repeat, marker)
+    wait_count(db, "records", n + 1, proc)
+    t1 = searchable(db, proc)
     rss = peak_rss_mb(proc.pid)
     proc.send_signal(signal.SIGTERM)
     proc.communicate(timeout=60)
-    if hits == 0:
-        raise SystemExit("full-text index is empty")
-    return n / (t1 - t0), rss
+    return (n + 1) / (t1 - t0), rss
 
 
 def run_cookbook(frames, repeat, n):
@@ -86,10 +119,10 @@ def run_cookbook(frames, repeat, n):
     proc = subprocess.Popen([sys.executable, os.path.join(HERE, "cookbook_receiver.py"), db],
                             stdout=subprocess.PIPE, text=True)
     port = int(proc.stdout.readline().split()[-1])
+    data, marker = frames
     t0 = time.time()
-    subprocess.run([BIN, "emit", "--tcp", "127.0.0.1:%d" % port, "--replay", frames,
-                    "--count", str(repeat)], check=True)
-    t1 = wait_count(db, "log", n, proc)
+    send("127.0.0.1:%d" % port, data, repeat, marker)
+    t1 = wait_count(db, "log", n + 1, proc)
     rss = peak_rss_mb(proc.pid)
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=60)
@@ -106,8 +139,10 @@ def main():
     chunk = 100_000 if a.records >= 100_000 else a.records
     repeat = max(1, a.records // chunk)
     n = chunk * repeat
-    frames = os.path.join(tempfile.mkdtemp(prefix="frames-"), "frames.bin")
-    subprocess.run([sys.executable, os.path.join(HERE, "make_frames.py"), frames, str(chunk)], check=True)
+    path = os.path.join(tempfile.mkdtemp(prefix="frames-"), "frames.bin")
+    subprocess.run([sys.executable, os.path.join(HERE, "make_frames.py"), path, str(chunk)], check=True)
+    with open(path, "rb") as f:
+        frames = (f.read(), marker_frame())
     results = {"logtui": [], "cookbook": []}
     for i in range(a.runs):
         rate, rss = run_logtui(frames, repeat, n)
@@ -118,7 +153,7 @@ def main():
             results["cookbook"].append((rate, rss))
             print("run %d cookbook %10.0f records/s  peak RSS %6.1f MB" % (i + 1, rate, rss), flush=True)
     print()
-    print("%d records of %d bytes on average, %d runs, medians:" % (n, os.path.getsize(frames) // chunk, a.runs))
+    print("%d records of %d bytes on average, %d runs, medians:" % (n, len(frames[0]) // chunk, a.runs))
     med = {}
     for k, v in results.items():
         if v:

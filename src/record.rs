@@ -340,6 +340,47 @@ mod tests {
     }
 
     #[test]
+    fn blank_is_empty_and_new_has_the_defaults() {
+        let b = Record::blank(Source::Tcp, "o");
+        assert_eq!((b.created, b.level, b.origin.as_str()), (0.0, NOTSET, "o"));
+        // Nothing allocated but the origin.
+        assert_eq!((b.levelname.capacity(), b.logger.capacity()), (0, 0));
+        let before = now_epoch();
+        let n = Record::new(Source::Tcp, "o");
+        assert_eq!(
+            (n.level, n.levelname.as_str(), n.logger.as_str()),
+            (INFO, "INFO", ROOT_LOGGER)
+        );
+        assert!(n.created >= before);
+        assert_eq!(
+            Record {
+                created: 0.0,
+                level: NOTSET,
+                levelname: String::new(),
+                logger: String::new(),
+                ..n
+            },
+            b
+        );
+    }
+
+    #[test]
+    fn canonical_names_go_both_ways() {
+        for level in -1..=60 {
+            match canonical_level_name(level) {
+                Some(name) => {
+                    assert_eq!(canonical_level(name), Some(level));
+                    assert_eq!(level_from_name(name), Some(level));
+                    assert_eq!(level_name(level), name);
+                }
+                None => assert_eq!(level_name(level), format!("Level {level}")),
+            }
+        }
+        assert_eq!(canonical_level("info"), None);
+        assert_eq!(canonical_level("WARN"), None);
+    }
+
+    #[test]
     fn names_map_to_stdlib_scale() {
         assert_eq!(level_from_name("warning"), Some(30));
         assert_eq!(level_from_name("NOTICE"), Some(25));

@@ -308,6 +308,58 @@ fn objects_become_placeholders() {
     }
 }
 
+/// A protocol-1 `record.__dict__` with string keys and values, as SocketHandler pickles it.
+fn pickled_dict(pairs: &[(&str, &str)]) -> Vec<u8> {
+    let mut p = b"}q\x00(".to_vec();
+    for (k, v) in pairs {
+        for t in [k, v] {
+            p.push(b'X');
+            p.extend((t.len() as u32).to_le_bytes());
+            p.extend(t.as_bytes());
+        }
+    }
+    p.extend(b"u.");
+    p
+}
+
+#[test]
+fn what_the_sender_leaves_out_gets_the_defaults() {
+    let limits = DecodeLimits::default();
+    let before = logtui::record::now_epoch();
+    let r =
+        pickle::decode_record(&pickled_dict(&[("msg", "hi")]), &limits, Source::Tcp, "o").unwrap();
+    assert_eq!(
+        (
+            r.logger.as_str(),
+            r.level,
+            r.levelname.as_str(),
+            r.message.as_str()
+        ),
+        ("root", 20, "INFO", "hi")
+    );
+    assert!(r.created >= before && r.created <= logtui::record::now_epoch());
+    // A stdlib level name is taken as its level; a custom one keeps its text.
+    let r = pickle::decode_record(
+        &pickled_dict(&[("name", ""), ("levelname", "ERROR")]),
+        &limits,
+        Source::Tcp,
+        "o",
+    )
+    .unwrap();
+    assert_eq!(
+        (r.logger.as_str(), r.level, r.levelname.as_str()),
+        ("", 40, "ERROR")
+    );
+    let r = pickle::decode_record(
+        &pickled_dict(&[("levelname", "AUDIT")]),
+        &limits,
+        Source::Tcp,
+        "o",
+    )
+    .unwrap();
+    assert_eq!((r.level, r.levelname.as_str()), (20, "AUDIT"));
+}
+
 #[test]
 fn committed_bench_mix_decodes() {
     let mix = std::fs::read(fixture_path("bench_mix.frames")).unwrap();

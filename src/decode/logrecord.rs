@@ -76,40 +76,100 @@ impl Field {
 
     /// [`from_key`](Self::from_key) for a key not yet checked as UTF-8: only an exact byte match
     /// is a field, and every name is ASCII, so a decoder can skip validating the keys it knows.
-    #[inline]
+    #[inline(always)]
     pub fn from_bytes(key: &[u8]) -> Option<Field> {
-        Some(match key {
-            b"name" | b"logger" | b"logger_name" => Field::Name,
-            b"channel" => Field::Channel,
-            b"msg" => Field::Msg,
-            b"message" => Field::Message,
-            b"args" => Field::Args,
-            b"levelno" => Field::Levelno,
-            b"levelname" | b"level_name" => Field::Levelname,
-            b"level" => Field::Level,
-            b"created" | b"timestamp" => Field::Created,
-            b"time" => Field::Time,
-            b"pathname" => Field::Pathname,
-            b"filename" => Field::Filename,
-            b"module" => Field::Module,
-            b"lineno" => Field::Lineno,
-            b"funcName" | b"func_name" => Field::FuncName,
-            b"process" => Field::Process,
-            b"processName" | b"process_name" => Field::ProcessName,
-            b"thread" => Field::Thread,
-            b"threadName" | b"thread_name" => Field::ThreadName,
-            b"taskName" => Field::TaskName,
-            b"exc_text" | b"formatted_exception" => Field::ExcText,
-            b"stack_info" => Field::StackInfo,
-            b"host" | b"hostname" | b"pod" => Field::Host,
-            b"job" | b"job_id" => Field::Job,
-            b"exc_info" => Field::ExcInfo,
-            b"extra" => Field::Extra,
-            b"msecs"
-            | b"relativeCreated"
-            | b"heavy_initialized"
-            | b"information_pulled"
-            | b"frame_correction" => Field::Noise,
+        use Field::*;
+        // Grouped by length: one jump on the length, then a name or two of exactly that length,
+        // each compared as one or two integer loads. A single flat list of names compiled to
+        // a chain of length tests, and this runs for every key of every record.
+        Some(match key.len() {
+            3 => match key {
+                b"msg" => Msg,
+                b"pod" => Host,
+                b"job" => Job,
+                _ => return None,
+            },
+            4 => match key {
+                b"name" => Name,
+                b"args" => Args,
+                b"time" => Time,
+                b"host" => Host,
+                _ => return None,
+            },
+            5 => match key {
+                b"level" => Level,
+                b"msecs" => Noise,
+                b"extra" => Extra,
+                _ => return None,
+            },
+            6 => match key {
+                b"module" => Module,
+                b"lineno" => Lineno,
+                b"thread" => Thread,
+                b"logger" => Name,
+                b"job_id" => Job,
+                _ => return None,
+            },
+            7 => match key {
+                b"levelno" => Levelno,
+                b"created" => Created,
+                b"process" => Process,
+                b"message" => Message,
+                b"channel" => Channel,
+                _ => return None,
+            },
+            8 => match key {
+                b"pathname" => Pathname,
+                b"filename" => Filename,
+                b"exc_info" => ExcInfo,
+                b"exc_text" => ExcText,
+                b"funcName" => FuncName,
+                b"taskName" => TaskName,
+                b"hostname" => Host,
+                _ => return None,
+            },
+            9 => match key {
+                b"levelname" => Levelname,
+                b"timestamp" => Created,
+                b"func_name" => FuncName,
+                _ => return None,
+            },
+            10 => match key {
+                b"stack_info" => StackInfo,
+                b"threadName" => ThreadName,
+                b"level_name" => Levelname,
+                _ => return None,
+            },
+            11 => match key {
+                b"processName" => ProcessName,
+                b"logger_name" => Name,
+                b"thread_name" => ThreadName,
+                _ => return None,
+            },
+            12 => match key {
+                b"process_name" => ProcessName,
+                _ => return None,
+            },
+            15 => match key {
+                b"relativeCreated" => Noise,
+                _ => return None,
+            },
+            16 => match key {
+                b"frame_correction" => Noise,
+                _ => return None,
+            },
+            17 => match key {
+                b"heavy_initialized" => Noise,
+                _ => return None,
+            },
+            18 => match key {
+                b"information_pulled" => Noise,
+                _ => return None,
+            },
+            19 => match key {
+                b"formatted_exception" => ExcText,
+                _ => return None,
+            },
             _ => return None,
         })
     }
@@ -125,13 +185,6 @@ enum LevelName {
 }
 
 impl LevelName {
-    fn from_text(s: String) -> LevelName {
-        match record::canonical_level(&s) {
-            Some(level) => LevelName::Canonical(level),
-            None => LevelName::Text(s),
-        }
-    }
-
     /// The level the name stands for, if it names one.
     fn level(&self) -> Option<i32> {
         match self {
@@ -193,46 +246,44 @@ impl RecordBuilder {
         self.rec.extra.push((key, value));
     }
 
-    /// Takes a text attribute the decoder holds borrowed: the same as
-    /// `set_field(field, Value::Str(text.to_owned()))`, but text the builder only compares or
-    /// drops (a stdlib level name, `exc_info` from a typed sender) is never copied.
-    pub fn set_field_str(&mut self, field: Field, text: &str) {
-        let is_null = self.rendering == Rendering::Text && text == "None";
-        match field {
-            Field::Levelname if !is_null => {
-                self.levelname = Some(match record::canonical_level(text) {
-                    Some(level) => LevelName::Canonical(level),
-                    None => LevelName::Text(text.to_owned()),
-                });
-            }
-            Field::Noise => {}
-            Field::ExcInfo if self.rendering == Rendering::Typed => {}
-            _ => self.set_field(field, Value::Str(text.to_owned())),
+    /// Takes one attribute of the sender's record, its key already recognised: a [`Value`],
+    /// or text, an int or a float the decoder has not made a `Value` of (see [`FieldValue`]).
+    #[inline]
+    pub fn set_field<V: FieldValue>(&mut self, field: Field, value: V) {
+        if self.rendering == Rendering::Text && value.as_str() == Some("None") {
+            self.put(field, Value::Null);
+        } else {
+            self.put(field, value);
         }
     }
 
-    /// Takes one attribute of the sender's record, its key already recognised.
-    pub fn set_field(&mut self, field: Field, value: Value) {
-        let value = self.rendered(value);
+    /// The one mapping of fields onto the record, for owned values and borrowed text alike.
+    fn put<V: FieldValue>(&mut self, field: Field, value: V) {
         let r = &mut self.rec;
         match field {
             Field::Name | Field::Channel => {
                 if field == Field::Channel {
                     self.logbook = true;
                 }
-                if let Some(s) = text(value) {
+                if let Some(s) = value.into_text() {
                     r.logger = s;
                     self.have_logger = true;
                 }
             }
-            Field::Msg => self.msg = Some(value),
-            Field::Message => self.message = text(value),
-            Field::Args => self.args = Some(value),
-            Field::Levelno => self.levelno = int(value),
-            Field::Levelname => self.levelname = text(value).map(LevelName::from_text),
-            Field::Level => self.level = Some(value),
+            Field::Msg => self.msg = Some(value.into_value()),
+            Field::Message => self.message = value.into_text(),
+            Field::Args => self.args = Some(value.into_value()),
+            Field::Levelno => self.levelno = value.into_int(),
+            Field::Levelname => {
+                // A stdlib name is kept as its level: no copy now, one in `finish`.
+                self.levelname = match value.as_str().and_then(record::canonical_level) {
+                    Some(level) => Some(LevelName::Canonical(level)),
+                    None => value.into_text().map(LevelName::Text),
+                };
+            }
+            Field::Level => self.level = Some(value.into_value()),
             Field::Created => {
-                if let Some(t) = float(value) {
+                if let Some(t) = value.into_float() {
                     r.created = t;
                     self.have_created = true;
                 }
@@ -246,10 +297,10 @@ impl RecordBuilder {
                     self.have_created = true;
                 }
             }
-            Field::Pathname => r.pathname = text(value),
+            Field::Pathname => r.pathname = value.into_text(),
             Field::Filename => {
                 // Logbook's `filename` is the absolute path.
-                let s = text(value);
+                let s = value.into_text();
                 if self.logbook || s.as_deref().is_some_and(|p| p.contains('/')) {
                     r.filename = s
                         .as_deref()
@@ -261,38 +312,35 @@ impl RecordBuilder {
                     r.filename = s;
                 }
             }
-            Field::Module => r.module = text(value),
-            Field::Lineno => r.lineno = int(value),
-            Field::FuncName => r.func = text(value),
-            Field::Process => r.process = int(value),
-            Field::ProcessName => r.process_name = text(value),
-            Field::Thread => r.thread = int(value),
-            Field::ThreadName => r.thread_name = text(value),
-            Field::TaskName => r.task_name = text(value),
+            Field::Module => r.module = value.into_text(),
+            Field::Lineno => r.lineno = value.into_int(),
+            Field::FuncName => r.func = value.into_text(),
+            Field::Process => r.process = value.into_int(),
+            Field::ProcessName => r.process_name = value.into_text(),
+            Field::Thread => r.thread = value.into_int(),
+            Field::ThreadName => r.thread_name = value.into_text(),
+            Field::TaskName => r.task_name = value.into_text(),
             Field::ExcText => {
-                if let Some(s) = text(value) {
+                if let Some(s) = value.into_text() {
                     r.exc_text = Some(s);
                 }
             }
-            Field::StackInfo => r.stack_info = text(value),
-            Field::Host => r.host = text(value),
-            Field::Job => r.job = text(value),
+            Field::StackInfo => r.stack_info = value.into_text(),
+            Field::Host => r.host = value.into_text(),
+            Field::Job => r.job = value.into_text(),
             // HTTPHandler sends no traceback, only repr(exc_info): the exception's type and
             // message are news, so keep them.
-            Field::ExcInfo if self.rendering == Rendering::Text && value != Value::Null => {
-                r.extra.push(("exc_info".to_owned(), value));
+            Field::ExcInfo if self.rendering == Rendering::Text && !value.is_null() => {
+                r.extra.push(("exc_info".to_owned(), value.into_value()));
             }
             // Carry nothing the record does not already hold.
             Field::ExcInfo | Field::Noise => {}
             // Logbook's `extra` dict is the user's extras: flatten it.
-            Field::Extra if self.logbook => {
-                if let Value::Map(pairs) = value {
-                    r.extra.extend(pairs);
-                } else {
-                    r.extra.push(("extra".to_owned(), value));
-                }
-            }
-            Field::Extra => r.extra.push(("extra".to_owned(), value)),
+            Field::Extra if self.logbook => match value.into_value() {
+                Value::Map(pairs) => r.extra.extend(pairs),
+                other => r.extra.push(("extra".to_owned(), other)),
+            },
+            Field::Extra => r.extra.push(("extra".to_owned(), value.into_value())),
         }
     }
 
@@ -408,32 +456,120 @@ impl RecordBuilder {
     }
 }
 
-/// A field that should be text: strings as they are, anything else rendered as Python would print it.
-fn text(v: Value) -> Option<String> {
-    match v {
-        Value::Null => None,
-        Value::Str(s) => Some(s),
-        other => Some(pyrepr::py_str(&other)),
+/// What [`RecordBuilder::set_field`] takes: an owned [`Value`], text a decoder lends, or an int
+/// or float it has read without making a `Value`. One mapping serves them all and each field
+/// takes only what it keeps: lent text is copied only into a field that keeps text, never where
+/// the builder just compares it (a stdlib level name) or drops it (`msecs`, a typed `exc_info`).
+/// Each kind reads exactly as the same `Value` would.
+pub trait FieldValue: Sized {
+    /// Whether this is Python's `None`.
+    fn is_null(&self) -> bool {
+        false
+    }
+    /// The text, when this is text.
+    fn as_str(&self) -> Option<&str> {
+        None
+    }
+    /// The whole value, for what is resolved later (`msg`, `args`, `level`) or kept as an extra.
+    fn into_value(self) -> Value;
+    /// A field that should be text: strings as they are, anything else rendered as Python
+    /// would print it, `None` for null.
+    fn into_text(self) -> Option<String> {
+        self.into_value().into_text()
+    }
+    fn into_int(self) -> Option<i64>;
+    fn into_float(self) -> Option<f64>;
+}
+
+impl FieldValue for &str {
+    fn as_str(&self) -> Option<&str> {
+        Some(self)
+    }
+
+    fn into_value(self) -> Value {
+        Value::Str(self.to_owned())
+    }
+
+    fn into_text(self) -> Option<String> {
+        Some(self.to_owned())
+    }
+
+    fn into_int(self) -> Option<i64> {
+        self.trim().parse().ok()
+    }
+
+    fn into_float(self) -> Option<f64> {
+        self.trim().parse::<f64>().ok().filter(|f| f.is_finite())
     }
 }
 
-// `int` and `float` take the value so the common number arms need no drop of it.
-fn int(v: Value) -> Option<i64> {
-    match v {
-        Value::Int(i) => Some(i),
-        Value::Bool(b) => Some(i64::from(b)),
-        Value::Float(f) if f.is_finite() => Some(f as i64),
-        Value::Str(s) => s.trim().parse().ok(),
-        _ => None,
+impl FieldValue for Value {
+    fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+
+    fn as_str(&self) -> Option<&str> {
+        Value::as_str(self)
+    }
+
+    fn into_value(self) -> Value {
+        self
+    }
+
+    fn into_text(self) -> Option<String> {
+        match self {
+            Value::Null => None,
+            Value::Str(s) => Some(s),
+            other => Some(pyrepr::py_str(&other)),
+        }
+    }
+
+    fn into_int(self) -> Option<i64> {
+        match self {
+            Value::Int(i) => Some(i),
+            Value::Bool(b) => Some(i64::from(b)),
+            Value::Float(f) if f.is_finite() => Some(f as i64),
+            Value::Str(s) => s.as_str().into_int(),
+            _ => None,
+        }
+    }
+
+    fn into_float(self) -> Option<f64> {
+        match self {
+            Value::Float(f) if f.is_finite() => Some(f),
+            Value::Int(i) => Some(i as f64),
+            Value::Str(s) => s.as_str().into_float(),
+            _ => None,
+        }
     }
 }
 
-fn float(v: Value) -> Option<f64> {
-    match v {
-        Value::Float(f) if f.is_finite() => Some(f),
-        Value::Int(i) => Some(i as f64),
-        Value::Str(s) => s.trim().parse::<f64>().ok().filter(|f| f.is_finite()),
-        _ => None,
+// Numbers a decoder read without making a `Value`: each reads as its `Value` would.
+impl FieldValue for i64 {
+    fn into_value(self) -> Value {
+        Value::Int(self)
+    }
+
+    fn into_int(self) -> Option<i64> {
+        Some(self)
+    }
+
+    fn into_float(self) -> Option<f64> {
+        Some(self as f64)
+    }
+}
+
+impl FieldValue for f64 {
+    fn into_value(self) -> Value {
+        Value::Float(self)
+    }
+
+    fn into_int(self) -> Option<i64> {
+        self.is_finite().then_some(self as i64)
+    }
+
+    fn into_float(self) -> Option<f64> {
+        Some(self).filter(|f| f.is_finite())
     }
 }
 
@@ -500,6 +636,149 @@ mod tests {
         assert_eq!((r.level, r.levelname.as_str()), (25, "NOTICE"));
         let r = build(Rendering::Typed, &[("level", s("NOTICE"))]);
         assert_eq!(r.level, 25);
+    }
+
+    /// Every key name the builder knows, with its field: each field has at least one.
+    const NAMES: [(&str, Field); 42] = [
+        ("name", Field::Name),
+        ("logger", Field::Name),
+        ("logger_name", Field::Name),
+        ("channel", Field::Channel),
+        ("msg", Field::Msg),
+        ("message", Field::Message),
+        ("args", Field::Args),
+        ("levelno", Field::Levelno),
+        ("levelname", Field::Levelname),
+        ("level_name", Field::Levelname),
+        ("level", Field::Level),
+        ("created", Field::Created),
+        ("timestamp", Field::Created),
+        ("time", Field::Time),
+        ("pathname", Field::Pathname),
+        ("filename", Field::Filename),
+        ("module", Field::Module),
+        ("lineno", Field::Lineno),
+        ("funcName", Field::FuncName),
+        ("func_name", Field::FuncName),
+        ("process", Field::Process),
+        ("processName", Field::ProcessName),
+        ("process_name", Field::ProcessName),
+        ("thread", Field::Thread),
+        ("threadName", Field::ThreadName),
+        ("thread_name", Field::ThreadName),
+        ("taskName", Field::TaskName),
+        ("exc_text", Field::ExcText),
+        ("formatted_exception", Field::ExcText),
+        ("stack_info", Field::StackInfo),
+        ("host", Field::Host),
+        ("hostname", Field::Host),
+        ("pod", Field::Host),
+        ("job", Field::Job),
+        ("job_id", Field::Job),
+        ("exc_info", Field::ExcInfo),
+        ("extra", Field::Extra),
+        ("msecs", Field::Noise),
+        ("relativeCreated", Field::Noise),
+        ("heavy_initialized", Field::Noise),
+        ("information_pulled", Field::Noise),
+        ("frame_correction", Field::Noise),
+    ];
+
+    #[test]
+    fn every_key_name_maps_to_its_field_and_nothing_else_does() {
+        for (key, field) in NAMES {
+            assert_eq!(Field::from_key(key), Some(field), "{key}");
+            let near = [
+                format!("{key}_"),
+                key[..key.len() - 1].to_owned(),
+                key.to_uppercase(),
+                format!(" {key}"),
+            ];
+            for other in near {
+                assert_eq!(Field::from_key(&other), None, "{other:?}");
+            }
+        }
+        for key in ["", "asctime", "user", "levelnamex", "names"] {
+            assert_eq!(Field::from_key(key), None, "{key:?}");
+        }
+    }
+
+    #[test]
+    fn lent_text_and_plain_numbers_read_as_the_same_value_does() {
+        let mut fields: Vec<Field> = Vec::new();
+        for (_, field) in NAMES {
+            if !fields.contains(&field) {
+                fields.push(field);
+            }
+        }
+        let texts = [
+            "INFO",
+            "warning",
+            "Level 5",
+            "AUDIT",
+            "12",
+            " 7 ",
+            "1.5",
+            "nan",
+            "None",
+            "",
+            "/a/b.py",
+            "b.py",
+            "2026-01-02T03:04:05Z",
+            "100%s",
+        ];
+        let build = |rendering: Rendering, set: &dyn Fn(&mut RecordBuilder)| {
+            let mut b = RecordBuilder::new(Source::Tcp, "o", rendering);
+            // A fixed clock and args, so only the field under test can differ.
+            b.set("created", Value::Float(1.0));
+            b.set("args", Value::List(vec![Value::Int(1)]));
+            set(&mut b);
+            b.finish(&DecodeLimits::default())
+        };
+        for rendering in [Rendering::Typed, Rendering::Text] {
+            for &field in &fields {
+                for t in texts {
+                    let lent = build(rendering, &|b| b.set_field(field, t));
+                    let owned = build(rendering, &|b| b.set_field(field, s(t)));
+                    assert_eq!(lent, owned, "{rendering:?} {field:?} {t:?}");
+                }
+                for i in [0, 20, -3, i64::MAX] {
+                    let plain = build(rendering, &|b| b.set_field(field, i));
+                    let owned = build(rendering, &|b| b.set_field(field, Value::Int(i)));
+                    assert_eq!(plain, owned, "{rendering:?} {field:?} {i}");
+                }
+                for f in [1.5, -0.0, f64::NAN, f64::INFINITY, 1e300, 12.0] {
+                    let plain = build(rendering, &|b| b.set_field(field, f));
+                    let owned = build(rendering, &|b| b.set_field(field, Value::Float(f)));
+                    // NaN != NaN: compare what is stored, bit for bit.
+                    assert_eq!(format!("{plain:?}"), format!("{owned:?}"), "{field:?} {f}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn defaults_fill_only_what_the_sender_left_out() {
+        let before = record::now_epoch();
+        let r = build(Rendering::Typed, &[("msg", s("x")), ("name", Value::Null)]);
+        assert_eq!(
+            (r.logger.as_str(), r.level, r.levelname.as_str()),
+            ("root", 20, "INFO")
+        );
+        assert!(r.created >= before && r.created <= record::now_epoch());
+        // An empty name is the sender's, not a missing one.
+        let r = build(Rendering::Typed, &[("name", s(""))]);
+        assert_eq!(r.logger, "");
+        // A stdlib name that disagrees with levelno gives way to the number's name.
+        let r = build(
+            Rendering::Typed,
+            &[("levelname", s("INFO")), ("levelno", Value::Int(30))],
+        );
+        assert_eq!((r.level, r.levelname.as_str()), (30, "WARNING"));
+        let r = build(Rendering::Typed, &[("levelname", s("info"))]);
+        assert_eq!((r.level, r.levelname.as_str()), (20, "info"));
+        let r = build(Rendering::Typed, &[("levelno", Value::Int(35))]);
+        assert_eq!((r.level, r.levelname.as_str()), (35, "Level 35"));
     }
 
     #[test]

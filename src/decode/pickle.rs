@@ -5,8 +5,8 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::decode::DecodeError;
 use crate::decode::logrecord::{Field, RecordBuilder, Rendering};
+use crate::decode::{DecodeError, pyrepr};
 use crate::limits::DecodeLimits;
 use crate::record::{Record, Source};
 use crate::value::Value;
@@ -21,10 +21,6 @@ const HIGHEST_PROTOCOL: u8 = 5;
 /// decimal costs time quadratic in the length, so megabyte integers would let a sender burn CPU;
 /// log extras never come close.
 const MAX_LONG_BYTES: usize = 256;
-
-/// Longest text integer (INT/LONG), in digits. It is CPython's default `sys.get_int_max_str_digits()`:
-/// a real sender cannot `repr()` a longer int, which is how protocols 0–1 write them.
-const MAX_INT_DIGITS: usize = 4300;
 
 /// How far past the end of the dense memo a PUT may land before the slot goes to the sparse map.
 /// Real picklers number slots 0, 1, 2, … (Python 2's cPickle from 1), so only a hostile pickle leaves
@@ -134,15 +130,19 @@ pub fn decode_value(payload: &[u8], limits: &DecodeLimits) -> Result<Value> {
 /// Decodes one SocketHandler/DatagramHandler pickle into a [`Record`].
 ///
 /// The top level must be a dict (the pickled `record.__dict__`); each key/value goes to
-/// [`RecordBuilder`]. String keys are passed borrowed from the payload; other keys are rendered as text.
+/// [`RecordBuilder`]. Keys that name a LogRecord attribute are recognised as bytes and handed
+/// over as a [`Field`]; other keys become extras under their text (rendered, if not strings).
 pub fn decode_record(
     payload: &[u8],
     limits: &DecodeLimits,
     source: Source,
     origin: &str,
 ) -> Result<Record> {
-    match flat_record(payload, limits, source, origin) {
-        Some(record) => Ok(record),
+    let mut builder = RecordBuilder::new(source, origin, Rendering::Typed);
+    match flat_fields(payload, limits, &mut builder) {
+        // Finished straight into the result: a record is ~500 bytes, and passing it back
+        // through an `Option` first cost a second copy.
+        Some(()) => Ok(builder.finish(limits)),
         None => general_record(payload, limits, source, origin),
     }
 }
@@ -207,12 +207,7 @@ const FLAT_MAX_UNITS: usize = 1000;
 /// kind) returns `None`, and the caller runs the general unpickler from the start, which also
 /// gives the precise error. The result is the same either way; a test checks that on every
 /// fixture and on fuzzed frames.
-fn flat_record(
-    payload: &[u8],
-    limits: &DecodeLimits,
-    source: Source,
-    origin: &str,
-) -> Option<Record> {
+fn flat_fields(payload: &[u8], limits: &DecodeLimits, builder: &mut RecordBuilder) -> Option<()> {
     // Only where the general path could not hit a limit on this shape, so both agree on errors.
     // Per value it grows by at most four (a key's memo slot, the value's node and memo slot, its
     // SETITEMS or APPENDS entry), plus two for the dict; its stack holds at most two per value.
@@ -245,7 +240,6 @@ fn flat_record(
         return None;
     }
     let mut bytes_left = limits.max_decoded;
-    let mut builder = RecordBuilder::new(source, origin, Rendering::Typed);
     let mut units = 0usize;
     loop {
         let key = match r.byte()? {
@@ -279,29 +273,49 @@ fn flat_record(
         }
         bytes_left = bytes_left.checked_sub(key.len())?;
         match (Field::from_bytes(key), value) {
-            // Text stays borrowed until the builder decides it keeps it.
-            (Some(field), Flat::Text(Cow::Borrowed(t))) => builder.set_field_str(field, t),
-            (Some(field), value) => builder.set_field(field, value.into_value()),
+            // Text stays borrowed, and numbers plain, until the builder takes what it keeps.
+            (Some(field), Flat::Str(t)) => builder.set_field(field, t),
+            (Some(field), Flat::Int(i)) => builder.set_field(field, i),
+            (Some(field), Flat::Float(f)) => builder.set_field(field, f),
+            (Some(field), Flat::Value(v)) => builder.set_field(field, v),
             (None, value) => builder.set_extra(utf8_text(key).into_owned(), value.into_value()),
         }
     }
     if r.byte()? != op::STOP {
         return None;
     }
+    Some(())
+}
+
+/// [`decode_record`] by the flat path alone, `None` where it steps aside.
+#[cfg(test)]
+fn flat_record(
+    payload: &[u8],
+    limits: &DecodeLimits,
+    source: Source,
+    origin: &str,
+) -> Option<Record> {
+    let mut builder = RecordBuilder::new(source, origin, Rendering::Typed);
+    flat_fields(payload, limits, &mut builder)?;
     Some(builder.finish(limits))
 }
 
-/// A value of the flat shape: text still borrowed from the payload (or made valid UTF-8), or
-/// any other value.
+/// A value of the flat shape: valid UTF-8 text still borrowed from the payload, a number, or
+/// any other value (text with invalid UTF-8 included, already repaired into its own string).
 enum Flat<'a> {
-    Text(Cow<'a, str>),
+    Str(&'a str),
+    Int(i64),
+    Float(f64),
     Value(Value),
 }
 
 impl Flat<'_> {
+    #[inline]
     fn into_value(self) -> Value {
         match self {
-            Flat::Text(t) => Value::Str(t.into_owned()),
+            Flat::Str(t) => Value::Str(t.to_owned()),
+            Flat::Int(i) => Value::Int(i),
+            Flat::Float(f) => Value::Float(f),
             Flat::Value(v) => v,
         }
     }
@@ -309,17 +323,25 @@ impl Flat<'_> {
 
 /// A decimal INT/LONG that fits i64, as the general path's `text_int` reads it; `None` otherwise.
 fn small_text_int(line: &[u8]) -> Option<i64> {
-    // Protocols 0-1 write every int past 32 bits this way (a thread id in each record): plain
-    // digits too few to overflow are summed in one pass. Anything else (a sign, spaces, 19
-    // digits or more) takes the general reading.
-    if (1..=18).contains(&line.len())
-        && let Some(n) = line.iter().try_fold(0i64, |n, &d| {
-            d.is_ascii_digit().then(|| n * 10 + i64::from(d - b'0'))
-        })
-    {
-        return Some(n);
+    plain_digits(line).or_else(|| std::str::from_utf8(line).ok()?.trim().parse().ok())
+}
+
+/// Up to 18 ASCII digits (too few to overflow) and nothing else, read in one pass. Protocols 0-1
+/// write every int past 32 bits as text (a thread id in each record), so this is the usual case.
+#[inline]
+fn plain_digits(line: &[u8]) -> Option<i64> {
+    if !(1..=18).contains(&line.len()) {
+        return None;
     }
-    std::str::from_utf8(line).ok()?.trim().parse().ok()
+    let mut n = 0i64;
+    for &c in line {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        n = n * 10 + i64::from(d);
+    }
+    Some(n)
 }
 
 /// Hands one attribute to the builder: as its [`Field`] when the key names one (matched as
@@ -331,7 +353,7 @@ fn set_by_key(builder: &mut RecordBuilder, key: &[u8], value: Value) {
     }
 }
 
-/// The cursor of [`flat_record`]: every read is checked and gives `None` at the end. It is
+/// The cursor of [`flat_fields`]: every read is checked and gives `None` at the end. It is
 /// `Copy` so a read-ahead can step back.
 #[derive(Clone, Copy)]
 struct FlatReader<'a> {
@@ -416,33 +438,33 @@ impl<'a> FlatReader<'a> {
     /// One scalar value: text (borrowed), a number, a bool or None; `None` for anything else.
     #[inline(always)]
     fn scalar(&mut self, bytes_left: &mut usize) -> Option<Flat<'a>> {
-        Some(Flat::Value(match self.byte()? {
+        Some(match self.byte()? {
             op::BINUNICODE => {
                 let n = self.u32le()? as usize;
-                return Some(Flat::Text(self.text(n, bytes_left)?));
+                return self.text(n, bytes_left);
             }
             op::SHORT_BINUNICODE => {
                 let n = usize::from(self.byte()?);
-                return Some(Flat::Text(self.text(n, bytes_left)?));
+                return self.text(n, bytes_left);
             }
-            op::NONE => Value::Null,
-            op::BININT1 => Value::Int(i64::from(self.byte()?)),
-            op::BININT2 => Value::Int(i64::from(u16::from_le_bytes(self.array()?))),
-            op::BININT => Value::Int(i64::from(i32::from_le_bytes(self.array()?))),
-            op::BINFLOAT => Value::Float(f64::from_be_bytes(self.array()?)),
-            op::NEWTRUE => Value::Bool(true),
-            op::NEWFALSE => Value::Bool(false),
+            op::NONE => Flat::Value(Value::Null),
+            op::BININT1 => Flat::Int(i64::from(self.byte()?)),
+            op::BININT2 => Flat::Int(i64::from(u16::from_le_bytes(self.array()?))),
+            op::BININT => Flat::Int(i64::from(i32::from_le_bytes(self.array()?))),
+            op::BINFLOAT => Flat::Float(f64::from_be_bytes(self.array()?)),
+            op::NEWTRUE => Flat::Value(Value::Bool(true)),
+            op::NEWFALSE => Flat::Value(Value::Bool(false)),
             op::INT => match self.line()? {
-                b"00" => Value::Bool(false),
-                b"01" => Value::Bool(true),
-                line => Value::Int(small_text_int(line)?),
+                b"00" => Flat::Value(Value::Bool(false)),
+                b"01" => Flat::Value(Value::Bool(true)),
+                line => Flat::Int(small_text_int(line)?),
             },
             op::LONG => {
                 let line = self.line()?;
-                Value::Int(small_text_int(line.strip_suffix(b"L").unwrap_or(line))?)
+                Flat::Int(small_text_int(line.strip_suffix(b"L").unwrap_or(line))?)
             }
             _ => return None,
-        }))
+        })
     }
 
     /// A list or tuple of scalars, or an empty dict, as protocol 1 writes them; `None` for
@@ -509,10 +531,13 @@ impl<'a> FlatReader<'a> {
 
     /// `n` bytes of text, charged to the decoded-bytes budget as the general path charges them.
     #[inline(always)]
-    fn text(&mut self, n: usize, bytes_left: &mut usize) -> Option<Cow<'a, str>> {
+    fn text(&mut self, n: usize, bytes_left: &mut usize) -> Option<Flat<'a>> {
         let s = utf8_text(self.take(n)?);
         *bytes_left = bytes_left.checked_sub(s.len())?;
-        Some(s)
+        Some(match s {
+            Cow::Borrowed(s) => Flat::Str(s),
+            Cow::Owned(s) => Flat::Value(Value::Str(s)),
+        })
     }
 }
 
@@ -1290,7 +1315,9 @@ impl<'a> Parser<'a> {
         if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
             return Err(malformed("pickle", "integer is not decimal"));
         }
-        if digits.len() > MAX_INT_DIGITS {
+        // CPython's own limit (pyrepr's): a real sender cannot `repr()` a longer int, which is
+        // how protocols 0-1 write them. Leading zeros count, as they do for `int()`.
+        if digits.len() > pyrepr::MAX_INT_DIGITS {
             return Err(DecodeError::TooLarge("integer size"));
         }
         // Leading zeros cannot make an i64 overflow, so this is a true big int.
@@ -2199,8 +2226,8 @@ impl<'r> Converter<'r> {
             .get(i)
             .ok_or_else(|| malformed("pickle", "dangling reference"))?;
         match node {
-            Node::Str(s) => py_str_repr(s, out),
-            Node::PyStr(b) => py_str_repr(&py2_text(b), out),
+            Node::Str(s) => pyrepr::write_str_repr(s, false, out),
+            Node::PyStr(b) => pyrepr::write_str_repr(&py2_text(b), false, out),
             Node::BigInt(d) => out.push_str(d),
             Node::Ext(code) => {
                 let _ = write!(out, "copyreg.extension({code})");
@@ -2415,7 +2442,7 @@ impl<'r> Converter<'r> {
                 let [s] = args else { return None };
                 let s = self.text_of(*s)?;
                 let mut out = String::from("Decimal(");
-                py_str_repr(&s, &mut out);
+                pyrepr::write_str_repr(&s, false, &mut out);
                 out.push(')');
                 text(out)
             }
@@ -2519,9 +2546,9 @@ fn scalar_repr(item: Item, data: &[u8], out: &mut String) {
         Item::Int(v) => {
             let _ = write!(out, "{v}");
         }
-        Item::Float(f) => py_float(f, out),
-        Item::Str(b) => py_str_repr(&utf8_text(b.of(data)), out),
-        Item::PyStr(b) => py_str_repr(&py2_text(b.of(data)), out),
+        Item::Float(f) => out.push_str(&pyrepr::float_repr(f)),
+        Item::Str(b) => pyrepr::write_str_repr(&utf8_text(b.of(data)), false, out),
+        Item::PyStr(b) => pyrepr::write_str_repr(&py2_text(b.of(data)), false, out),
         Item::Bytes(b) => py_bytes_repr(b.of(data), out),
         Item::ByteArray(b) => {
             out.push_str("bytearray(");
@@ -2638,99 +2665,6 @@ fn timedelta_repr(days: i64, seconds: i64, us: i64) -> String {
     format!("datetime.timedelta({})", parts.join(", "))
 }
 
-/// Python's `repr(float)`: shortest round-trip digits, exponent form below 1e-4 and from 1e16.
-fn py_float(f: f64, out: &mut String) {
-    if f.is_nan() {
-        return out.push_str("nan");
-    }
-    if f.is_infinite() {
-        return out.push_str(if f > 0.0 { "inf" } else { "-inf" });
-    }
-    // `{:e}` gives the shortest round-trip digits, e.g. `-1.2345e6`.
-    let sci = format!("{f:e}");
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let (neg, mantissa) = match mantissa.strip_prefix('-') {
-        Some(m) => (true, m),
-        None => (false, mantissa),
-    };
-    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
-    if neg {
-        out.push('-');
-    }
-    if (-4..16).contains(&exp) {
-        if exp >= 0 {
-            let int_len = exp as usize + 1;
-            if digits.len() <= int_len {
-                out.push_str(&digits);
-                out.extend(std::iter::repeat_n('0', int_len - digits.len()));
-                out.push_str(".0");
-            } else {
-                out.push_str(&digits[..int_len]);
-                out.push('.');
-                out.push_str(&digits[int_len..]);
-            }
-        } else {
-            out.push_str("0.");
-            out.extend(std::iter::repeat_n('0', (-exp - 1) as usize));
-            out.push_str(&digits);
-        }
-    } else {
-        out.push_str(&digits[..1]);
-        if digits.len() > 1 {
-            out.push('.');
-            out.push_str(&digits[1..]);
-        }
-        let _ = write!(out, "e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs());
-    }
-}
-
-/// Characters Python's `str.isprintable()` rejects, approximated: controls, odd spaces and
-/// invisible formatting characters. They are escaped so placeholder text never carries them raw.
-fn is_unprintable(c: char) -> bool {
-    c.is_control()
-        || matches!(
-            u32::from(c),
-            0xa0 | 0xad | 0x1680 | 0x180e | 0x2000..=0x200f | 0x2028..=0x202f | 0x205f..=0x2064
-                | 0x3000 | 0xfeff | 0xfff9..=0xfffb | 0xe000..=0xf8ff
-        )
-}
-
-/// Python's `repr(str)`.
-fn py_str_repr(s: &str, out: &mut String) {
-    let quote = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    out.reserve(s.len() + 2);
-    out.push(quote);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if is_unprintable(c) => {
-                let n = u32::from(c);
-                let _ = if n <= 0xff {
-                    write!(out, "\\x{n:02x}")
-                } else if n <= 0xffff {
-                    write!(out, "\\u{n:04x}")
-                } else {
-                    write!(out, "\\U{n:08x}")
-                };
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-}
-
 /// Python's `repr(bytes)`.
 fn py_bytes_repr(b: &[u8], out: &mut String) {
     let quote = if b.contains(&b'\'') && !b.contains(&b'"') {
@@ -2835,7 +2769,13 @@ mod tests {
     }
 
     #[test]
-    fn py_float_matches_python_repr() {
+    fn placeholder_text_reprs_like_python() {
+        // Floats and strings inside placeholders are pyrepr's, the one Python repr in the crate.
+        let float = |f: f64| {
+            let mut out = String::new();
+            scalar_repr(Item::Float(f), b"", &mut out);
+            out
+        };
         for (f, want) in [
             (0.5, "0.5"),
             (1.0, "1.0"),
@@ -2849,17 +2789,19 @@ mod tests {
             (f64::NAN, "nan"),
             (f64::NEG_INFINITY, "-inf"),
         ] {
-            let mut out = String::new();
-            py_float(f, &mut out);
-            assert_eq!(out, want, "{f:?}");
+            assert_eq!(float(f), want, "{f:?}");
         }
-    }
-
-    #[test]
-    fn reprs_quote_like_python() {
+        let text = "it's \u{1b}[31m\u{e9}\u{a0}\u{378}";
         let mut out = String::new();
-        py_str_repr("it's \u{1b}[31m\u{e9}", &mut out);
-        assert_eq!(out, "\"it's \\x1b[31m\u{e9}\"");
+        scalar_repr(
+            Item::Str(Span {
+                off: 0,
+                len: text.len() as u32,
+            }),
+            text.as_bytes(),
+            &mut out,
+        );
+        assert_eq!(out, "\"it's \\x1b[31m\u{e9}\\xa0\\u0378\"");
         out.clear();
         py_bytes_repr(b"\x00\xffbytes'", &mut out);
         assert_eq!(out, "b\"\\x00\\xffbytes'\"");

@@ -380,7 +380,10 @@ impl Lexer<'_> {
 /// byte (≥ 0xC2) is taken as such bytes and read as UTF-8 when it is valid UTF-8. (A
 /// Python 3 string that is itself mojibake, `'Ã©'`, is read the same way: rare, and harmless.)
 fn py2_bytes_as_utf8(s: String) -> String {
-    if s.is_ascii() || !s.chars().all(|c| (c as u32) < 0x100) || !s.chars().any(|c| (c as u32) >= 0xc2) {
+    if s.is_ascii()
+        || !s.chars().all(|c| (c as u32) < 0x100)
+        || !s.chars().any(|c| (c as u32) >= 0xc2)
+    {
         return s;
     }
     let bytes: Vec<u8> = s.chars().map(|c| c as u32 as u8).collect();
@@ -1054,7 +1057,7 @@ pub fn float_repr(f: f64) -> String {
 /// Python's `str.__repr__`: single quotes unless the text has `'` and no `"`,
 /// `\t \n \r` and `\xNN`/`\uNNNN`/`\UNNNNNNNN` for what `str.isprintable()` rejects
 /// (everything non-ASCII too, for `ascii()`).
-fn write_str_repr(s: &str, ascii: bool, out: &mut String) {
+pub(crate) fn write_str_repr(s: &str, ascii: bool, out: &mut String) {
     let quote = if s.contains('\'') && !s.contains('"') {
         '"'
     } else {

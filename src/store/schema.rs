@@ -65,7 +65,8 @@ const META: &str = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value
 pub struct Tuning {
     /// Page size of a new database, in bytes.
     pub page_size: u32,
-    /// Page cache per connection, in KiB.
+    /// Page cache per connection, in KiB. 8 MiB measured as fast as 64 MiB for ingest
+    /// (the writer appends; hot pages are few) and keeps peak RSS inside the 100 MB budget.
     pub cache_kib: u32,
     /// WAL pages before an automatic checkpoint.
     pub wal_autocheckpoint: u32,
@@ -96,7 +97,7 @@ impl Default for Tuning {
     fn default() -> Self {
         Tuning {
             page_size: 4096,
-            cache_kib: 64 * 1024,
+            cache_kib: 8 * 1024,
             wal_autocheckpoint: 4096,
             indexes: INDEXES.iter().map(|(n, _)| *n).collect(),
             checkpoint_in_background: true,
