@@ -87,6 +87,24 @@ pub fn decode_json(
     Ok(out)
 }
 
+/// Reads exactly one JSON value (whitespace around it allowed), with the same
+/// extensions and limits as [`decode_json`]. The store reads its `extra` column with it.
+pub fn parse_value(text: &[u8], limits: &DecodeLimits) -> Result<Value, DecodeError> {
+    let mut r = Reader {
+        b: text,
+        pos: 0,
+        limits,
+        items: 0,
+        decoded: 0,
+    };
+    let v = r.value()?;
+    r.skip_ws();
+    if r.pos != r.b.len() {
+        return Err(r.err("trailing data after the value"));
+    }
+    Ok(v)
+}
+
 /// Maps one decoded value onto a record.
 fn to_record(
     v: Value,
