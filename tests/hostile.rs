@@ -224,6 +224,19 @@ fn http_rejects_bad_requests_with_clear_statuses_and_keeps_serving() {
         b"POST /log HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1073741824\r\n\r\n{",
     );
     assert!(status(&huge).contains("413"), "{huge}");
+    // A GET carries its record in the request line: allowed up to max_frame, refused past it.
+    let long_get = format!(
+        "GET /log?name=web&msg={} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        "y".repeat(1_200_000)
+    );
+    let r = http_request(&addr, long_get.as_bytes());
+    assert!(status(&r).contains("431"), "{}", &r[..r.len().min(200)]);
+    let big_get = format!(
+        "GET /log?name=web&msg=big{} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        "z".repeat(900_000)
+    );
+    let r = http_request(&addr, big_get.as_bytes());
+    assert!(status(&r).contains("200"), "{r}");
     let garbage = http_request(&addr, b"\x16\x03\x01\x00garbage\r\n\r\n");
     assert!(status(&garbage).contains("400"), "{garbage}");
     let deep = format!(
@@ -243,6 +256,10 @@ fn http_rejects_bad_requests_with_clear_statuses_and_keeps_serving() {
     assert_eq!(code, 0, "{err:?}");
     let got = query(&db, &["--format", "jsonl", "--logger", "web"]);
     assert!(got.contains("still serving"), "{got}");
+    assert!(
+        got.contains(&format!("big{}", "z".repeat(900_000))),
+        "the 900 KB GET record is stored"
+    );
     // Invalid UTF-8 is kept losslessly, not dropped.
     assert!(got.contains("bad "), "{got}");
 }

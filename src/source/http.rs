@@ -31,7 +31,7 @@ pub const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Longest wait for a peer to take our (tiny) reply before we drop it.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Largest request head accepted.
+/// Room for the header lines of a request, beyond its request line.
 pub const MAX_HEAD: usize = httpreq::DEFAULT_MAX_HEAD;
 
 /// How long, and how many bytes, we keep reading and discarding after refusing
@@ -72,7 +72,8 @@ const EARLY_CHECK_BYTES: usize = 64;
 /// * `401` + `WWW-Authenticate: Basic realm="logtui"`: credentials are configured and missing or wrong.
 /// * `405`: a method other than GET/POST. `411`: a POST with neither Content-Length nor chunked framing.
 /// * `413`: the body is over `max_frame` (it is not read). `415`: a body that is neither form nor JSON.
-/// * `431`: the head is over [`MAX_HEAD`].
+/// * `431`: the head is over [`MAX_HEAD`] plus `max_frame` (a GET carries its whole
+///   record in the request line, so it gets the same allowance as a POST body).
 ///
 /// Every refused request counts once as received and rejected, and is logged once with the peer address.
 /// After a refusal that leaves input unread, the connection closes.
@@ -195,9 +196,10 @@ impl Conn {
             let first_line = !line_checked && self.buf[from..].contains(&b'\n');
             let early =
                 !line_checked && !self.buf.is_empty() && self.buf.len() <= EARLY_CHECK_BYTES;
-            if complete || first_line || early || self.buf.len() >= MAX_HEAD {
+            let max_head = MAX_HEAD.saturating_add(self.ctx.limits.max_frame);
+            if complete || first_line || early || self.buf.len() >= max_head {
                 line_checked |= first_line;
-                match httpreq::parse_head(&self.buf, MAX_HEAD) {
+                match httpreq::parse_head(&self.buf, max_head) {
                     Ok(Some((head, len))) => {
                         self.buf.drain(..len);
                         return Some(head);

@@ -65,8 +65,6 @@ logging.addLevelName(35, "AUDIT")
 big = 100 * 1024
 if KIND == "udp":
     big = 50 * 1024  # a datagram holds at most 65507 bytes
-if KIND == "http-get":
-    big = 20 * 1024  # ends up in the request line, three times longer once quoted
 
 log.info("user %s logged in from %s (attempt %d)", "alice", "10.0.0.7", 3)
 zoe = "Zo\u00eb says \u65e5\u672c\u8a9e \u2713 \u2603 and %s"
