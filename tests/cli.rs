@@ -142,6 +142,14 @@ fn query_refuses_bad_arguments_clearly_and_filters() {
     }
     let (code, err, _dir, db) = lt.stop();
     assert_eq!(code, 0, "{err:?}");
+    // Record mode prints each alert as it is stored.
+    assert_eq!(
+        err.iter()
+            .filter(|l| l.starts_with("logtui: ALERT"))
+            .count(),
+        2,
+        "{err:?}"
+    );
     let count = |args: &[&str]| -> u64 {
         let mut a = vec!["--count"];
         a.extend_from_slice(args);
@@ -211,4 +219,44 @@ fn query_refuses_bad_arguments_clearly_and_filters() {
     let (code, _, err) = run(&["query", "--db", missing.to_str().unwrap()], dir.path());
     assert_ne!(code, 0);
     assert!(err.contains("cannot open the store"), "{err}");
+}
+
+#[test]
+fn record_echoes_stored_records_and_prints_stats() {
+    let mut lt = Logtui::start(&[
+        "--udp",
+        "off",
+        "--http",
+        "off",
+        "--echo",
+        "--stats-interval",
+        "0.2",
+    ]);
+    let addr = lt.tcp.clone().unwrap();
+    let st = Command::new(bin())
+        .args(["emit", "--tcp", &addr, "--count", "3", "--logger", "echoed"])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let stdout = lt.child.stdout.take().unwrap();
+    let (code, err, _dir, _db) = lt.stop();
+    assert_eq!(code, 0, "{err:?}");
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut { stdout }, &mut text).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    assert_eq!(
+        lines.iter().filter(|v| v["logger"] == "echoed").count(),
+        3,
+        "{text}"
+    );
+    assert!(lines.iter().all(|v| v["id"].as_i64().is_some()), "{text}");
+    assert!(
+        err.iter()
+            .any(|l| l.starts_with("logtui: stats: tcp 3/3/0/0")),
+        "{err:?}"
+    );
 }
