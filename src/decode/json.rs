@@ -48,6 +48,7 @@ pub fn decode_json(
         limits,
         items: 0,
         decoded: 0,
+        keep_duplicates: false,
     };
     if r.b.starts_with(b"\xef\xbb\xbf") {
         r.pos = 3;
@@ -88,7 +89,8 @@ pub fn decode_json(
 }
 
 /// Reads exactly one JSON value (whitespace around it allowed), with the same
-/// extensions and limits as [`decode_json`]. The store reads its `extra` column with it.
+/// extensions and limits as [`decode_json`], keeping repeated keys. The store reads
+/// its `extra` column with it, so what was written comes back pair for pair.
 pub fn parse_value(text: &[u8], limits: &DecodeLimits) -> Result<Value, DecodeError> {
     let mut r = Reader {
         b: text,
@@ -96,6 +98,7 @@ pub fn parse_value(text: &[u8], limits: &DecodeLimits) -> Result<Value, DecodeEr
         limits,
         items: 0,
         decoded: 0,
+        keep_duplicates: true,
     };
     let v = r.value()?;
     r.skip_ws();
@@ -180,6 +183,9 @@ struct Reader<'a> {
     limits: &'a DecodeLimits,
     items: usize,
     decoded: usize,
+    /// Keep every pair of an object even when a key repeats (the store's own text,
+    /// which may hold a pickle's duplicate keys); senders' JSON keeps the last, as `json.loads` does.
+    keep_duplicates: bool,
 }
 
 impl Reader<'_> {
@@ -275,7 +281,11 @@ impl Reader<'_> {
                         b']'
                     }
                     Frame::Object { pairs, key, index } => {
-                        insert(pairs, index, std::mem::take(key), done);
+                        if self.keep_duplicates {
+                            pairs.push((std::mem::take(key), done));
+                        } else {
+                            insert(pairs, index, std::mem::take(key), done);
+                        }
                         b'}'
                     }
                 };
@@ -534,6 +544,7 @@ mod tests {
             limits: &limits,
             items: 0,
             decoded: 0,
+            keep_duplicates: false,
         };
         r.value()
     }
