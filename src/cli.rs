@@ -136,7 +136,7 @@ pub struct QueryArgs {
     #[arg(long)]
     pub count: bool,
     /// Run a read-only SQL query against the store instead (table `records`).
-    #[arg(long, value_name = "QUERY", conflicts_with_all = ["level", "logger", "source", "origin", "job", "search", "regex", "since", "until", "count"])]
+    #[arg(long, value_name = "QUERY", conflicts_with_all = ["level", "logger", "source", "origin", "job", "search", "regex", "since", "until", "count", "limit"])]
     pub sql: Option<String>,
 }
 

@@ -40,8 +40,10 @@ pub fn escape_controls_keep_lines(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// C0, DEL and C1 controls, plus the bidirectional overrides and isolates, which can
+/// make a terminal show text in an order other than the bytes' (Trojan Source).
 fn is_control(c: char) -> bool {
-    c.is_control() // C0, DEL and C1 (U+0080–U+009F)
+    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 #[cfg(test)]
@@ -56,5 +58,6 @@ mod tests {
             "\\u{1b}[31mred\\u{9b}2J\\n"
         );
         assert_eq!(escape_controls_keep_lines("a\nb\u{7}"), "a\nb\\u{7}");
+        assert_eq!(escape_controls("x\u{202e}y"), "x\\u{202e}y");
     }
 }

@@ -83,7 +83,8 @@ pub fn parse_iso(s: &str, logbook_fraction: bool) -> Option<f64> {
                 _ => return None,
             };
             let t = rest[1..].replace(':', "");
-            if t.len() != 4 {
+            // Senders write this text: check it is four digits before slicing.
+            if t.len() != 4 || !t.bytes().all(|b| b.is_ascii_digit()) {
                 return None;
             }
             let h: i64 = t[0..2].parse().ok()?;
@@ -173,6 +174,19 @@ mod tests {
             parse_iso("2026-11-25T01:05:23+01:00", false),
             parse_iso("2026-11-25 00:05:23", false)
         );
+    }
+
+    #[test]
+    fn hostile_stamps_are_refused_not_panicked_on() {
+        for bad in [
+            "2026-01-01T00:00:00+1é1",
+            "2026-01-01T00:00:00+é",
+            "2026-01-0é",
+            "2026-01-01Té0:00",
+            "2026-01-01T00:00:00.é",
+        ] {
+            assert_eq!(parse_iso(bad, true), None, "{bad}");
+        }
     }
 
     #[test]

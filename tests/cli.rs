@@ -256,7 +256,7 @@ fn record_echoes_stored_records_and_prints_stats() {
     assert!(lines.iter().all(|v| v["id"].as_i64().is_some()), "{text}");
     assert!(
         err.iter()
-            .any(|l| l.starts_with("logtui: stats: tcp 3/3/0/0")),
+            .any(|l| l.starts_with("logtui: stats: tcp 3/3/0/0/0")),
         "{err:?}"
     );
 }

@@ -70,9 +70,11 @@ pub async fn run(cfg: Config) -> Result<()> {
         listening.join(", ")
     );
 
+    seconds("stats_interval", cfg.record.stats_interval)?;
+    let drain = seconds("drain_timeout", cfg.record.drain_timeout)?;
     let ticker = (cfg.record.stats_interval > 0.0).then(|| {
         let stats = stats.clone();
-        let every = Duration::from_secs_f64(cfg.record.stats_interval);
+        let every = Duration::from_secs_f64(cfg.record.stats_interval.min(MAX_SECONDS));
         tokio::spawn(async move {
             let mut t = tokio::time::interval(every);
             t.tick().await;
@@ -84,12 +86,18 @@ pub async fn run(cfg: Config) -> Result<()> {
     });
 
     wait_for_signal().await?;
+    // A second Ctrl-C means "now": leave without draining, but say so.
+    tokio::spawn(async {
+        if wait_for_signal().await.is_ok() {
+            eprintln!("logtui: second signal: exiting without draining; buffered records are lost");
+            std::process::exit(130);
+        }
+    });
     eprintln!(
         "logtui: stopping: no new connections; draining open ones for up to {}s",
         cfg.record.drain_timeout
     );
     ctl.set(Phase::Draining);
-    let drain = Duration::from_secs_f64(cfg.record.drain_timeout.max(0.0));
     if tokio::time::timeout(drain, ctl.wait()).await.is_err() {
         ctl.set(Phase::Stop);
         ctl.wait().await;
@@ -99,15 +107,28 @@ pub async fn run(cfg: Config) -> Result<()> {
     }
     // The last Intake goes: the persister flushes what it holds and ends.
     drop(intake);
-    tokio::task::spawn_blocking(move || persister.join())
-        .await
-        .context("the store's writer thread failed")?
-        .context("the store's final flush failed")?;
+    let joined = tokio::task::spawn_blocking(move || persister.join()).await;
+    // The summary matters most when something went wrong: print it first.
     eprintln!("logtui: summary");
     for line in stats.summary_lines() {
         eprintln!("  {line}");
     }
+    joined
+        .context("the store's writer thread failed")?
+        .context("the store's final flush failed")?;
     Ok(())
+}
+
+/// The longest span any seconds setting may have (a day): keeps `Duration` conversions
+/// finite whatever a config file says.
+const MAX_SECONDS: f64 = 86_400.0;
+
+/// Reads a seconds setting, refusing what is not a finite, non-negative number.
+fn seconds(key: &str, v: f64) -> Result<Duration> {
+    if !(0.0..=MAX_SECONDS).contains(&v) {
+        bail!("{key} must be between 0 and {MAX_SECONDS} seconds, not {v}");
+    }
+    Ok(Duration::from_secs_f64(v))
 }
 
 fn enabled(addr: &str) -> Option<&str> {
@@ -131,17 +152,18 @@ fn stats_line(stats: &Stats) -> String {
         .map(|s| {
             let c = stats.snapshot(s);
             format!(
-                "{} {}/{}/{}/{}",
+                "{} {}/{}/{}/{}/{}",
                 s.as_str(),
                 c.received,
                 c.stored,
                 c.rejected,
-                c.dropped
+                c.dropped,
+                c.ignored
             )
         })
         .collect::<Vec<_>>()
         .join("  ")
-        + "  (received/stored/rejected/dropped)"
+        + "  (received/stored/rejected/dropped/ignored)"
 }
 
 async fn wait_for_signal() -> Result<()> {

@@ -146,7 +146,7 @@ pub async fn read_frames<S: AsyncRead + Unpin>(
                     match pickle::decode_record(payload, &limits, Source::Tcp, peer) {
                         Ok(rec) => {
                             if let Some(full) = batch.push(rec)
-                                && !intake.submit(full).await
+                                && !submit(intake, full, &mut shutdown).await
                             {
                                 return;
                             }
@@ -162,12 +162,12 @@ pub async fn read_frames<S: AsyncRead + Unpin>(
                     stats.add_received(Source::Tcp, 1);
                     stats.add_rejected(Source::Tcp, 1);
                     report(&e);
-                    intake.submit(batch.take()).await;
+                    submit(intake, batch.take(), &mut shutdown).await;
                     return;
                 }
             }
         }
-        if !batch.is_empty() && !intake.submit(batch.take()).await {
+        if !submit(intake, batch.take(), &mut shutdown).await {
             return;
         }
         // Keep the unread tail at the front so the buffer never grows past one frame plus a chunk.
@@ -213,6 +213,28 @@ pub async fn read_frames<S: AsyncRead + Unpin>(
                 return;
             }
             Ok(n) => buf.truncate(old + n),
+        }
+    }
+}
+
+/// Waits for room in the queue (backpressure), but not past the drain deadline: a batch
+/// still waiting at `Phase::Stop` is counted as dropped, so shutdown can never hang on a
+/// stalled store. Returns false when the connection should end.
+async fn submit(
+    intake: &Intake,
+    batch: Vec<crate::record::Record>,
+    shutdown: &mut Shutdown,
+) -> bool {
+    if batch.is_empty() {
+        return true;
+    }
+    let n = batch.len() as u64;
+    tokio::select! {
+        ok = intake.submit(batch) => ok,
+        _ = shutdown.reached(Phase::Stop) => {
+            intake.stats.add_dropped(Source::Tcp, n);
+            tracing::warn!("tcp: drain time over with {n} records still waiting for the store");
+            false
         }
     }
 }
