@@ -23,8 +23,12 @@ pub enum Rendering {
 /// no key is matched twice; [`Field::from_key`] is the one table of names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Field {
-    /// `name` (stdlib), `logger`, `logger_name`.
+    /// `name`: the stdlib logger name.
     Name,
+    /// `logger` (Smarter's key for the logger name); yields to `name`.
+    Logger,
+    /// `logger_name` (django-log-panel's); yields to `name`.
+    LoggerName,
     /// Logbook's `channel`: the logger name, and what marks a record as Logbook's.
     Channel,
     Msg,
@@ -36,8 +40,10 @@ pub enum Field {
     Levelname,
     /// Logbook's and Smarter's `level`: a number or a name.
     Level,
-    /// `created`, `timestamp`: epoch seconds.
+    /// `created`: epoch seconds.
     Created,
+    /// Smarter's `timestamp`, epoch seconds; yields to `created`.
+    Timestamp,
     /// Logbook's ISO-8601 `time`; `created` wins when both are present.
     Time,
     Pathname,
@@ -69,6 +75,18 @@ pub enum Field {
 }
 
 impl Field {
+    /// The key an alias field arrived under, for keeping it as an extra.
+    fn alias_key(self) -> &'static str {
+        match self {
+            Field::Logger => "logger",
+            Field::LoggerName => "logger_name",
+            Field::Timestamp => "timestamp",
+            Field::Time => "time",
+            Field::Level => "level",
+            _ => "channel",
+        }
+    }
+
     /// The field a sender's key names, or `None` for a key that becomes an extra.
     pub fn from_key(key: &str) -> Option<Field> {
         Field::from_bytes(key.as_bytes())
@@ -106,7 +124,7 @@ impl Field {
                 b"module" => Module,
                 b"lineno" => Lineno,
                 b"thread" => Thread,
-                b"logger" => Name,
+                b"logger" => Logger,
                 b"job_id" => Job,
                 _ => return None,
             },
@@ -130,7 +148,7 @@ impl Field {
             },
             9 => match key {
                 b"levelname" => Levelname,
-                b"timestamp" => Created,
+                b"timestamp" => Timestamp,
                 b"func_name" => FuncName,
                 _ => return None,
             },
@@ -142,7 +160,7 @@ impl Field {
             },
             11 => match key {
                 b"processName" => ProcessName,
-                b"logger_name" => Name,
+                b"logger_name" => LoggerName,
                 b"thread_name" => ThreadName,
                 _ => return None,
             },
@@ -210,6 +228,11 @@ pub struct RecordBuilder {
     logbook: bool,
     have_logger: bool,
     have_created: bool,
+    /// Another sender's name for a field (`logger`, `timestamp`, `time`, `level`, …): it fills
+    /// the field only when the stdlib key is absent, and is otherwise kept as an extra, so a
+    /// user's `extra={"timestamp": …}` can neither overwrite `created` nor vanish.
+    aliases: Vec<(Field, Value)>,
+    have_name: bool,
 }
 
 impl RecordBuilder {
@@ -228,6 +251,8 @@ impl RecordBuilder {
             logbook: false,
             have_logger: false,
             have_created: false,
+            aliases: Vec::new(),
+            have_name: false,
         }
     }
 
@@ -261,14 +286,21 @@ impl RecordBuilder {
     fn put<V: FieldValue>(&mut self, field: Field, value: V) {
         let r = &mut self.rec;
         match field {
+            // A stdlib record's `channel` is a user extra, kept in `resolve_aliases` with the rest.
+            Field::Channel if self.have_name => self.aliases.push((field, value.into_value())),
             Field::Name | Field::Channel => {
                 if field == Field::Channel {
                     self.logbook = true;
+                } else {
+                    self.have_name = true;
                 }
                 if let Some(s) = value.into_text() {
                     r.logger = s;
                     self.have_logger = true;
                 }
+            }
+            Field::Logger | Field::LoggerName | Field::Timestamp | Field::Time | Field::Level => {
+                self.aliases.push((field, value.into_value()));
             }
             Field::Msg => self.msg = Some(value.into_value()),
             Field::Message => self.message = value.into_text(),
@@ -281,18 +313,8 @@ impl RecordBuilder {
                     None => value.into_text().map(LevelName::Text),
                 };
             }
-            Field::Level => self.level = Some(value.into_value()),
             Field::Created => {
                 if let Some(t) = value.into_float() {
-                    r.created = t;
-                    self.have_created = true;
-                }
-            }
-            Field::Time => {
-                // Logbook's ISO stamps; `created` wins when both are present.
-                if !self.have_created
-                    && let Some(t) = value.as_str().and_then(|s| timefmt::parse_iso(s, true))
-                {
                     r.created = t;
                     self.have_created = true;
                 }
@@ -357,6 +379,7 @@ impl RecordBuilder {
     /// and the level, fills the defaults for what the sender did not say (logger `root`,
     /// level INFO, created now), and returns the record.
     pub fn finish(mut self, limits: &DecodeLimits) -> Record {
+        self.resolve_aliases();
         self.resolve_level();
         if !self.have_logger {
             self.rec.logger = record::ROOT_LOGGER.to_owned();
@@ -410,6 +433,41 @@ impl RecordBuilder {
             }
         };
         self.rec
+    }
+
+    /// Applies each alias whose field the stdlib key left empty; keeps the rest as extras.
+    fn resolve_aliases(&mut self) {
+        for (field, value) in std::mem::take(&mut self.aliases) {
+            let used = match field {
+                Field::Logger | Field::LoggerName if !self.have_logger => match &value {
+                    Value::Str(s) => {
+                        self.rec.logger = s.clone();
+                        self.have_logger = true;
+                        true
+                    }
+                    _ => false,
+                },
+                Field::Timestamp | Field::Time if !self.have_created => {
+                    let t = match &value {
+                        Value::Str(s) if field == Field::Time => timefmt::parse_iso(s, true),
+                        v => v.clone().into_float(),
+                    };
+                    if let Some(t) = t {
+                        self.rec.created = t;
+                        self.have_created = true;
+                    }
+                    t.is_some()
+                }
+                Field::Level if self.levelno.is_none() && self.level.is_none() => {
+                    self.level = Some(value.clone());
+                    true
+                }
+                _ => false,
+            };
+            if !used {
+                self.rec.extra.push((field.alias_key().to_owned(), value));
+            }
+        }
     }
 
     fn resolve_level(&mut self) {
@@ -628,6 +686,45 @@ mod tests {
     }
 
     #[test]
+    fn other_senders_names_never_overwrite_stdlib_fields() {
+        // A stdlib record whose user extras happen to use Smarter's or Logbook's key names.
+        let stdlib = [
+            ("name", s("app")),
+            ("levelno", Value::Int(30)),
+            ("levelname", s("WARNING")),
+            ("created", Value::Float(100.5)),
+            ("timestamp", Value::Float(7.0)),
+            ("time", s("2020-01-01T00:00:00")),
+            ("logger", s("other")),
+            ("level", s("DEBUG")),
+            ("channel", s("chan")),
+        ];
+        let r = build(Rendering::Typed, &stdlib);
+        assert_eq!((r.logger.as_str(), r.level, r.created), ("app", 30, 100.5));
+        let keys: Vec<&str> = r.extra.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["timestamp", "time", "logger", "level", "channel"]);
+        // The same keys alone still fill the record (Smarter's payload).
+        let smarter = [
+            ("logger", s("svc")),
+            ("level", s("ERROR")),
+            ("timestamp", Value::Float(9.25)),
+        ];
+        let r = build(Rendering::Typed, &smarter);
+        assert_eq!((r.logger.as_str(), r.level, r.created), ("svc", 40, 9.25));
+        assert!(r.extra.is_empty());
+        // Order does not matter: an alias before the stdlib key still yields to it.
+        let r = build(
+            Rendering::Typed,
+            &[
+                ("timestamp", Value::Float(7.0)),
+                ("created", Value::Float(8.0)),
+            ],
+        );
+        assert_eq!(r.created, 8.0);
+        assert_eq!(r.extra, vec![("timestamp".to_owned(), Value::Float(7.0))]);
+    }
+
+    #[test]
     fn logbook_scale_applies_only_with_a_channel() {
         let r = build(
             Rendering::Typed,
@@ -641,8 +738,8 @@ mod tests {
     /// Every key name the builder knows, with its field: each field has at least one.
     const NAMES: [(&str, Field); 42] = [
         ("name", Field::Name),
-        ("logger", Field::Name),
-        ("logger_name", Field::Name),
+        ("logger", Field::Logger),
+        ("logger_name", Field::LoggerName),
         ("channel", Field::Channel),
         ("msg", Field::Msg),
         ("message", Field::Message),
@@ -652,7 +749,7 @@ mod tests {
         ("level_name", Field::Levelname),
         ("level", Field::Level),
         ("created", Field::Created),
-        ("timestamp", Field::Created),
+        ("timestamp", Field::Timestamp),
         ("time", Field::Time),
         ("pathname", Field::Pathname),
         ("filename", Field::Filename),
