@@ -393,15 +393,21 @@ impl Conn {
                 "http: rejected body or elements"
             );
         }
-        let status = if records.is_empty() { 400 } else { 200 };
+        let mut status = if records.is_empty() { 400 } else { 200 };
         let mut batcher = Batcher::default();
+        let mut kept = true;
         for r in records {
             if let Some(batch) = batcher.push(r) {
-                self.ctx.intake.try_submit(Source::Http, batch);
+                kept &= self.ctx.intake.try_submit(Source::Http, batch);
             }
         }
         if !batcher.is_empty() {
-            self.ctx.intake.try_submit(Source::Http, batcher.take());
+            kept &= self.ctx.intake.try_submit(Source::Http, batcher.take());
+        }
+        // The store's queue was full: the records are counted as dropped, and a client that
+        // reads statuses (HTTPHandler does not) learns to retry.
+        if !kept {
+            status = 503;
         }
         status
     }
@@ -444,6 +450,7 @@ impl Conn {
             413 => "Content Too Large",
             415 => "Unsupported Media Type",
             431 => "Request Header Fields Too Large",
+            503 => "Service Unavailable",
             _ => "Error",
         };
         // Errors carry a one-line body for people using curl; success stays empty, as HTTPHandler expects.

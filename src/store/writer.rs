@@ -146,12 +146,14 @@ impl Writer {
     }
 
     /// Deletes up to [`RETENTION_CHUNK`] of the oldest records beyond the newest `keep`
-    /// row ids. Returns what went, for the full-text index.
+    /// rows (counted as rows, so gaps left by age retention do not shrink the cap).
+    /// Returns what went, for the full-text index.
     pub fn delete_beyond(&mut self, keep: u64) -> Result<Vec<Deleted>, StoreError> {
         self.delete_chunk(
             "delete records beyond the row cap",
             "DELETE FROM records WHERE id IN
-               (SELECT id FROM records WHERE id <= (SELECT max(id) FROM records) - ?1
+               (SELECT id FROM records
+                WHERE id <= (SELECT id FROM records ORDER BY id DESC LIMIT 1 OFFSET ?1)
                 ORDER BY id LIMIT ?2)
              RETURNING id, message, exc_text",
             rusqlite::types::Value::Integer(i64::try_from(keep).unwrap_or(i64::MAX)),
