@@ -202,13 +202,29 @@ impl Record {
         fn o(s: &Option<String>) -> usize {
             s.as_ref().map_or(0, String::len)
         }
+        let texts = [
+            &self.job,
+            &self.host,
+            &self.process_name,
+            &self.thread_name,
+            &self.task_name,
+            &self.pathname,
+            &self.filename,
+            &self.module,
+            &self.func,
+            &self.exc_text,
+            &self.stack_info,
+        ];
         200 + self.message.len()
             + self.logger.len()
+            + self.levelname.len()
             + self.origin.len()
-            + o(&self.exc_text)
-            + o(&self.stack_info)
-            + o(&self.pathname)
-            + self.extra.len() * 48
+            + texts.into_iter().map(o).sum::<usize>()
+            + self
+                .extra
+                .iter()
+                .map(|(k, v)| k.len() + v.approx_size())
+                .sum::<usize>()
     }
 }
 

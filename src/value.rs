@@ -27,6 +27,28 @@ impl Value {
         }
     }
 
+    /// A rough count of the heap bytes this value holds, walked with an explicit stack.
+    /// Queues are bounded by it, so an extra that a memo reference expanded is counted in full.
+    pub fn approx_size(&self) -> usize {
+        let mut total = 0;
+        let mut stack = vec![self];
+        while let Some(v) = stack.pop() {
+            total += std::mem::size_of::<Value>();
+            match v {
+                Value::BigInt(s) | Value::Str(s) => total += s.len(),
+                Value::List(items) => stack.extend(items),
+                Value::Map(pairs) => {
+                    for (k, v) in pairs {
+                        total += k.len();
+                        stack.push(v);
+                    }
+                }
+                _ => {}
+            }
+        }
+        total
+    }
+
     /// Appends this value as JSON to `out`. Non-finite floats become the bare tokens
     /// `NaN`, `Infinity` and `-Infinity`, as Python's `json.dumps` writes them.
     pub fn write_json(&self, out: &mut String) {
@@ -133,6 +155,14 @@ pub fn write_json_str(s: &str, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn approx_size_counts_nested_text() {
+        let big = Value::Str("x".repeat(10_000));
+        let nested = Value::List(vec![big.clone(), Value::Map(vec![("k".into(), big)])]);
+        assert!(nested.approx_size() >= 20_001);
+        assert!(Value::Null.approx_size() < 64);
+    }
 
     #[test]
     fn json_is_python_compatible() {
