@@ -237,6 +237,13 @@ fn http_rejects_bad_requests_with_clear_statuses_and_keeps_serving() {
     );
     let r = http_request(&addr, big_get.as_bytes());
     assert!(status(&r).contains("200"), "{r}");
+    let start = std::time::Instant::now();
+    let blanks = http_request(&addr, "\r\n".repeat(500_000).as_bytes());
+    assert!(status(&blanks).contains("400"), "{blanks}");
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "a CR/LF flood is refused fast"
+    );
     let garbage = http_request(&addr, b"\x16\x03\x01\x00garbage\r\n\r\n");
     assert!(status(&garbage).contains("400"), "{garbage}");
     let deep = format!(

@@ -31,6 +31,10 @@ pub const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Longest wait for a peer to take our (tiny) reply before we drop it.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Bytes of blank lines (CR/LF) tolerated before a request line; keep-alive clients
+/// may send a stray CRLF after a body, nobody sends more than a few.
+pub const MAX_LEADING_BLANK: usize = 64;
+
 /// Room for the header lines of a request, beyond its request line.
 pub const MAX_HEAD: usize = httpreq::DEFAULT_MAX_HEAD;
 
@@ -190,7 +194,30 @@ impl Conn {
         let deadline = Instant::now() + HEAD_TIMEOUT;
         let mut from = 0;
         let mut line_checked = false;
+        let mut blank = 0usize;
         loop {
+            // Blank lines before a request line are allowed (RFC 9112 §2.2), but only a few.
+            // Dropping them as they arrive keeps every later scan from re-walking a CR/LF flood.
+            if !line_checked {
+                let lead = self
+                    .buf
+                    .iter()
+                    .take_while(|&&c| c == b'\r' || c == b'\n')
+                    .count();
+                if lead > 0 {
+                    self.buf.drain(..lead);
+                    from = 0;
+                    blank += lead;
+                }
+                if blank > MAX_LEADING_BLANK {
+                    self.reject(
+                        "request head",
+                        &"too many blank lines before the request line",
+                    );
+                    self.respond(400, true, &[]).await;
+                    return None;
+                }
+            }
             let complete = httpreq::find_head_end(&self.buf, from).is_some();
             // Only bytes new since the last look are searched, so a byte-at-a-time sender costs O(n).
             let first_line = !line_checked && self.buf[from..].contains(&b'\n');
@@ -219,6 +246,7 @@ impl Conn {
                 }
             }
             from = self.buf.len().saturating_sub(2);
+            // Leading blanks were dropped above, so this looks at one byte at most.
             let idle = self.buf.iter().all(|&c| c == b'\r' || c == b'\n');
             match timeout_at(deadline, self.read_more()).await {
                 Ok(Ok(n)) if n > 0 => {}
