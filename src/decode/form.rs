@@ -2,14 +2,11 @@
 //! Every value arrived through Python's `str()`, so the pairs go to [`RecordBuilder`] with [`Rendering::Text`].
 
 use crate::decode::DecodeError;
+use crate::decode::logrecord::RECORD_KEYS;
 use crate::decode::logrecord::{RecordBuilder, Rendering};
 use crate::limits::DecodeLimits;
 use crate::record::{Record, Source};
 use crate::value::Value;
-
-/// Keys of which at least one must be present for a form to count as a log
-/// record: every `LogRecord.__dict__` has `name` and `msg`, and a formatter adds `message`.
-const RECORD_KEYS: [&str; 3] = ["msg", "message", "name"];
 
 /// Decodes one urlencoded body or query string into a record.
 ///
@@ -47,16 +44,11 @@ pub fn decode_form(
             return Err(DecodeError::TooLarge("decoded size"));
         }
         is_record |= RECORD_KEYS.contains(&key.as_str());
-        // LogRecord.getMessage formats only `if self.args`: with an empty tuple the
-        // template is the message as written (`"100%%"` stays `"100%%"`).
-        if key == "args" && value.trim() == "()" {
-            continue;
-        }
         builder.set(&key, Value::Str(value));
     }
     if !is_record {
         return Err(DecodeError::NotARecord(
-            "form has none of the keys msg, message, name".to_owned(),
+            "form has none of the keys msg, message, name, channel, logger".to_owned(),
         ));
     }
     Ok(builder.finish(limits))

@@ -3,17 +3,13 @@
 
 use crate::decode::DecodeError;
 use crate::decode::form::text_lossless;
+use crate::decode::logrecord::RECORD_KEYS;
 use crate::decode::logrecord::{RecordBuilder, Rendering};
 use crate::decode::pyrepr::MAX_INT_DIGITS;
 use crate::limits::DecodeLimits;
 use crate::record::{Record, Source};
 use crate::value::Value;
 use std::collections::HashMap;
-
-/// Keys of which at least one must be present for an object to count as a log
-/// record: stdlib dicts have `name`/`msg`, Logbook `channel`/`msg`/`message`,
-/// Logbook's RedisHandler and Smarter `message`, Smarter `logger`.
-const RECORD_KEYS: [&str; 5] = ["msg", "message", "name", "channel", "logger"];
 
 /// Objects with more keys than this get a hash index for duplicate keys; below
 /// it a linear scan is cheaper than hashing, and real records have ~25 keys.
@@ -135,13 +131,6 @@ fn to_record(
         b.set(&k, v);
     }
     for (k, v) in pairs {
-        // LogRecord.getMessage formats only `if self.args`: empty args leave the template as written.
-        if k == "args" && matches!(&v, Value::List(a) if a.is_empty()) {
-            continue;
-        }
-        if k == "args" && matches!(&v, Value::Map(a) if a.is_empty()) {
-            continue;
-        }
         b.set(&k, v);
     }
     Ok(b.finish(limits))

@@ -7,6 +7,11 @@ use crate::record::{self, Record, Source};
 use crate::timefmt;
 use crate::value::Value;
 
+/// Keys at least one of which a payload must have to be taken as a log record: stdlib dicts
+/// have `name`/`msg`, Logbook `channel`/`msg`/`message`, Logbook's RedisHandler and Smarter
+/// `message`, Smarter `logger`.
+pub const RECORD_KEYS: [&str; 5] = ["msg", "message", "name", "channel", "logger"];
+
 /// How the sender rendered values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rendering {
