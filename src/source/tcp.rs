@@ -70,8 +70,13 @@ pub async fn serve(
 ) {
     let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
-        let Ok(permit) = permits.clone().acquire_owned().await else {
-            return;
+        // Waiting for a free slot must not keep the listener open past the start of draining.
+        let permit = tokio::select! {
+            _ = shutdown.reached(Phase::Draining) => return,
+            p = permits.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => return,
+            },
         };
         let accepted = tokio::select! {
             _ = shutdown.reached(Phase::Draining) => return,
