@@ -404,3 +404,29 @@ fn observer_hears_of_commits_and_alerts_before_the_flush_is_acked() {
     assert_eq!(seen.alerts.len(), 1);
     assert_eq!(seen.alerts[0], seen.stored[2].1);
 }
+
+#[test]
+fn shutdown_does_not_hang_when_flushes_fail_with_a_full_buffer() {
+    let mut cfg = config();
+    cfg.buffer_size = 10;
+    let mut h = Harness::start(cfg);
+    h.send(vec![info("stored")]);
+    h.flush();
+    hide_table(&h, true);
+    // Past the failing persister's buffer bound (10,000), so the rest stays in the queue.
+    for _ in 0..11 {
+        h.send((0..1000).map(|_| info("lost")).collect());
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let handle = std::thread::spawn(move || {
+        let r = h.close();
+        let _ = tx.send(());
+        r
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(60))
+        .expect("the persister ended within 60 s of its queue closing");
+    match handle.join().unwrap() {
+        Err(StoreError::Lost { lost, .. }) => assert_eq!(lost, 11_000),
+        other => panic!("expected Lost, got {other:?}"),
+    }
+}

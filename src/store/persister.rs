@@ -191,6 +191,14 @@ impl Persister {
         while open {
             let wake = self.next_wake();
             let accepting = self.accepting();
+            if !accepting && outlet.is_closed() {
+                // Flushes are failing and every source has gone: waiting for room would wait
+                // forever. Take what is queued into the buffer; shutdown stores it or reports it lost.
+                while let Ok(env) = outlet.try_recv() {
+                    self.on_envelope(env, &mut outlet);
+                }
+                break;
+            }
             tokio::select! {
                 biased;
                 msg = outlet.recv(), if accepting => match msg {
