@@ -71,20 +71,33 @@ impl Stats {
     pub fn summary_lines(&self) -> Vec<String> {
         Source::ALL
             .into_iter()
-            .filter_map(|s| {
-                let c = self.snapshot(s);
-                (c != Counts::default()).then(|| {
-                    format!(
-                        "{:<8} received {:>9}  stored {:>9}  rejected {:>6}  dropped {:>6}  ignored {:>6}",
-                        s.as_str(),
-                        c.received,
-                        c.stored,
-                        c.rejected,
-                        c.dropped,
-                        c.ignored
-                    )
-                })
+            .map(|s| (s, self.snapshot(s)))
+            .filter(|(_, c)| *c != Counts::default())
+            .map(|(s, c)| {
+                format!(
+                    "{:<8} received {:>9}  stored {:>9}  rejected {:>6}  dropped {:>6}  ignored {:>6}",
+                    s.as_str(),
+                    c.received,
+                    c.stored,
+                    c.rejected,
+                    c.dropped,
+                    c.ignored
+                )
             })
             .collect()
+    }
+
+    /// Every source on one line, for the periodic stats of `logtui record`.
+    pub fn compact_line(&self) -> String {
+        let parts: Vec<String> = Source::ALL
+            .into_iter()
+            .map(|s| {
+                let c = self.snapshot(s);
+                let n = [c.received, c.stored, c.rejected, c.dropped, c.ignored];
+                let n: Vec<String> = n.iter().map(u64::to_string).collect();
+                format!("{} {}", s.as_str(), n.join("/"))
+            })
+            .collect();
+        parts.join("  ") + "  (received/stored/rejected/dropped/ignored)"
     }
 }

@@ -2,7 +2,6 @@
 //! open connections, then prints a per-source summary to stderr and exits 0.
 
 use crate::config::Config;
-use crate::record::Source;
 use crate::router::Intake;
 use crate::source::{Phase, ShutdownController, http, tcp, udp};
 use crate::stats::Stats;
@@ -80,7 +79,7 @@ pub async fn run(cfg: Config) -> Result<()> {
             t.tick().await;
             loop {
                 t.tick().await;
-                eprintln!("logtui: stats: {}", stats_line(&stats));
+                eprintln!("logtui: stats: {}", stats.compact_line());
             }
         })
     });
@@ -144,26 +143,6 @@ fn parse_auth(s: &str) -> Result<Option<(String, String)>> {
         Some((u, p)) => Ok(Some((u.to_owned(), p.to_owned()))),
         None => bail!("--http-auth must be user:password"),
     }
-}
-
-fn stats_line(stats: &Stats) -> String {
-    Source::ALL
-        .into_iter()
-        .map(|s| {
-            let c = stats.snapshot(s);
-            format!(
-                "{} {}/{}/{}/{}/{}",
-                s.as_str(),
-                c.received,
-                c.stored,
-                c.rejected,
-                c.dropped,
-                c.ignored
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("  ")
-        + "  (received/stored/rejected/dropped/ignored)"
 }
 
 async fn wait_for_signal() -> Result<()> {
