@@ -255,6 +255,9 @@ fn http_rejects_bad_requests_with_clear_statuses_and_keeps_serving() {
     let bad_utf8 = b"POST /log HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 31\r\nConnection: close\r\n\r\nname=web&msg=bad+%FF%FE+bytes&x=";
     let r = http_request(&addr, bad_utf8);
     assert!(status(&r).contains("200"), "{r}");
+    let url_only = b"POST /log?name=web&msg=posted+in+the+url HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    let r = http_request(&addr, url_only);
+    assert!(status(&r).contains("200"), "{r}");
     let ok = b"GET /log?name=web&msg=still+serving&levelname=INFO&levelno=20 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
     let r = http_request(&addr, ok);
     assert!(status(&r).contains("200"), "{r}");
@@ -263,6 +266,7 @@ fn http_rejects_bad_requests_with_clear_statuses_and_keeps_serving() {
     assert_eq!(code, 0, "{err:?}");
     let got = query(&db, &["--format", "jsonl", "--logger", "web"]);
     assert!(got.contains("still serving"), "{got}");
+    assert!(got.contains("posted in the url"), "{got}");
     assert!(
         got.contains(&format!("big{}", "z".repeat(900_000))),
         "the 900 KB GET record is stored"

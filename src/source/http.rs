@@ -292,7 +292,10 @@ impl Conn {
         let query = head.query().unwrap_or("").as_bytes();
         let kind = body_kind(head.media_type(), &body, is_get);
         let payload = match kind {
-            Some(BodyKind::Form) if is_get => query.to_vec(),
+            // A GET, or a POST whose record is all in the URL (`curl -X POST '…?msg=x'`).
+            Some(BodyKind::Form) if is_get || body.iter().all(u8::is_ascii_whitespace) => {
+                query.to_vec()
+            }
             // HTTPHandler keeps the URL's own query (`/log?app=x`) in the target for
             // POST too; put it first, as GET has it, so both methods give the same record.
             Some(BodyKind::Form)
