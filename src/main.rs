@@ -58,9 +58,12 @@ fn init_log(verbose: u8) {
         _ => "debug",
     };
     let filter = EnvFilter::try_from_env("LOGTUI_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    use std::io::IsTerminal;
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal, never into files or pipes.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .try_init();
 }
