@@ -113,6 +113,15 @@ fn config_prints_the_effective_configuration() {
     .unwrap();
     let (_, out, _) = run(&["config"], dir.path());
     assert!(out.contains("http = \"off\""), "{out}");
+    // The shipped example is a valid file that says exactly the defaults.
+    let example = common::manifest_path("assets/config.example.toml");
+    let (code, from_example, err) = run(
+        &["config", "--config", example.to_str().unwrap()],
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let (_, defaults, _) = run(&["config", "--config", "/dev/null"], dir.path());
+    assert_eq!(from_example, defaults);
     // A misspelt key is an error naming the file.
     std::fs::write(&cfg, "[store]\nbufer_size = 1\n").unwrap();
     let (code, _, err) = run(&["config", "--config", cfg.to_str().unwrap()], dir.path());
