@@ -126,13 +126,11 @@ impl Target {
 
     fn send(&mut self, r: &Record, template: Option<(String, String)>, rel_ms: f64) -> Result<()> {
         match self {
-            Target::Tcp(w) => {
-                let frame = encode::pickle::frame(&encode::logrecord_dict(r, rel_ms), &r.extra);
-                w.write_all(&frame)
-                    .context("the listener closed the connection")
-            }
+            Target::Tcp(w) => w
+                .write_all(&socket_frame(r, rel_ms))
+                .context("the listener closed the connection"),
             Target::Udp(s, addr) => {
-                let frame = encode::pickle::frame(&encode::logrecord_dict(r, rel_ms), &r.extra);
+                let frame = socket_frame(r, rel_ms);
                 s.send_to(&frame, addr.as_str())
                     .with_context(|| format!("cannot send a datagram to {addr}"))?;
                 Ok(())
@@ -149,6 +147,11 @@ impl Target {
     }
 }
 
+/// SocketHandler's and DatagramHandler's frame for `r` (they share `makePickle`).
+fn socket_frame(r: &Record, rel_ms: f64) -> Vec<u8> {
+    encode::pickle::frame(&encode::logrecord_dict(r, rel_ms), &r.extra)
+}
+
 impl HttpTarget {
     /// One connection and one request per record, waiting for the reply, as HTTPHandler does.
     fn send(&self, r: &Record, template: Option<(String, String)>, rel_ms: f64) -> Result<()> {
@@ -158,7 +161,7 @@ impl HttpTarget {
             let text = match k {
                 "msg" => msg.clone(),
                 "args" => args.clone(),
-                _ => form::py_text(&v),
+                _ => crate::decode::pyrepr::py_str(&v),
             };
             pairs.push((k.to_owned(), text));
         }

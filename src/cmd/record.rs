@@ -13,6 +13,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub async fn run(cfg: Config) -> Result<()> {
+    // Settings first: a bad one is a startup error before any port is taken.
+    let every = seconds("stats_interval", cfg.record.stats_interval)?;
+    let drain = seconds("drain_timeout", cfg.record.drain_timeout)?;
     let stats = Arc::new(Stats::default());
     let (intake, outlet) = Intake::new(cfg.store.queue_batches, stats.clone());
 
@@ -69,11 +72,8 @@ pub async fn run(cfg: Config) -> Result<()> {
         listening.join(", ")
     );
 
-    seconds("stats_interval", cfg.record.stats_interval)?;
-    let drain = seconds("drain_timeout", cfg.record.drain_timeout)?;
-    let ticker = (cfg.record.stats_interval > 0.0).then(|| {
+    let ticker = (!every.is_zero()).then(|| {
         let stats = stats.clone();
-        let every = Duration::from_secs_f64(cfg.record.stats_interval.min(MAX_SECONDS));
         tokio::spawn(async move {
             let mut t = tokio::time::interval(every);
             t.tick().await;

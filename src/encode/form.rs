@@ -1,8 +1,6 @@
 //! HTTPHandler's request data: `urlencode(record.__dict__)` with every value through `str()`,
 //! the message as its unformatted template and `args` as the repr of the args tuple.
 
-use crate::value::Value;
-
 /// Encodes `pairs` as `application/x-www-form-urlencoded`, as `urllib.parse.urlencode` does.
 pub fn urlencode(pairs: &[(String, String)]) -> String {
     let mut out = String::new();
@@ -28,9 +26,4 @@ fn quote_plus(s: &str, out: &mut String) {
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }
-}
-
-/// Python's `str()` of a value as HTTPHandler would send it.
-pub fn py_text(v: &Value) -> String {
-    crate::decode::pyrepr::py_str(v)
 }

@@ -193,24 +193,17 @@ pub async fn read_frames<S: AsyncRead + Unpin>(
         buf.resize(old + want, 0);
         let n = tokio::select! {
             r = stream.read(&mut buf[old..]) => r,
-            _ = shutdown.reached(Phase::Stop) => {
-                buf.truncate(old);
-                if !buf.is_empty() {
-                    stats.add_received(Source::Tcp, 1);
-                    stats.add_rejected(Source::Tcp, 1);
-                    tracing::warn!("tcp {peer}: drain time over with {} bytes of an unfinished frame", buf.len());
-                }
-                return;
-            }
+            _ = shutdown.reached(Phase::Stop) => Err(std::io::Error::other("drain time over")),
         };
         match n {
             Ok(0) | Err(_) => {
                 buf.truncate(old);
                 if let Err(e) = &n {
-                    tracing::debug!("tcp {peer}: read error: {e}");
+                    tracing::debug!("tcp {peer}: connection ends: {e}");
                 }
                 if !buf.is_empty() {
-                    // SocketHandler can time out mid-send and close: the partial frame is lost.
+                    // EOF (SocketHandler can time out mid-send and close) or the drain
+                    // deadline: the unfinished frame is lost, and counted.
                     stats.add_received(Source::Tcp, 1);
                     stats.add_rejected(Source::Tcp, 1);
                     report(&DecodeError::Truncated);
