@@ -10,6 +10,10 @@ use logtui::limits::DecodeLimits;
 use logtui::record::Source;
 use logtui::value::Value;
 
+// The allocator the binary uses, so the figures match it.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The committed mix: 1000 frames, ~560 bytes each (INFO with %-args, WARNING with extras every
 /// 10th, ERROR with a traceback every 50th).
 const MIX: &[u8] = include_bytes!("../tests/fixtures/pickle/bench_mix.frames");

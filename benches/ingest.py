@@ -34,7 +34,12 @@ def peak_rss_mb(pid):
 
 
 def wait_count(db, table, n, proc, limit=300):
-    """Polls the store until `n` rows are committed; returns the time they were."""
+    """Polls the store until `n` rows are committed; returns the time they were.
+
+    Asks for max(rowid), a single B-tree descent, not count(*): on a 2-core machine a
+    count(*) every 5 ms scans the whole table and takes a core from the receiver. Rows get
+    rowids 1, 2, ... in arrival order and nothing deletes them, so max(rowid) is the count.
+    """
     deadline = time.time() + limit
     conn = None
     while time.time() < deadline:
@@ -44,7 +49,7 @@ def wait_count(db, table, n, proc, limit=300):
             if conn is None and os.path.exists(db):
                 conn = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=1)
             if conn is not None:
-                c = conn.execute("SELECT count(*) FROM %s" % table).fetchone()[0]
+                c = conn.execute("SELECT coalesce(max(rowid), 0) FROM %s" % table).fetchone()[0]
                 if c >= n:
                     t = time.time()
                     conn.close()

@@ -17,6 +17,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+// The allocator the binary uses, so the figures match it.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const LOGGERS: &[(&str, &str, &str)] = &[
     ("app.auth", "auth", "login"),
     ("app.db", "db", "execute"),

@@ -7,6 +7,12 @@ use logtui::cli::{Cli, Command};
 use logtui::cmd;
 use logtui::config::Config;
 
+/// Records are allocated on the listener threads and freed on the index thread; glibc's
+/// malloc pays heavily for that hand-off, and mimalloc measured about 1 µs less CPU per
+/// stored record end to end (README, "Speed").
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     init_log(cli.verbose);

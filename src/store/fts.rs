@@ -369,15 +369,33 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
 /// the index's own pending data waits, and searches lag the store by at most this.
 const COMMIT_EVERY: Duration = Duration::from_millis(500);
 
+/// How old the open transaction must be before the index commits because it has caught up
+/// with the store. Under a steady stream it is caught up after nearly every batch; waiting
+/// this long keeps segments large while search lags an idle store by at most this.
+const COMMIT_WHEN_IDLE: Duration = Duration::from_millis(100);
+
 impl Indexer {
     fn run(mut self, rx: Receiver<FtsMsg>) {
         loop {
             let msg = if let Some(since) = self.tx_since {
-                let left = COMMIT_EVERY.saturating_sub(since.elapsed());
-                match rx.recv_timeout(left) {
+                match rx.try_recv() {
                     Ok(m) => Some(m),
-                    Err(RecvTimeoutError::Timeout) => None,
-                    Err(RecvTimeoutError::Disconnected) => break,
+                    Err(TryRecvError::Disconnected) => break,
+                    Err(TryRecvError::Empty) => {
+                        // Caught up: commit soon, so search is fresh, but not at once, so a
+                        // steady stream still makes few, large segments.
+                        let age = since.elapsed();
+                        let min = COMMIT_WHEN_IDLE;
+                        if age >= min {
+                            self.commit();
+                            continue;
+                        }
+                        match rx.recv_timeout(min - age) {
+                            Ok(m) => Some(m),
+                            Err(RecvTimeoutError::Timeout) => None,
+                            Err(RecvTimeoutError::Disconnected) => break,
+                        }
+                    }
                 }
             } else if self.backfilling() {
                 match rx.try_recv() {
