@@ -143,7 +143,7 @@ fn make_record(i: usize, rng: &mut Rng, base: f64) -> Record {
 }
 
 /// `STORE_BENCH_UNIQUE=1` appends a unique 8-hex-digit token to every INFO message
-/// (request ids): the full-text index then gains a new term per record.
+/// (request ids): the word index then gains a new word per record.
 fn unique_tokens() -> bool {
     std::env::var("STORE_BENCH_UNIQUE").is_ok_and(|v| v == "1")
 }
@@ -175,7 +175,6 @@ struct Variant {
 fn variants() -> Vec<Variant> {
     let d = Tuning::default;
     let c = StoreConfig::default;
-    let idx = |names: &[&'static str]| names.to_vec();
     let t = |f: &dyn Fn(&mut Tuning)| {
         let mut x = d();
         f(&mut x);
@@ -194,7 +193,7 @@ fn variants() -> Vec<Variant> {
     vec![
         v(
             "default",
-            "shipped: 5 indexes, FTS thread, 32 rows/insert, background checkpoints",
+            "shipped: block index thread, 32 rows/insert, background checkpoints",
             c(),
             d(),
         ),
@@ -236,115 +235,23 @@ fn variants() -> Vec<Variant> {
             c(),
             t(&|x| x.cache_kib = 8 * 1024),
         ),
-        // Full-text index options.
+        // The block index.
         v(
-            "detail-column",
-            "FTS detail=column",
+            "block64",
+            "64 records per index block",
             c(),
-            t(&|x| x.fts_detail = "column"),
+            t(&|x| x.block_records = 64),
         ),
         v(
-            "detail-none",
-            "FTS detail=none",
+            "block1024",
+            "1024 records per index block",
             c(),
-            t(&|x| x.fts_detail = "none"),
+            t(&|x| x.block_records = 1024),
         ),
-        v(
-            "ascii",
-            "FTS tokenize=ascii",
-            c(),
-            t(&|x| x.fts_tokenizer = "ascii"),
-        ),
-        v(
-            "fts-only-none",
-            "no secondary index; FTS detail=none",
-            c(),
-            t(&|x| {
-                x.indexes = vec![];
-                x.fts_detail = "none";
-            }),
-        ),
-        v(
-            "fts-only-ascii",
-            "no secondary index; FTS tokenize=ascii",
-            c(),
-            t(&|x| {
-                x.indexes = vec![];
-                x.fts_tokenizer = "ascii";
-            }),
-        ),
-        v(
-            "automerge16",
-            "FTS automerge=16 crisismerge=64",
-            c(),
-            t(&|x| {
-                x.fts_automerge = 16;
-                x.fts_crisismerge = 64;
-            }),
-        ),
-        v(
-            "hash1m",
-            "FTS hashsize 1 MiB (SQLite default; ours 16 MiB)",
-            c(),
-            t(&|x| x.fts_hashsize = 1 << 20),
-        ),
+        v("no-index", "no block index", c(), t(&|x| x.index = false)),
         // Flush size.
         v("buffer500", "buffer_size 500", buf(500), d()),
         v("buffer10k", "buffer_size 10000", buf(10_000), d()),
-        v("buffer50k", "buffer_size 50000", buf(50_000), d()),
-        // Which indexes (the writer thread pays for each).
-        v(
-            "no-fts",
-            "5 indexes, no full-text index",
-            c(),
-            t(&|x| x.fts = false),
-        ),
-        v(
-            "bare",
-            "no secondary index, no full-text index",
-            c(),
-            t(&|x| {
-                x.indexes = vec![];
-                x.fts = false;
-            }),
-        ),
-        v(
-            "fts-only",
-            "full-text index, no secondary index",
-            c(),
-            t(&|x| x.indexes = vec![]),
-        ),
-        v(
-            "fts+created",
-            "full-text + created",
-            c(),
-            t(&|x| x.indexes = idx(&["records_created"])),
-        ),
-        v(
-            "fts+c+level",
-            "full-text + created, level",
-            c(),
-            t(&|x| x.indexes = idx(&["records_created", "records_level"])),
-        ),
-        v(
-            "fts+c+l+logger",
-            "full-text + created, level, logger",
-            c(),
-            t(&|x| x.indexes = idx(&["records_created", "records_level", "records_logger"])),
-        ),
-        v(
-            "no-source-idx",
-            "full-text + all but (source, origin, created)",
-            c(),
-            t(&|x| {
-                x.indexes = idx(&[
-                    "records_created",
-                    "records_level",
-                    "records_logger",
-                    "records_job",
-                ])
-            }),
-        ),
     ]
 }
 
@@ -405,7 +312,7 @@ struct Run {
     rate: f64,
     /// CPU µs per record: writer thread, index thread, whole process.
     writer: f64,
-    fts: f64,
+    index: f64,
     total: f64,
 }
 
@@ -449,7 +356,7 @@ fn run_once(v: &Variant, data: Vec<Vec<Record>>, n: usize) -> Run {
     Run {
         rate: n as f64 / secs,
         writer: per("logtui-store"),
-        fts: per("logtui-fts"),
+        index: per("logtui-index"),
         total: cpu.values().sum::<f64>() * 1e6 / n as f64,
     }
 }
@@ -491,7 +398,7 @@ fn main() {
         bytes / n.max(1),
     );
     println!(
-        "timed from the first submit until join() returned: every record committed and full-text indexed"
+        "timed from the first submit until join() returned: every record committed and indexed"
     );
     let all = variants();
     let chosen: Vec<&Variant> = if args.iter().any(|a| a == "all") {
@@ -525,7 +432,7 @@ fn main() {
             rates.iter().copied().fold(f64::INFINITY, f64::min),
             rates.iter().copied().fold(0.0, f64::max),
             median(rs.iter().map(|r| r.writer).collect()),
-            median(rs.iter().map(|r| r.fts).collect()),
+            median(rs.iter().map(|r| r.index).collect()),
             median(rs.iter().map(|r| r.total).collect()),
             v.what
         );

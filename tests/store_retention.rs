@@ -1,12 +1,14 @@
-//! Retention by age and by row count, in bounded chunks, and the full-text index staying
-//! consistent with the store: deletes, rebuilds and catching up after a lost tail.
+//! Retention by age and by row count, in bounded chunks, and the block index staying
+//! consistent with the store: retention, rebuilds, a lost tail, another store's index; and
+//! queries narrowed by it, yet exact while it lags.
 
 #[path = "store_util.rs"]
 mod util;
 
 use logtui::config::StoreConfig;
-use logtui::record::{INFO, now_epoch};
+use logtui::record::{INFO, WARNING, now_epoch};
 use logtui::store::{self, Filter};
+use rusqlite::Connection;
 use std::time::Duration;
 use util::{Harness, config, rec};
 
@@ -19,14 +21,70 @@ fn search(h: &Harness, s: &str) -> u64 {
     })
 }
 
-/// Runs FTS5's own consistency check on the index file.
-fn fts_integrity_ok(h: &Harness) {
-    let c = rusqlite::Connection::open(store::fts::fts_path(&h.path)).unwrap();
-    c.execute(
-        "INSERT INTO records_fts(records_fts) VALUES ('integrity-check')",
-        [],
-    )
-    .unwrap();
+fn index_db(h: &Harness) -> Connection {
+    Connection::open(store::index::index_path(&h.path)).unwrap()
+}
+
+/// (backfill_next, live_from, indexed_max) of the index.
+fn index_state(h: &Harness) -> (i64, i64, i64) {
+    index_db(h)
+        .query_row(
+            "SELECT backfill_next, live_from, indexed_max FROM index_state",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap()
+}
+
+/// Checks the index against the store: FTS5's own integrity check passes; blocks do not
+/// overlap; every stored record lies in a block whose summary holds for it; no block is
+/// left entirely below the lowest stored id.
+fn index_consistent(h: &Harness) {
+    let idx = index_db(h);
+    idx.execute("INSERT INTO words(words) VALUES ('integrity-check')", [])
+        .unwrap();
+    let blocks: Vec<(i64, i64, f64, f64, i32, Option<String>)> = idx
+        .prepare("SELECT first_id, last_id, min_created, max_created, max_level, loggers FROM blocks ORDER BY first_id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    for w in blocks.windows(2) {
+        assert!(w[0].1 < w[1].0, "blocks overlap: {:?} {:?}", w[0], w[1]);
+    }
+    let store = Connection::open(&h.path).unwrap();
+    let rows: Vec<(i64, f64, i32, String)> = store
+        .prepare("SELECT id, created, level, logger FROM records ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    for (id, created, level, logger) in &rows {
+        let b = blocks
+            .iter()
+            .find(|b| b.0 <= *id && *id <= b.1)
+            .unwrap_or_else(|| panic!("record {id} is in no block"));
+        assert!(
+            b.2 <= *created && *created <= b.3,
+            "record {id}: time outside {b:?}"
+        );
+        assert!(*level <= b.4, "record {id}: level above {b:?}");
+        if let Some(list) = &b.5 {
+            let names: Vec<String> = serde_json::from_str(list).unwrap();
+            assert!(
+                names.contains(logger),
+                "record {id}: {logger} not in {list}"
+            );
+        }
+    }
+    if let Some((min, _, _, _)) = rows.first() {
+        assert!(
+            blocks.iter().all(|b| b.1 >= *min),
+            "a block of deleted records remains"
+        );
+    }
 }
 
 /// Stores `records` with no retention, then restarts the persister on the same file
@@ -65,7 +123,7 @@ fn age_retention_deletes_old_records_at_startup() {
     assert_eq!(search(&h, "zebra"), 3);
     assert_eq!(search(&h, "ancient"), 0);
     assert_eq!(search(&h, "fresh"), 3);
-    fts_integrity_ok(&h);
+    index_consistent(&h);
 }
 
 #[test]
@@ -91,45 +149,49 @@ fn row_cap_keeps_the_newest_in_chunks() {
     assert_eq!(search(&h, "row10999"), 0);
     assert_eq!(search(&h, "row11000"), 1);
     assert_eq!(search(&h, "common"), 1000);
-    fts_integrity_ok(&h);
+    // The blocks that held only deleted records are gone (12,000 records are 47 blocks).
+    assert!(h.wait_for(WAIT, || {
+        let n: i64 = index_db(&h)
+            .query_row("SELECT count(*) FROM blocks", [], |r| r.get(0))
+            .unwrap();
+        n <= 5
+    }));
+    index_consistent(&h);
 }
 
 #[test]
 fn lost_index_is_rebuilt_from_the_store() {
     let mut h = Harness::start(config());
     h.send(
-        (0..50)
+        (0..600)
             .map(|i| rec("app", INFO, &format!("kept{i} giraffe")))
             .collect(),
     );
     h.close().unwrap();
-    let fts = store::fts::fts_path(&h.path);
-    std::fs::remove_file(&fts).unwrap();
-    let _ = std::fs::remove_file(format!("{}-wal", fts.display()));
-    let _ = std::fs::remove_file(format!("{}-shm", fts.display()));
-    // Without the index file, search says so clearly.
+    let idx = store::index::index_path(&h.path);
+    std::fs::remove_file(&idx).unwrap();
+    let _ = std::fs::remove_file(format!("{}-wal", idx.display()));
+    let _ = std::fs::remove_file(format!("{}-shm", idx.display()));
+    // Without the index file, queries still answer, by reading every record.
     let c = store::open_read_only(&h.path).unwrap();
-    let e = store::count(
-        &c,
-        &Filter {
-            search: Some("giraffe".into()),
-            ..Filter::default()
-        },
-    )
-    .unwrap_err();
-    assert!(e.to_string().contains("-fts"), "{e}");
+    let f = Filter {
+        search: Some("giraffe".into()),
+        ..Filter::default()
+    };
+    assert_eq!(store::count(&c, &f).unwrap(), 600);
     drop(c);
     let Harness { dir, path, .. } = h;
     let h = Harness::start_at(dir, path, config());
     h.send(vec![rec("app", INFO, "new giraffe")]);
     h.flush();
-    assert!(h.wait_for(WAIT, || search(&h, "giraffe") == 51));
+    assert!(h.wait_for(WAIT, || index_state(&h).0 >= 600));
+    assert_eq!(search(&h, "giraffe"), 601);
     assert_eq!(search(&h, "kept7"), 1);
-    fts_integrity_ok(&h);
+    index_consistent(&h);
 }
 
 #[test]
-fn index_catches_up_on_a_lost_tail() {
+fn a_lagging_index_misses_nothing_and_catches_up() {
     let mut h = Harness::start(config());
     h.send(
         (0..20)
@@ -138,38 +200,89 @@ fn index_catches_up_on_a_lost_tail() {
     );
     h.close().unwrap();
     // Pretend the index never committed the last 15 records (a crash between the two commits).
+    let max: i64 = Connection::open(&h.path)
+        .unwrap()
+        .query_row("SELECT max(id) FROM records", [], |r| r.get(0))
+        .unwrap();
     {
-        let c = rusqlite::Connection::open(store::fts::fts_path(&h.path)).unwrap();
-        let max: i64 = rusqlite::Connection::open(&h.path)
-            .unwrap()
-            .query_row("SELECT max(id) FROM records", [], |r| r.get(0))
+        let c = index_db(&h);
+        c.execute_batch("DELETE FROM words; DELETE FROM blocks;")
             .unwrap();
-        c.execute_batch("INSERT INTO records_fts(records_fts) VALUES ('delete-all')")
-            .unwrap();
-        let reader = rusqlite::Connection::open(&h.path).unwrap();
-        let mut st = reader
-            .prepare("SELECT id, message, exc_text FROM records WHERE id <= ?1 - 15")
-            .unwrap();
-        let rows: Vec<(i64, String, Option<String>)> = st
-            .query_map([max], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
-        for (id, m, e) in rows {
-            c.execute(
-                "INSERT INTO records_fts(rowid, message, exc_text) VALUES (?1, ?2, ?3)",
-                rusqlite::params![id, m, e],
-            )
-            .unwrap();
-        }
-        c.execute("UPDATE fts_state SET indexed_max = ?1", [max - 15])
+        c.execute("UPDATE index_state SET indexed_max = ?1", [max - 15])
             .unwrap();
     }
-    assert_eq!(search(&h, "okapi"), 5);
+    // The 5 records the index claims are in no block now, so the index rules them out:
+    // proof that it is consulted. The 15 it does not cover are read directly.
+    assert_eq!(search(&h, "okapi"), 15);
     let Harness { dir, path, .. } = h;
     let h = Harness::start_at(dir, path, config());
-    assert!(h.wait_for(WAIT, || search(&h, "okapi") == 20));
-    fts_integrity_ok(&h);
+    assert!(h.wait_for(WAIT, || index_state(&h).2 == max));
+    assert_eq!(search(&h, "tail19"), 1);
+    assert_eq!(
+        search(&h, "tail0"),
+        0,
+        "ruled out by the tampered index, as before"
+    );
+}
+
+#[test]
+fn queries_skip_blocks_the_index_rules_out() {
+    let mut h = Harness::start(config());
+    let mut recs: Vec<_> = (0..600)
+        .map(|i| rec("app.web", INFO, &format!("request {i} served")))
+        .collect();
+    recs[400] = rec("app.db", WARNING, "slow query on orders");
+    h.send(recs);
+    h.close().unwrap();
+    index_consistent(&h);
+    // Edit a record by hand inside the first block, behind the index's back. Queries that
+    // the index answers never look inside that block; a regex, which it cannot answer, does.
+    Connection::open(&h.path)
+        .unwrap()
+        .execute(
+            "UPDATE records SET message = 'needle', logger = 'hidden', level = 50 WHERE id = 10",
+            [],
+        )
+        .unwrap();
+    let n = |f: Filter| h.count(&f);
+    assert_eq!(
+        n(Filter {
+            search: Some("needle".into()),
+            ..Filter::default()
+        }),
+        0
+    );
+    assert_eq!(
+        n(Filter {
+            logger: Some("hid*".into()),
+            ..Filter::default()
+        }),
+        0
+    );
+    assert_eq!(
+        n(Filter {
+            min_level: Some(50),
+            ..Filter::default()
+        }),
+        0
+    );
+    assert_eq!(
+        n(Filter {
+            regex: Some("^needle$".into()),
+            ..Filter::default()
+        }),
+        1
+    );
+    // What the index does hold is found, in the block it lives in.
+    assert_eq!(
+        n(Filter {
+            logger: Some("app.d?".into()),
+            search: Some("orders".into()),
+            min_level: Some(WARNING),
+            ..Filter::default()
+        }),
+        1
+    );
 }
 
 #[test]
@@ -180,11 +293,16 @@ fn another_stores_index_is_not_trusted() {
     let mut b = Harness::start(config());
     b.send(vec![rec("b", INFO, "only in store beta")]);
     b.close().unwrap();
-    std::fs::copy(store::fts::fts_path(&a.path), store::fts::fts_path(&b.path)).unwrap();
+    std::fs::copy(
+        store::index::index_path(&a.path),
+        store::index::index_path(&b.path),
+    )
+    .unwrap();
     let Harness { dir, path, .. } = b;
     let b = Harness::start_at(dir, path, config());
     assert!(b.wait_for(WAIT, || search(&b, "beta") == 1));
     assert_eq!(search(&b, "alpha"), 0);
+    index_consistent(&b);
 }
 
 #[test]

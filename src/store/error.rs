@@ -36,10 +36,6 @@ pub enum StoreError {
         pattern: String,
         source: Box<regex::Error>,
     },
-    #[error(
-        "full-text search needs the index file {path}, which does not exist (it is rebuilt when `logtui record` runs)"
-    )]
-    NoFullText { path: PathBuf },
     #[error("refusing to run a statement that can write to the store: {sql}")]
     NotReadOnly { sql: String },
     #[error("cannot start the store writer thread: {0}")]

@@ -1,15 +1,16 @@
 //! The SQLite store: one buffered persister writes, queries read.
-//! Records live in `<db>`; the full-text index in `<db>-fts`, kept by its own thread.
+//! Records live in `<db>`, appended in arrival order; the block index in `<db>-index`, kept by its own thread.
 
 pub mod alerts;
 pub mod error;
 pub mod extra;
-pub mod fts;
+pub mod index;
 pub mod persister;
 pub mod query;
 mod rawstmt;
 mod rules;
 pub mod schema;
+pub mod words;
 mod writer;
 
 pub use error::StoreError;

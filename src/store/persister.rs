@@ -3,7 +3,7 @@
 
 use super::alerts::Thresholds;
 use super::error::StoreError;
-use super::fts::{FtsHandle, FtsMsg};
+use super::index::{IndexHandle, IndexMsg};
 use super::rules::Settings;
 use super::schema::{self, Tuning};
 use super::writer::{RETENTION_CHUNK, Writer};
@@ -79,15 +79,15 @@ pub fn spawn_tuned(
     let settings = Settings::from_config(cfg)?;
     let conn = schema::open_tuned(path, tuning)?;
     let writer = Writer::new(conn, path, tuning.rows_per_insert)?;
-    // Before the writer's first commit: see `fts::spawn`.
-    let (fts, observer) = match tuning.fts {
+    // Before the writer's first commit: see `index::spawn`.
+    let (index, observer) = match tuning.index {
         true => (
-            Some(super::fts::spawn(path, writer.conn(), tuning, observer)?),
+            Some(super::index::spawn(path, writer.conn(), tuning, observer)?),
             None,
         ),
         false => (None, Some(observer)),
     };
-    if fts.is_some() && tuning.checkpoint_in_background {
+    if index.is_some() && tuning.checkpoint_in_background {
         let pages = tuning.wal_autocheckpoint.saturating_mul(8);
         writer
             .conn()
@@ -98,7 +98,7 @@ pub fn spawn_tuned(
         .enable_time()
         .build()
         .map_err(StoreError::Thread)?;
-    let p = Persister::new(writer, fts, settings, stats, observer);
+    let p = Persister::new(writer, index, settings, stats, observer);
     let thread = std::thread::Builder::new()
         .name("logtui-store".into())
         .spawn(move || rt.block_on(p.run(outlet)))
@@ -130,8 +130,8 @@ const MAX_ALERTS_PER_FLUSH: usize = 100;
 
 struct Persister {
     w: Writer,
-    /// The full-text index thread, which also tells the observer and frees committed records.
-    fts: Option<FtsHandle>,
+    /// The index thread, which also tells the observer and frees committed records.
+    index: Option<IndexHandle>,
     s: Settings,
     stats: Arc<Stats>,
     /// The observer, when there is no index thread to call it.
@@ -158,7 +158,7 @@ struct Persister {
 impl Persister {
     fn new(
         w: Writer,
-        fts: Option<FtsHandle>,
+        index: Option<IndexHandle>,
         s: Settings,
         stats: Arc<Stats>,
         observer: Option<Observer>,
@@ -166,7 +166,7 @@ impl Persister {
         let now = Instant::now();
         Persister {
             w,
-            fts,
+            index,
             thresholds: Thresholds::new(s.thresholds.clone(), s.threshold_window),
             buffer: Vec::with_capacity(s.buffer_size + crate::router::MAX_BATCH_RECORDS),
             s,
@@ -463,15 +463,15 @@ impl Persister {
                 self.stats.add_stored(s, per[s as usize]);
             }
         }
-        match &mut self.fts {
-            Some(fts) => {
+        match &mut self.index {
+            Some(index) => {
                 // The index thread tells the observer, indexes these records and frees
                 // them, then hands the emptied vector back.
-                let fresh = fts
+                let fresh = index
                     .recycled()
                     .unwrap_or_else(|| Vec::with_capacity(self.buffer.capacity()));
                 let batch = std::mem::replace(&mut self.buffer, fresh);
-                fts.send(FtsMsg::Index(batch, std::mem::take(&mut self.alerts)));
+                index.send(IndexMsg::Index(batch, std::mem::take(&mut self.alerts)));
             }
             None => {
                 if let Some(obs) = &mut self.observer {
@@ -485,11 +485,11 @@ impl Persister {
         self.ack_all();
     }
 
-    /// Answers flush requests: at once, or once the full-text index has caught up.
+    /// Answers flush requests: at once, or once the block index has caught up.
     fn ack_all(&mut self) {
         for ack in self.acks.drain(..) {
-            match &mut self.fts {
-                Some(fts) => fts.send(FtsMsg::Ack(ack)),
+            match &mut self.index {
+                Some(index) => index.send(IndexMsg::Ack(ack)),
                 None => {
                     let _ = ack.send(());
                 }
@@ -504,16 +504,17 @@ impl Persister {
         let result = (|| {
             if self.s.retention_days > 0.0 {
                 let cutoff = now_epoch() - self.s.retention_days * 86_400.0;
-                let ids = self.w.delete_older_than(cutoff)?;
-                deleted += ids.len();
-                more |= ids.len() as i64 >= RETENTION_CHUNK;
-                self.forget(ids);
+                let n = self.w.delete_older_than(cutoff)?;
+                deleted += n;
+                more |= n >= RETENTION_CHUNK;
             }
             if self.s.retention_max_rows > 0 && !more {
-                let ids = self.w.delete_beyond(self.s.retention_max_rows)?;
-                deleted += ids.len();
-                more |= ids.len() as i64 >= RETENTION_CHUNK;
-                self.forget(ids);
+                let n = self.w.delete_beyond(self.s.retention_max_rows)?;
+                deleted += n;
+                more |= n >= RETENTION_CHUNK;
+            }
+            if deleted > 0 {
+                self.forget()?;
             }
             Ok::<(), StoreError>(())
         })();
@@ -531,13 +532,12 @@ impl Persister {
         }
     }
 
-    /// Removes deleted records from the full-text index.
-    fn forget(&mut self, ids: Vec<super::fts::Deleted>) {
-        if let Some(fts) = &mut self.fts
-            && !ids.is_empty()
-        {
-            fts.send(FtsMsg::Delete(ids));
+    /// Tells the index which blocks retention has emptied.
+    fn forget(&mut self) -> Result<(), StoreError> {
+        if let Some(index) = &mut self.index {
+            index.send(IndexMsg::Forget(self.w.first_id()?));
         }
+        Ok(())
     }
 
     /// The queue is closed: commit what is left, retrying a few times before giving up.
@@ -546,8 +546,8 @@ impl Persister {
         let mut wait = RETRY_MIN;
         for attempt in 1..=SHUTDOWN_ATTEMPTS {
             if self.flush(true) {
-                if let Some(fts) = &mut self.fts {
-                    fts.finish();
+                if let Some(index) = &mut self.index {
+                    index.finish();
                 }
                 return Ok(());
             }

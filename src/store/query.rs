@@ -1,9 +1,11 @@
 //! Reading the store: filtered, streamed records, counts, and read-only SQL.
-//! Every user value is bound as a parameter; full-text input is quoted so punctuation is never FTS syntax.
+//! The block index narrows each query to the id ranges that may match; every user value is bound as a parameter.
 
 use super::error::{StoreError, on};
 use super::extra::parse_extra;
+use super::index;
 use super::schema::COLUMNS;
+use super::words::TextQuery;
 use crate::record::{Record, Source};
 use crate::value::Value;
 use regex::Regex;
@@ -23,8 +25,9 @@ pub struct Filter {
     pub origin: Option<String>,
     /// Exact job name.
     pub job: Option<String>,
-    /// Full-text search over message and traceback: every whitespace-separated term must
-    /// occur (as a phrase of its words); a trailing `*` makes a term a prefix.
+    /// Search over message and traceback: every whitespace-separated term must occur (as
+    /// a phrase of its words, case-insensitively); a trailing `*` makes a term a prefix.
+    /// See [`super::words::TextQuery`].
     pub search: Option<String>,
     /// A regular expression (Rust `regex` syntax) matched against message or traceback.
     pub regex: Option<String>,
@@ -34,13 +37,34 @@ pub struct Filter {
     pub until: Option<f64>,
     /// At most this many records (for `count`, a cap on the count).
     pub limit: Option<u64>,
-    /// Newest first. Order is by `created`, then by row id.
+    /// Newest first. Order is arrival order (row id), which is also how the store and its
+    /// index are laid out; `created` is the sender's clock and may disagree across senders.
     pub descending: bool,
 }
 
-/// Registers the `regexp(pattern, text)` SQL function (so `text REGEXP pattern` works),
-/// compiling each pattern once per statement.
+/// Registers the SQL functions queries use: `regexp(pattern, text)` (so `text REGEXP
+/// pattern` works) and `logtui_search(search, message, exc_text)`, each parsing its first
+/// argument once per statement.
 pub fn register_functions(conn: &Connection) -> Result<(), StoreError> {
+    conn.create_scalar_function(
+        "logtui_search",
+        3,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let q = ctx.get_or_create_aux(
+                0,
+                |v| -> Result<TextQuery, Box<dyn std::error::Error + Send + Sync>> {
+                    Ok(TextQuery::parse(v.as_str()?))
+                },
+            )?;
+            let text = |i: usize| match ctx.get_raw(i) {
+                rusqlite::types::ValueRef::Text(t) => std::str::from_utf8(t).ok(),
+                _ => None,
+            };
+            Ok(q.matches(text(1).unwrap_or(""), text(2)))
+        },
+    )
+    .map_err(on(conn, "register logtui_search function"))?;
     conn.create_scalar_function(
         "regexp",
         2,
@@ -63,42 +87,6 @@ pub fn register_functions(conn: &Connection) -> Result<(), StoreError> {
     .map_err(on(conn, "register regexp function"))
 }
 
-/// The pieces of a full-text search: an FTS5 query, and terms with no word characters
-/// (which the tokenizer would drop) to match as plain substrings instead.
-#[derive(Debug, Default, PartialEq)]
-pub struct SearchPlan {
-    pub fts: Option<String>,
-    pub substrings: Vec<String>,
-}
-
-/// Turns what a user typed into a safe FTS5 query: each term double-quoted (quotes
-/// doubled), all ANDed. A trailing `*` on a term keeps its prefix meaning.
-pub fn search_plan(text: &str) -> SearchPlan {
-    let mut plan = SearchPlan::default();
-    let mut q = String::new();
-    for term in text.split_whitespace() {
-        let (word, prefix) = match term.strip_suffix('*') {
-            Some(w) if w.chars().any(char::is_alphanumeric) => (w, true),
-            _ => (term, false),
-        };
-        if !word.chars().any(char::is_alphanumeric) {
-            plan.substrings.push(term.to_owned());
-            continue;
-        }
-        if !q.is_empty() {
-            q.push_str(" AND ");
-        }
-        q.push('"');
-        q.push_str(&word.replace('"', "\"\""));
-        q.push('"');
-        if prefix {
-            q.push('*');
-        }
-    }
-    plan.fts = (!q.is_empty()).then_some(q);
-    plan
-}
-
 /// A WHERE clause under construction: each condition names its one parameter as `$`.
 #[derive(Default)]
 struct Where {
@@ -119,8 +107,8 @@ impl Where {
     }
 }
 
-/// The WHERE clause and its parameters for `f`.
-fn where_clause(f: &Filter) -> Result<(String, Vec<SqlValue>), StoreError> {
+/// The conditions on each record for `f`, and their parameters.
+fn record_clause(f: &Filter) -> Result<Where, StoreError> {
     let mut w = Where::default();
     let text = |s: &String| SqlValue::Text(s.clone());
     if let Some(l) = f.min_level {
@@ -144,20 +132,12 @@ fn where_clause(f: &Filter) -> Result<(String, Vec<SqlValue>), StoreError> {
     if let Some(t) = f.until {
         w.add("created < $", SqlValue::Real(t));
     }
-    if let Some(search) = &f.search {
-        let plan = search_plan(search);
-        if let Some(q) = plan.fts {
-            w.add(
-                "id IN (SELECT rowid FROM fts.records_fts WHERE records_fts MATCH $)",
-                SqlValue::Text(q),
-            );
-        }
-        for s in plan.substrings {
-            w.add(
-                "(instr(message, $) > 0 OR instr(exc_text, $) > 0)",
-                SqlValue::Text(s),
-            );
-        }
+    if let Some(search) = f
+        .search
+        .as_ref()
+        .filter(|s| !TextQuery::parse(s).is_empty())
+    {
+        w.add("logtui_search($, message, exc_text)", text(search));
     }
     if let Some(re) = &f.regex {
         Regex::new(re).map_err(|e| StoreError::BadRegex {
@@ -166,23 +146,132 @@ fn where_clause(f: &Filter) -> Result<(String, Vec<SqlValue>), StoreError> {
         })?;
         w.add("(message REGEXP $ OR exc_text REGEXP $)", text(re));
     }
-    Ok((w.sql, w.params))
+    Ok(w)
 }
 
-/// Makes sure `conn` has what `f` needs: the `regexp` function, the full-text index.
-fn prepare_conn(conn: &Connection, f: &Filter) -> Result<(), StoreError> {
-    if f.regex.is_some() {
-        register_functions(conn)?;
+/// The conditions on each block of the index for `f`: a block that fails them holds no
+/// match. A block lists no loggers (origins, jobs) when it has too many to list.
+fn block_clause(f: &Filter) -> Where {
+    let mut w = Where::default();
+    let text = |s: &String| SqlValue::Text(s.clone());
+    let listed = |col: &str, cond: &str| {
+        format!("({col} IS NULL OR EXISTS (SELECT 1 FROM json_each({col}) WHERE value {cond}))")
+    };
+    if let Some(l) = f.min_level {
+        w.add("max_level >= $", SqlValue::Integer(l.into()));
     }
-    if f.search
+    if let Some(g) = &f.logger {
+        w.add(&listed("loggers", "GLOB $"), text(g));
+    }
+    if let Some(s) = f.source {
+        w.add("(sources & $) != 0", SqlValue::Integer(1 << s as u32));
+    }
+    if let Some(g) = &f.origin {
+        w.add(&listed("origins", "GLOB $"), text(g));
+    }
+    if let Some(j) = &f.job {
+        w.add(&listed("jobs", "= $"), text(j));
+    }
+    if let Some(t) = f.since {
+        w.add("max_created >= $", SqlValue::Real(t));
+    }
+    if let Some(t) = f.until {
+        w.add("min_created < $", SqlValue::Real(t));
+    }
+    if let Some(q) = f
+        .search
         .as_deref()
-        .is_some_and(|s| search_plan(s).fts.is_some())
+        .and_then(|s| TextQuery::parse(s).index_query())
     {
-        let store = super::error::conn_path(conn);
-        if !super::fts::attach(conn, &store)? {
-            return Err(StoreError::NoFullText {
-                path: super::fts::fts_path(&store),
-            });
+        w.add(
+            "first_id IN (SELECT rowid FROM idx.words WHERE words MATCH $)",
+            SqlValue::Text(q),
+        );
+    }
+    w
+}
+
+/// The id ranges that may hold records matching `f`, ascending and disjoint: the blocks
+/// the index cannot rule out, plus every range it does not cover yet. Everything when the
+/// store has no index file.
+fn candidate_ranges(conn: &Connection, f: &Filter) -> Result<Vec<(i64, i64)>, StoreError> {
+    let store = super::error::conn_path(conn);
+    let everything = vec![(i64::MIN, i64::MAX)];
+    if !index::attach(conn, &store)? {
+        return Ok(everything);
+    }
+    // The state first: blocks committed after it only add ranges it calls uncovered.
+    let Some(state) = index::read_state(conn, "idx").map_err(on(conn, "read the index state"))?
+    else {
+        return Ok(everything);
+    };
+    let w = block_clause(f);
+    let sql = format!(
+        "SELECT first_id, last_id FROM idx.blocks{} ORDER BY first_id",
+        w.sql
+    );
+    let mut st = conn
+        .prepare(&sql)
+        .map_err(on(conn, "prepare block lookup"))?;
+    let mut ranges: Vec<(i64, i64)> = st
+        .query_map(params_from_iter(w.params), |r| Ok((r.get(0)?, r.get(1)?)))
+        .and_then(|rows| rows.collect())
+        .map_err(on(conn, "look up blocks"))?;
+    ranges.extend(state.uncovered());
+    ranges.sort_unstable();
+    let mut merged: Vec<(i64, i64)> = Vec::with_capacity(ranges.len());
+    for (a, b) in ranges {
+        match merged.last_mut() {
+            Some(last) if a <= last.1.saturating_add(1) => last.1 = last.1.max(b),
+            _ => merged.push((a, b)),
+        }
+    }
+    Ok(merged)
+}
+
+/// Runs a statement over each candidate range of `f`, in the filter's order, until `each`
+/// has counted `f.limit` records. `sql` wraps the `FROM records WHERE … LIMIT …` part.
+fn over_ranges(
+    conn: &Connection,
+    f: &Filter,
+    sql: impl Fn(&str) -> String,
+    mut each: impl FnMut(&Row<'_>) -> rusqlite::Result<u64>,
+) -> Result<(), StoreError> {
+    register_functions(conn)?;
+    let mut w = record_clause(f)?;
+    let mut ranges = candidate_ranges(conn, f)?;
+    if f.descending {
+        ranges.reverse();
+    }
+    w.add("id >= $", SqlValue::Null);
+    w.add("id <= $", SqlValue::Null);
+    let dir = if f.descending { "DESC" } else { "ASC" };
+    let n = w.params.len();
+    let sql = sql(&format!(
+        "FROM records{} ORDER BY id {dir} LIMIT ?{}",
+        w.sql,
+        n + 1
+    ));
+    let mut st = conn
+        .prepare(&sql)
+        .map_err(on(conn, "prepare record query"))?;
+    let mut left = f
+        .limit
+        .map_or(i64::MAX, |l| i64::try_from(l).unwrap_or(i64::MAX));
+    w.params.push(SqlValue::Null);
+    for (lo, hi) in ranges {
+        if left <= 0 {
+            break;
+        }
+        w.params[n - 2] = SqlValue::Integer(lo);
+        w.params[n - 1] = SqlValue::Integer(hi);
+        w.params[n] = SqlValue::Integer(left);
+        let mut rows = st
+            .query(params_from_iter(w.params.iter()))
+            .map_err(on(conn, "run record query"))?;
+        while let Some(row) = rows.next().map_err(on(conn, "read records"))? {
+            let got = each(row).map_err(on(conn, "decode a record row"))?;
+            left = left.saturating_sub(i64::try_from(got).unwrap_or(i64::MAX));
         }
     }
     Ok(())
@@ -190,33 +279,18 @@ fn prepare_conn(conn: &Connection, f: &Filter) -> Result<(), StoreError> {
 
 /// How many records match `f` (capped at `f.limit` when set).
 pub fn count(conn: &Connection, f: &Filter) -> Result<u64, StoreError> {
-    prepare_conn(conn, f)?;
-    let (w, mut p) = where_clause(f)?;
-    let sql = match f.limit {
-        Some(l) => {
-            p.push(SqlValue::Integer(i64::try_from(l).unwrap_or(i64::MAX)));
-            format!(
-                "SELECT count(*) FROM (SELECT 1 FROM records{w} LIMIT ?{})",
-                p.len()
-            )
-        }
-        None => format!("SELECT count(*) FROM records{w}"),
-    };
-    let n: i64 = conn
-        .query_row(&sql, params_from_iter(p), |r| r.get(0))
-        .map_err(on(conn, "count records"))?;
-    Ok(u64::try_from(n).unwrap_or(0))
-}
-
-fn select_sql(f: &Filter) -> Result<(String, Vec<SqlValue>), StoreError> {
-    let (w, mut p) = where_clause(f)?;
-    let dir = if f.descending { "DESC" } else { "ASC" };
-    let mut sql = format!("SELECT id, {COLUMNS} FROM records{w} ORDER BY created {dir}, id {dir}");
-    if let Some(l) = f.limit {
-        p.push(SqlValue::Integer(i64::try_from(l).unwrap_or(i64::MAX)));
-        sql.push_str(&format!(" LIMIT ?{}", p.len()));
-    }
-    Ok((sql, p))
+    let mut total = 0u64;
+    over_ranges(
+        conn,
+        f,
+        |from| format!("SELECT count(*) FROM (SELECT 1 {from})"),
+        |row| {
+            let n = u64::try_from(row.get::<_, i64>(0)?).unwrap_or(0);
+            total += n;
+            Ok(n)
+        },
+    )?;
+    Ok(total)
 }
 
 /// Streams the records matching `f` to `f`, with their row ids, in the filter's order.
@@ -225,19 +299,16 @@ pub fn for_each(
     f: &Filter,
     mut each: impl FnMut(i64, Record),
 ) -> Result<(), StoreError> {
-    prepare_conn(conn, f)?;
-    let (sql, p) = select_sql(f)?;
-    let mut stmt = conn
-        .prepare(&sql)
-        .map_err(on(conn, "prepare record query"))?;
-    let mut rows = stmt
-        .query(params_from_iter(p))
-        .map_err(on(conn, "run record query"))?;
-    while let Some(row) = rows.next().map_err(on(conn, "read records"))? {
-        let (id, rec) = record_from_row(row).map_err(on(conn, "decode a record row"))?;
-        each(id, rec);
-    }
-    Ok(())
+    over_ranges(
+        conn,
+        f,
+        |from| format!("SELECT id, {COLUMNS} {from}"),
+        |row| {
+            let (id, rec) = record_from_row(row)?;
+            each(id, rec);
+            Ok(1)
+        },
+    )
 }
 
 /// Reads one `SELECT id, COLUMNS` row.
@@ -309,20 +380,4 @@ pub fn run_sql(
         f(&names, vals);
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn search_terms_are_quoted_and_anded() {
-        let p = search_plan(r#"  10.0.0.7 user"s  auth* "x AND y" -- ( "#);
-        assert_eq!(
-            p.fts.as_deref(),
-            Some(r#""10.0.0.7" AND "user""s" AND "auth"* AND """x" AND "AND" AND "y""""#)
-        );
-        assert_eq!(p.substrings, vec!["--".to_owned(), "(".to_owned()]);
-        assert_eq!(search_plan("   "), SearchPlan::default());
-    }
 }

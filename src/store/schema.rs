@@ -1,4 +1,4 @@
-//! Opening the store: pragmas, the `records` table, its indexes and its full-text index.
+//! Opening the store: pragmas, the `records` table and its block index file.
 //! The schema version lives in `PRAGMA user_version`, so a later logtui can migrate or refuse.
 
 use super::error::StoreError;
@@ -6,7 +6,7 @@ use rusqlite::{Connection, OpenFlags};
 use std::path::Path;
 
 /// The schema this build writes and reads.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// The record columns in insert/select order (everything but `id`).
 pub(crate) const COLUMNS: &str = "created, level, levelname, logger, message, source, origin, job, host, \
@@ -42,17 +42,14 @@ const TABLE: &str = "CREATE TABLE IF NOT EXISTS records (
     extra        TEXT
 )";
 
-/// Every secondary index, by name. Composite indexes end in `created` so a filter plus
-/// "newest first" is one index range scan.
-pub const INDEXES: &[(&str, &str)] = &[
-    ("records_created", "ON records(created)"),
-    ("records_level", "ON records(level, created)"),
-    ("records_logger", "ON records(logger, created)"),
-    ("records_source", "ON records(source, origin, created)"),
-    (
-        "records_job",
-        "ON records(job, created) WHERE job IS NOT NULL",
-    ),
+/// The per-record B-tree indexes of schema 1, dropped on upgrade: the block index serves
+/// those lookups, and the writer no longer pays about 3 µs per record to maintain them.
+const OLD_INDEXES: &[&str] = &[
+    "records_created",
+    "records_level",
+    "records_logger",
+    "records_source",
+    "records_job",
 ];
 
 /// Identifies this store, so a full-text index file can tell it indexes this one.
@@ -70,27 +67,15 @@ pub struct Tuning {
     pub cache_kib: u32,
     /// WAL pages before an automatic checkpoint.
     pub wal_autocheckpoint: u32,
-    /// Names from [`INDEXES`] to create.
-    pub indexes: Vec<&'static str>,
     /// Let the index thread checkpoint the store's WAL; the writer then checkpoints only
     /// as a backstop, past `wal_autocheckpoint * 8` pages.
     pub checkpoint_in_background: bool,
     /// Rows per insert statement run (1 = one statement per record).
     pub rows_per_insert: usize,
-    /// Whether to keep the full-text index (its own file, see [`super::fts`]).
-    pub fts: bool,
-    /// FTS5 tokenizer: `unicode61` (case-folds all scripts) or `ascii` (faster, folds ASCII only).
-    pub fts_tokenizer: &'static str,
-    /// FTS5 `detail=` option: `full` (phrase queries work), `column` or `none`.
-    pub fts_detail: &'static str,
-    /// FTS5 `automerge`: segments per level before they are merged.
-    pub fts_automerge: u32,
-    /// FTS5 `crisismerge`: segments per level that force a merge.
-    pub fts_crisismerge: u32,
-    /// FTS5 `pgsz`: leaf page size of the index, in bytes.
-    pub fts_pgsz: u32,
-    /// FTS5 `hashsize`: bytes of pending index data before a segment is written mid-transaction.
-    pub fts_hashsize: u32,
+    /// Whether to keep the block index (its own file, see [`super::index`]).
+    pub index: bool,
+    /// Most records summarised by one block of the index.
+    pub block_records: usize,
 }
 
 impl Default for Tuning {
@@ -99,16 +84,10 @@ impl Default for Tuning {
             page_size: 4096,
             cache_kib: 8 * 1024,
             wal_autocheckpoint: 4096,
-            indexes: INDEXES.iter().map(|(n, _)| *n).collect(),
             checkpoint_in_background: true,
             rows_per_insert: 32,
-            fts: true,
-            fts_tokenizer: "unicode61",
-            fts_detail: "full",
-            fts_automerge: 4,
-            fts_crisismerge: 16,
-            fts_pgsz: 4050,
-            fts_hashsize: 16 * 1024 * 1024,
+            index: true,
+            block_records: 256,
         }
     }
 }
@@ -168,10 +147,10 @@ pub fn open_tuned(path: &Path, t: &Tuning) -> Result<Connection, StoreError> {
             .map_err(err("set page size"))?;
     }
     writer_pragmas(&conn, path, t)?;
-    create_schema(&conn, path, t)?;
-    if t.fts {
+    create_schema(&conn, path)?;
+    if t.index {
         // The index file beside it, empty until the persister fills it.
-        super::fts::open_fts(&super::fts::fts_path(path), t)?;
+        super::index::open_index(&super::index::index_path(path), t)?;
     }
     Ok(conn)
 }
@@ -225,7 +204,7 @@ fn new_store_id(path: &Path) -> i64 {
     (h.finish() >> 1) as i64
 }
 
-fn create_schema(conn: &Connection, path: &Path, t: &Tuning) -> Result<(), StoreError> {
+fn create_schema(conn: &Connection, path: &Path) -> Result<(), StoreError> {
     let err = |op: &'static str| move |e| StoreError::sqlite(path, op, e);
     let version = user_version(conn, path)?;
     if version > SCHEMA_VERSION {
@@ -237,6 +216,9 @@ fn create_schema(conn: &Connection, path: &Path, t: &Tuning) -> Result<(), Store
     }
     if version == SCHEMA_VERSION {
         return Ok(());
+    }
+    if version == 1 {
+        return upgrade_from_1(conn, path);
     }
     let tables: i64 = conn
         .query_row(
@@ -253,9 +235,6 @@ fn create_schema(conn: &Connection, path: &Path, t: &Tuning) -> Result<(), Store
     let mut sql = String::from("BEGIN IMMEDIATE;\n");
     sql.push_str(TABLE);
     sql.push_str(";\n");
-    for (name, def) in INDEXES.iter().filter(|(n, _)| t.indexes.contains(n)) {
-        sql.push_str(&format!("CREATE INDEX IF NOT EXISTS {name} {def};\n"));
-    }
     sql.push_str(META);
     sql.push_str(&format!(
         ";\nINSERT OR IGNORE INTO meta(key, value) VALUES ('store_id', {});\n",
@@ -269,6 +248,28 @@ fn create_schema(conn: &Connection, path: &Path, t: &Tuning) -> Result<(), Store
     Ok(())
 }
 
+/// Schema 1 kept five B-tree indexes and an FTS5 file (`<db>-fts`); schema 2 keeps neither.
+fn upgrade_from_1(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let mut sql = String::from("BEGIN IMMEDIATE;\n");
+    for name in OLD_INDEXES {
+        sql.push_str(&format!("DROP INDEX IF EXISTS {name};\n"));
+    }
+    sql.push_str(&format!("PRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;"));
+    if let Err(e) = conn.execute_batch(&sql) {
+        let _ = conn.execute_batch("ROLLBACK");
+        return Err(StoreError::sqlite(path, "upgrade schema 1 to 2", e));
+    }
+    let mut old = path.as_os_str().to_owned();
+    old.push("-fts");
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = old.clone();
+        p.push(suffix);
+        let _ = std::fs::remove_file(p);
+    }
+    tracing::info!(path = %path.display(), "upgraded the store to schema 2 (block index)");
+    Ok(())
+}
+
 fn user_version(conn: &Connection, path: &Path) -> Result<i64, StoreError> {
     conn.query_row("PRAGMA user_version", [], |r| r.get(0))
         .map_err(|e| StoreError::sqlite(path, "read schema version", e))
@@ -276,7 +277,7 @@ fn user_version(conn: &Connection, path: &Path) -> Result<i64, StoreError> {
 
 /// Opens an existing store for reading only (`SQLITE_OPEN_READ_ONLY` and
 /// `PRAGMA query_only`). The `regexp` SQL function is registered on it, and the
-/// full-text index file, when present, is attached as schema `fts`.
+/// block index file, when present, is attached as schema `idx`.
 pub fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
     if !path.exists() {
         return Err(StoreError::Missing {
@@ -305,7 +306,7 @@ pub fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
         }),
         _ => {
             super::query::register_functions(&conn)?;
-            super::fts::attach(&conn, path)?;
+            super::index::attach(&conn, path)?;
             Ok(conn)
         }
     }
@@ -330,9 +331,47 @@ mod tests {
                 |r| r.get(0),
             )
             .unwrap();
-        assert_eq!(n, INDEXES.len() as i64);
+        assert_eq!(
+            n, 0,
+            "lookups go through the block index, not per-record indexes"
+        );
+        assert!(super::super::index::index_path(&path).exists());
         let ro = open_read_only(&path).unwrap();
         assert!(ro.execute("DELETE FROM records", []).is_err());
+    }
+
+    #[test]
+    fn schema_1_is_upgraded_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let old_fts = dir.path().join("s.db-fts");
+        std::fs::write(&old_fts, b"old index").unwrap();
+        {
+            let c = Connection::open(&path).unwrap();
+            let mut sql = format!("{TABLE};\n{META};\n");
+            for name in OLD_INDEXES {
+                sql.push_str(&format!("CREATE INDEX {name} ON records(created);\n"));
+            }
+            sql.push_str(
+                "INSERT INTO meta VALUES ('store_id', 7);
+                 INSERT INTO records(created, level, levelname, logger, message, source, origin)
+                 VALUES (1.5, 20, 'INFO', 'a', 'kept', 'tcp', 'x');
+                 PRAGMA user_version = 1;",
+            );
+            c.execute_batch(&sql).unwrap();
+        }
+        let c = open(&path).unwrap();
+        assert_eq!(user_version(&c, &path).unwrap(), SCHEMA_VERSION);
+        let (indexes, msg): (i64, String) = c
+            .query_row(
+                "SELECT (SELECT count(*) FROM sqlite_schema WHERE type = 'index'),
+                        (SELECT message FROM records)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((indexes, msg.as_str()), (0, "kept"));
+        assert!(!old_fts.exists());
     }
 
     #[test]

@@ -2,11 +2,10 @@
 //! whose text parameters point into the records (no per-record allocation or copy).
 
 use super::error::StoreError;
-use super::fts::Deleted;
 use super::rawstmt::RawStmt;
 use super::schema::{COLUMNS, NCOLUMNS};
 use crate::record::{Record, now_epoch};
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::{Connection, Params, params};
 use std::ffi::c_int;
 use std::path::{Path, PathBuf};
 
@@ -27,7 +26,10 @@ pub(crate) struct Writer {
 }
 
 /// Rows deleted per retention transaction: small enough that ingestion waits at most tens of ms.
-pub(crate) const RETENTION_CHUNK: i64 = 5000;
+pub(crate) const RETENTION_CHUNK: usize = 5000;
+/// Oldest rows one age-retention pass looks at. Ids follow arrival, so expired records sit
+/// at the low end; looking no further keeps a pass over a large, young store short.
+const RETENTION_WINDOW: i64 = 100_000;
 
 /// Parameters per row: the id, then [`COLUMNS`].
 const PARAMS: usize = NCOLUMNS + 1;
@@ -81,8 +83,13 @@ impl Writer {
     pub fn write(&mut self, batch: &mut [(i64, Record)]) -> Result<(), StoreError> {
         let n = batch.len();
         let first = self.next_id;
-        for (k, (id, _)) in batch.iter_mut().enumerate() {
+        for (k, (id, r)) in batch.iter_mut().enumerate() {
             *id = first + k as i64;
+            // SQLite stores NaN as NULL; a record must never fail its row for a bad clock.
+            // Fixed here, so the index summarises the time that is stored.
+            if !r.created.is_finite() {
+                r.created = now_epoch();
+            }
         }
         self.conn
             .execute_batch("BEGIN IMMEDIATE")
@@ -133,59 +140,53 @@ impl Writer {
         result
     }
 
-    /// Deletes up to [`RETENTION_CHUNK`] records created before `cutoff` (epoch seconds).
-    /// Returns what went, for the full-text index.
-    pub fn delete_older_than(&mut self, cutoff: f64) -> Result<Vec<Deleted>, StoreError> {
+    /// Deletes up to [`RETENTION_CHUNK`] records created before `cutoff` (epoch seconds)
+    /// among the [`RETENTION_WINDOW`] oldest arrivals. Returns how many went.
+    pub fn delete_older_than(&mut self, cutoff: f64) -> Result<usize, StoreError> {
         self.delete_chunk(
             "delete old records",
             "DELETE FROM records WHERE id IN
-               (SELECT id FROM records WHERE created < ?1 ORDER BY created LIMIT ?2)
-             RETURNING id, message, exc_text",
-            rusqlite::types::Value::Real(cutoff),
+               (SELECT id FROM records
+                WHERE id < (SELECT min(id) FROM records) + ?3 AND created < ?1
+                ORDER BY id LIMIT ?2)",
+            params![cutoff, RETENTION_CHUNK as i64, RETENTION_WINDOW],
         )
     }
 
     /// Deletes up to [`RETENTION_CHUNK`] of the oldest records beyond the newest `keep`
     /// rows (counted as rows, so gaps left by age retention do not shrink the cap).
-    /// Returns what went, for the full-text index.
-    pub fn delete_beyond(&mut self, keep: u64) -> Result<Vec<Deleted>, StoreError> {
+    /// Returns how many went.
+    pub fn delete_beyond(&mut self, keep: u64) -> Result<usize, StoreError> {
         self.delete_chunk(
             "delete records beyond the row cap",
             "DELETE FROM records WHERE id IN
                (SELECT id FROM records
                 WHERE id <= (SELECT id FROM records ORDER BY id DESC LIMIT 1 OFFSET ?1)
-                ORDER BY id LIMIT ?2)
-             RETURNING id, message, exc_text",
-            rusqlite::types::Value::Integer(i64::try_from(keep).unwrap_or(i64::MAX)),
+                ORDER BY id LIMIT ?2)",
+            params![
+                i64::try_from(keep).unwrap_or(i64::MAX),
+                RETENTION_CHUNK as i64
+            ],
         )
     }
 
-    fn delete_chunk(
-        &mut self,
-        op: &str,
-        sql: &str,
-        arg: rusqlite::types::Value,
-    ) -> Result<Vec<Deleted>, StoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| StoreError::sqlite(&self.path, op, e))?;
-        let ids = tx
+    fn delete_chunk(&mut self, op: &str, sql: &str, p: impl Params) -> Result<usize, StoreError> {
+        self.conn
             .prepare_cached(sql)
-            .and_then(|mut s| {
-                s.query_map(rusqlite::params![arg, RETENTION_CHUNK], |r| {
-                    Ok(Deleted {
-                        id: r.get(0)?,
-                        message: r.get(1)?,
-                        exc_text: r.get(2)?,
-                    })
-                })?
-                .collect::<rusqlite::Result<Vec<Deleted>>>()
-            })
-            .map_err(|e| StoreError::sqlite(&self.path, op, e))?;
-        tx.commit()
-            .map_err(|e| StoreError::sqlite(&self.path, op, e))?;
-        Ok(ids)
+            .and_then(|mut s| s.execute(p))
+            .map_err(|e| StoreError::sqlite(&self.path, op, e))
+    }
+
+    /// The lowest id still stored (the next id when the table is empty): every id below
+    /// it is gone for good.
+    pub fn first_id(&self) -> Result<i64, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT coalesce(min(id), ?1) FROM records",
+                [self.next_id],
+                |r| r.get(0),
+            )
+            .map_err(|e| StoreError::sqlite(&self.path, "read the lowest record id", e))
     }
 }
 
@@ -222,13 +223,7 @@ fn bind_one(
 ) -> rusqlite::Result<()> {
     ins.bind_i64(base + 1, id)?;
     let base = base + 1;
-    // SQLite stores NaN as NULL; a record must never fail its row for a bad clock.
-    let created = if r.created.is_finite() {
-        r.created
-    } else {
-        now_epoch()
-    };
-    ins.bind_f64(base + 1, created)?;
+    ins.bind_f64(base + 1, r.created)?;
     ins.bind_i64(base + 2, i64::from(r.level))?;
     // SAFETY: `r` and `json` stay alive and unchanged until the statement's `step` (in
     // `insert_rows`) returns; every parameter is rebound before it runs again, and
