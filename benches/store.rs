@@ -222,7 +222,7 @@ fn variants() -> Vec<Variant> {
             c(),
             t(&|x| x.wal_autocheckpoint = 1000),
         ),
-        v("page8k", "page_size 8192", c(), t(&|x| x.page_size = 8192)),
+        v("page4k", "page_size 4096", c(), t(&|x| x.page_size = 4096)),
         v(
             "page16k",
             "page_size 16384",

@@ -12,7 +12,6 @@ use super::schema::Tuning;
 use super::words::{for_each_word, indexed};
 use crate::record::{Record, Source};
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TryRecvError};
 use std::time::{Duration, Instant};
@@ -276,19 +275,17 @@ pub(crate) fn spawn(
             "indexing stored records in the background"
         );
     }
-    // Read-write only so it may checkpoint the store's WAL; it never writes rows.
     let reader = Connection::open_with_flags(
         store,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(|e| StoreError::sqlite(store, "open store for indexing", e))?;
     reader
         .busy_timeout(Duration::from_secs(5))
         .map_err(|e| StoreError::sqlite(store, "set busy timeout", e))?;
-    // The writer leaves routine checkpoints of the store to this thread.
-    reader
-        .execute_batch("PRAGMA wal_autocheckpoint = 0")
-        .map_err(|e| StoreError::sqlite(store, "set pragmas", e))?;
+    if t.checkpoint_in_background {
+        super::checkpoint::backstop(&conn, &path, t.wal_autocheckpoint)?;
+    }
     let ins_block = RawStmt::prepare(
         &conn,
         "INSERT INTO blocks(first_id, last_id, min_created, max_created, max_level, sources,
@@ -314,9 +311,6 @@ pub(crate) fn spawn(
         recycle: recycle_tx,
         broken: false,
         observer,
-        checkpoint_store: t.checkpoint_in_background,
-        last_checkpoint: Instant::now(),
-        store_dirty: false,
     };
     let thread = std::thread::Builder::new()
         .name("logtui-index".into())
@@ -413,7 +407,8 @@ struct Block {
     loggers: NameSet,
     origins: NameSet,
     jobs: NameSet,
-    words: HashSet<String>,
+    /// Seeded per process, so words chosen by a sender cannot be made to collide.
+    words: foldhash::HashSet<String>,
     scratch: String,
 }
 
@@ -431,7 +426,7 @@ impl Block {
             loggers: NameSet(Some(Vec::new())),
             origins: NameSet(Some(Vec::new())),
             jobs: NameSet(Some(Vec::new())),
-            words: HashSet::new(),
+            words: foldhash::HashSet::default(),
             scratch: String::new(),
         }
     }
@@ -539,7 +534,7 @@ struct Indexer {
     ins_block: RawStmt,
     ins_words: RawStmt,
     conn: Connection,
-    /// Connection to the store, for backfilling and checkpoints.
+    /// Read-only connection to the store, for backfilling.
     reader: Connection,
     path: PathBuf,
     /// What is committed to the index (`pending` holds the open transaction's view).
@@ -556,16 +551,7 @@ struct Indexer {
     broken: bool,
     /// Told about every committed batch, before it is indexed.
     observer: Observer,
-    /// Whether this thread copies the store's WAL into the store (passive checkpoints),
-    /// taking that work off the writer's core; and when it last did, and whether the
-    /// store has been written since.
-    checkpoint_store: bool,
-    last_checkpoint: Instant,
-    store_dirty: bool,
 }
-
-/// How often, at most, the store's WAL is checkpointed from the index thread.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
 
 /// How long the index keeps one transaction open under a steady stream.
 const COMMIT_EVERY: Duration = Duration::from_millis(500);
@@ -613,30 +599,11 @@ impl Indexer {
             if let Some(m) = msg {
                 self.handle(m);
             }
-            self.maybe_checkpoint_store();
             if self.tx_since.is_some_and(|t| t.elapsed() >= COMMIT_EVERY) || !self.acks.is_empty() {
                 self.commit();
             }
         }
         self.commit();
-    }
-
-    /// A passive checkpoint never waits for the writer; it copies what is committed.
-    fn maybe_checkpoint_store(&mut self) {
-        if !self.checkpoint_store
-            || !self.store_dirty
-            || self.last_checkpoint.elapsed() < CHECKPOINT_EVERY
-        {
-            return;
-        }
-        self.last_checkpoint = Instant::now();
-        self.store_dirty = false;
-        if let Err(e) = self
-            .reader
-            .query_row("PRAGMA main.wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-        {
-            tracing::warn!(error = %e, "checkpoint of the store failed; the writer will do it");
-        }
     }
 
     fn backfilling(&self) -> bool {
@@ -648,7 +615,6 @@ impl Indexer {
             IndexMsg::Ack(a) => self.acks.push(a),
             IndexMsg::Index(mut v, alerts) => {
                 notify(&mut self.observer, &v, &alerts);
-                self.store_dirty = true;
                 if !self.broken {
                     let r = self.begin().and_then(|()| self.index(&v));
                     self.check(r);

@@ -2,6 +2,7 @@
 //! Records live in `<db>`, appended in arrival order; the block index in `<db>-index`, kept by its own thread.
 
 pub mod alerts;
+mod checkpoint;
 pub mod error;
 pub mod extra;
 pub mod index;

@@ -2,6 +2,7 @@
 //! commits them in batches, raising threshold alerts, drop notices and retention as it goes.
 
 use super::alerts::Thresholds;
+use super::checkpoint::Checkpointer;
 use super::error::StoreError;
 use super::index::{IndexHandle, IndexMsg};
 use super::rules::Settings;
@@ -87,18 +88,22 @@ pub fn spawn_tuned(
         ),
         false => (None, Some(observer)),
     };
-    if index.is_some() && tuning.checkpoint_in_background {
-        let pages = tuning.wal_autocheckpoint.saturating_mul(8);
-        writer
-            .conn()
-            .execute_batch(&format!("PRAGMA wal_autocheckpoint = {pages}"))
-            .map_err(|e| StoreError::sqlite(path, "set pragmas", e))?;
-    }
+    let checkpoints = match tuning.checkpoint_in_background {
+        true => {
+            super::checkpoint::backstop(writer.conn(), path, tuning.wal_autocheckpoint)?;
+            let mut files = vec![path.to_path_buf()];
+            if tuning.index {
+                files.push(super::index::index_path(path));
+            }
+            Some(super::checkpoint::spawn(&files)?)
+        }
+        false => None,
+    };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
         .map_err(StoreError::Thread)?;
-    let p = Persister::new(writer, index, settings, stats, observer);
+    let p = Persister::new(writer, index, checkpoints, settings, stats, observer);
     let thread = std::thread::Builder::new()
         .name("logtui-store".into())
         .spawn(move || rt.block_on(p.run(outlet)))
@@ -132,6 +137,8 @@ struct Persister {
     w: Writer,
     /// The index thread, which also tells the observer and frees committed records.
     index: Option<IndexHandle>,
+    /// The checkpoint thread; stopped when the persister ends, after the index thread.
+    _checkpoints: Option<Checkpointer>,
     s: Settings,
     stats: Arc<Stats>,
     /// The observer, when there is no index thread to call it.
@@ -159,6 +166,7 @@ impl Persister {
     fn new(
         w: Writer,
         index: Option<IndexHandle>,
+        checkpoints: Option<Checkpointer>,
         s: Settings,
         stats: Arc<Stats>,
         observer: Option<Observer>,
@@ -167,6 +175,7 @@ impl Persister {
         Persister {
             w,
             index,
+            _checkpoints: checkpoints,
             thresholds: Thresholds::new(s.thresholds.clone(), s.threshold_window),
             buffer: Vec::with_capacity(s.buffer_size + crate::router::MAX_BATCH_RECORDS),
             s,

