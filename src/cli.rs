@@ -111,7 +111,8 @@ pub struct QueryArgs {
     /// Job id.
     #[arg(long, value_name = "ID")]
     pub job: Option<String>,
-    /// Full-text search over message and traceback (all words must match).
+    /// Search message and traceback: every term must appear, case-insensitively, its words
+    /// in order (`10.0.0.7`); `word*` matches a prefix.
     #[arg(long, value_name = "TEXT")]
     pub search: Option<String>,
     /// Regular expression over message and traceback.
@@ -126,7 +127,7 @@ pub struct QueryArgs {
     /// At most N records.
     #[arg(long, value_name = "N")]
     pub limit: Option<u64>,
-    /// Oldest first (asc) or newest first (desc).
+    /// Arrival order: oldest first (asc) or newest first (desc).
     #[arg(long, value_enum, default_value = "asc")]
     pub order: Order,
     /// Output format.

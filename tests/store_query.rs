@@ -1,4 +1,4 @@
-//! Queries: every filter, full-text search, regex, order, limit, count, read-only SQL, and
+//! Queries: every filter, word search, regex, order, limit, count, read-only SQL, and
 //! the round trip of every record field.
 
 #[path = "store_util.rs"]
@@ -313,7 +313,7 @@ fn full_text_search_is_safe_with_punctuation() {
     // Terms are ANDed; case-insensitive.
     assert_eq!(search("USER login").len(), 1);
     assert_eq!(search("user").len(), 3);
-    // Punctuation is never FTS syntax: each term is a quoted phrase of its words.
+    // Punctuation is never query syntax: each term is a phrase of its words.
     assert_eq!(search("10.0.0.7").len(), 1);
     assert_eq!(search("(attempt").len(), 1);
     assert_eq!(search("\"orders\"").len(), 2);

@@ -22,7 +22,7 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 /// What the persister tells its observer after a commit. Events come in commit order
-/// from one thread (the full-text index thread, so a slow observer such as `--echo`
+/// from one thread (the index thread, so a slow observer such as `--echo`
 /// does not hold up the writer); a flush is acknowledged only after its events.
 #[derive(Debug)]
 pub enum StoreEvent<'a> {

@@ -201,9 +201,14 @@ fn candidate_ranges(conn: &Connection, f: &Filter) -> Result<Vec<(i64, i64)>, St
         return Ok(everything);
     }
     // The state first: blocks committed after it only add ranges it calls uncovered.
-    let Some(state) = index::read_state(conn, "idx").map_err(on(conn, "read the index state"))?
-    else {
-        return Ok(everything);
+    let state = match index::read_state(conn, "idx") {
+        Ok(Some(s)) => s,
+        Ok(None) => return Ok(everything),
+        Err(e) => {
+            // A half-made index file (its first write failed) must not stop a query.
+            tracing::debug!(error = %e, "block index unreadable; reading every record");
+            return Ok(everything);
+        }
     };
     let w = block_clause(f);
     let sql = format!(

@@ -52,7 +52,7 @@ const OLD_INDEXES: &[&str] = &[
     "records_job",
 ];
 
-/// Identifies this store, so a full-text index file can tell it indexes this one.
+/// Identifies this store, so an index file can tell it indexes this one.
 const META: &str = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID";
 
 /// Physical settings of a new store. The defaults are what `open` uses; the other
@@ -112,7 +112,7 @@ pub(crate) fn configure_sqlite() {
 }
 
 /// Opens (creating if missing) the store at `path` for writing: parent directories,
-/// WAL mode, `synchronous=NORMAL`, the schema, and the full-text index file beside it.
+/// WAL mode, `synchronous=NORMAL`, the schema, and the block index file beside it.
 pub fn open(path: &Path) -> Result<Connection, StoreError> {
     open_tuned(path, &Tuning::default())
 }
