@@ -21,7 +21,11 @@ pub const DEFAULT_MAX_ITEMS: usize = 1_000_000;
 /// made from memo references; 4× the frame cap.
 pub const DEFAULT_MAX_DECODED: usize = 64 * 1024 * 1024;
 
-/// Bounds applied by every decoder (pickle, JSON, form).
+/// The most bytes all listeners together hold in unfinished frames and request bodies
+/// larger than a read chunk: 16 frames at the default `max_frame`.
+pub const DEFAULT_MAX_BUFFERED: usize = 256 * 1024 * 1024;
+
+/// Bounds applied by every decoder (pickle, JSON, form), and the listeners' shared budget.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DecodeLimits {
@@ -33,6 +37,9 @@ pub struct DecodeLimits {
     pub max_items: usize,
     /// Most decoded string bytes produced, memo copies included.
     pub max_decoded: usize,
+    /// Most bytes held at once, across all connections, in frames and bodies over 64 KiB;
+    /// a connection that would exceed it waits (TCP backpressure) until others finish.
+    pub max_buffered: usize,
 }
 
 impl Default for DecodeLimits {
@@ -42,6 +49,7 @@ impl Default for DecodeLimits {
             max_depth: MAX_DEPTH,
             max_items: DEFAULT_MAX_ITEMS,
             max_decoded: DEFAULT_MAX_DECODED,
+            max_buffered: DEFAULT_MAX_BUFFERED,
         }
     }
 }

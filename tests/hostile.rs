@@ -11,14 +11,20 @@ use std::time::Duration;
 
 /// A valid SocketHandler frame made by CPython's own makePickle.
 fn python_frame(msg: &str) -> Vec<u8> {
+    python_padded_frame(msg, 0)
+}
+
+/// [`python_frame`] whose message is `msg`, a space and `pad` x's (too long for argv).
+fn python_padded_frame(msg: &str, pad: usize) -> Vec<u8> {
     let script = r#"
 import logging, logging.handlers, sys
 h = logging.handlers.SocketHandler('127.0.0.1', 9)
-r = logging.getLogger('hostile.good').makeRecord('hostile.good', logging.INFO, 'f.py', 1, sys.argv[1], (), None)
+msg = sys.argv[1] + (' ' + 'x' * int(sys.argv[2]) if int(sys.argv[2]) else '')
+r = logging.getLogger('hostile.good').makeRecord('hostile.good', logging.INFO, 'f.py', 1, msg, (), None)
 sys.stdout.buffer.write(h.makePickle(r))
 "#;
     let out = Command::new("python3")
-        .args(["-c", script, msg])
+        .args(["-c", script, msg, &pad.to_string()])
         .output()
         .expect("python3");
     assert!(
@@ -273,4 +279,76 @@ fn http_rejects_bad_requests_with_clear_statuses_and_keeps_serving() {
     );
     // Invalid UTF-8 is kept losslessly, not dropped.
     assert!(got.contains("bad "), "{got}");
+}
+
+/// Connections that hold big unfinished frames share one byte budget: once it is spent,
+/// another big frame waits its turn (and is stored when room comes back), while small
+/// frames, which fit in every connection's read chunk, keep flowing.
+#[test]
+fn big_frames_share_one_byte_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("logtui")).unwrap();
+    // Room for two 1 MiB frames at a time.
+    std::fs::write(
+        dir.path().join("logtui/config.toml"),
+        "[limits]\nmax_frame = 1048576\nmax_buffered = 2097152\n",
+    )
+    .unwrap();
+    let db = dir.path().join("store.db");
+    let lt = Logtui::start_with_db(dir, db, &["--udp", "off", "--http", "off"]);
+    let addr = lt.tcp.clone().unwrap();
+    let big = |msg: &str| python_padded_frame(msg, 900_000);
+    // Two senders stall halfway through 900 KB frames: together they hold the budget.
+    let mut stalled = Vec::new();
+    for i in 0..2 {
+        let f = big(&format!("stalled{i}"));
+        let mut s = TcpStream::connect(&addr).unwrap();
+        s.write_all(&f[..f.len() / 2]).unwrap();
+        stalled.push((s, f));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    // A third big frame arrives whole, but must wait for room.
+    let waiting = std::thread::spawn({
+        let addr = addr.clone();
+        let f = big("waited");
+        move || {
+            let mut s = TcpStream::connect(&addr).unwrap();
+            s.write_all(&f).unwrap();
+            s
+        }
+    });
+    // Small frames on their own connection are not held up.
+    let mut small = TcpStream::connect(&addr).unwrap();
+    small.write_all(&python_frame("small one")).unwrap();
+    let db = lt.db.clone();
+    let found = |args: &[&str]| query(&db, &[&["--count"][..], args].concat());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while found(&["--search", "small"]).trim() != "1" {
+        assert!(std::time::Instant::now() < deadline, "small frame held up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        found(&["--search", "waited"]).trim(),
+        "0",
+        "budget not enforced"
+    );
+    // One stalled sender finishes: its share frees, and the waiting frame gets in.
+    let (mut s, f) = stalled.remove(0);
+    s.write_all(&f[f.len() / 2..]).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while found(&["--search", "waited"]).trim() != "1" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "waiting frame never stored"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(found(&["--search", "stalled0"]).trim(), "1");
+    drop(waiting.join().unwrap());
+    drop(s);
+    drop(small);
+    drop(stalled);
+    let (code, err, _dir, _db) = lt.stop();
+    assert_eq!(code, 0, "{err:?}");
 }

@@ -6,6 +6,7 @@ use logtui::decode::{DecodeError, form, json, pyrepr};
 use logtui::limits::DecodeLimits;
 use logtui::record::{Record, Source};
 use logtui::router::{Envelope, Intake, Outlet};
+use logtui::source::budget::ByteBudget;
 use logtui::source::http::serve;
 use logtui::source::{Phase, ShutdownController};
 use logtui::stats::Stats;
@@ -626,7 +627,8 @@ async fn start(auth: Option<(&str, &str)>, limits: DecodeLimits) -> Server {
     let (intake, outlet) = Intake::new(8, stats.clone());
     let ctrl = ShutdownController::new();
     let auth = auth.map(|(u, p)| (u.to_owned(), p.to_owned()));
-    let task = tokio::spawn(serve(listener, auth, limits, intake, ctrl.handle()));
+    let budget = ByteBudget::new(limits.max_buffered);
+    let task = tokio::spawn(serve(listener, auth, limits, budget, intake, ctrl.handle()));
     Server {
         addr,
         outlet,
@@ -996,4 +998,42 @@ fn python(args: &[&str]) -> Option<String> {
         String::from_utf8_lossy(&out.stderr)
     );
     Some(String::from_utf8(out.stdout).expect("python3 writes UTF-8"))
+}
+
+/// Bodies over a read chunk share the listeners' byte budget: while a stalled upload holds
+/// it, another big body waits (no reply yet), then goes through once room comes back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn big_bodies_wait_for_the_shared_byte_budget() {
+    let limits = DecodeLimits {
+        max_buffered: 256 * 1024,
+        ..DecodeLimits::default()
+    };
+    let mut srv = start(None, limits).await;
+    let body = |m: &str| format!("name=big&levelno=20&msg={m}{}", "x".repeat(200_000));
+    let post = |b: &str| {
+        format!(
+            "POST /log HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{b}",
+            b.len()
+        )
+        .into_bytes()
+    };
+    let first = post(&body("first"));
+    let mut a = TcpStream::connect(srv.addr).await.unwrap();
+    let half = first.len() / 2;
+    a.write_all(&first[..half]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut b = TcpStream::connect(srv.addr).await.unwrap();
+    b.write_all(&post(&body("second"))).await.unwrap();
+    let early = tokio::time::timeout(Duration::from_millis(500), read_response(&mut b)).await;
+    assert!(
+        early.is_err(),
+        "the second body did not wait for the budget"
+    );
+    a.write_all(&first[half..]).await.unwrap();
+    assert_eq!(read_response(&mut a).await.0, 200);
+    assert_eq!(read_response(&mut b).await.0, 200);
+    let recs = srv.records(2).await;
+    assert!(recs[0].message.starts_with("first"));
+    assert!(recs[1].message.starts_with("second"));
+    srv.stop().await;
 }

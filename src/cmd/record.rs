@@ -3,6 +3,7 @@
 
 use crate::config::Config;
 use crate::router::Intake;
+use crate::source::budget::ByteBudget;
 use crate::source::{Phase, ShutdownController, http, tcp, udp};
 use crate::stats::Stats;
 use crate::store::persister::{self, StoreEvent};
@@ -39,13 +40,21 @@ pub async fn run(cfg: Config) -> Result<()> {
 
     let mut ctl = ShutdownController::new();
     let limits = cfg.limits;
+    // One budget for the big frames and bodies of every listener together.
+    let budget = ByteBudget::new(limits.max_buffered);
     let mut listening = Vec::new();
     if let Some(addr) = enabled(&cfg.listen.tcp) {
         let l = tcp::StreamListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen for SocketHandler (tcp) on {addr}"))?;
         listening.push(format!("tcp {}", l.local_addr()));
-        tokio::spawn(tcp::serve(l, limits, intake.clone(), ctl.handle()));
+        tokio::spawn(tcp::serve(
+            l,
+            limits,
+            budget.clone(),
+            intake.clone(),
+            ctl.handle(),
+        ));
     }
     if let Some(addr) = enabled(&cfg.listen.udp) {
         let s = tokio::net::UdpSocket::bind(addr)
@@ -60,7 +69,14 @@ pub async fn run(cfg: Config) -> Result<()> {
             .with_context(|| format!("cannot listen for HTTPHandler (http) on {addr}"))?;
         listening.push(format!("http {}", l.local_addr()?));
         let auth = parse_auth(&cfg.listen.http_auth)?;
-        tokio::spawn(http::serve(l, auth, limits, intake.clone(), ctl.handle()));
+        tokio::spawn(http::serve(
+            l,
+            auth,
+            limits,
+            budget.clone(),
+            intake.clone(),
+            ctl.handle(),
+        ));
     }
     if listening.is_empty() {
         bail!("every listener is off: enable at least one of --tcp, --udp, --http");

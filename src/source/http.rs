@@ -6,6 +6,7 @@ use crate::decode::{DecodeError, form, json};
 use crate::limits::DecodeLimits;
 use crate::record::{Record, Source};
 use crate::router::{Batcher, Intake};
+use crate::source::budget::{ByteBudget, Reservation};
 use crate::source::{Phase, Shutdown};
 use std::sync::Arc;
 use std::time::Duration;
@@ -85,12 +86,14 @@ pub async fn serve(
     listener: TcpListener,
     auth: Option<(String, String)>,
     limits: DecodeLimits,
+    budget: ByteBudget,
     intake: Intake,
     mut shutdown: Shutdown,
 ) {
     let ctx = Arc::new(Ctx {
         auth,
         limits,
+        budget,
         intake,
     });
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
@@ -121,6 +124,8 @@ pub async fn serve(
             buf: Vec::new(),
             ctx: ctx.clone(),
             v10: false,
+            held: None,
+            want: 0,
         };
         let task_shutdown = shutdown.clone();
         tokio::spawn(async move {
@@ -134,6 +139,7 @@ pub async fn serve(
 struct Ctx {
     auth: Option<(String, String)>,
     limits: DecodeLimits,
+    budget: ByteBudget,
     intake: Intake,
 }
 
@@ -159,6 +165,10 @@ struct Conn {
     ctx: Arc<Ctx>,
     /// The current request is HTTP/1.0.
     v10: bool,
+    /// Budget held while the current request needs more than a read chunk of buffer.
+    held: Option<Reservation>,
+    /// The most the current request may still need buffered: its head, then its body.
+    want: usize,
 }
 
 impl Conn {
@@ -172,10 +182,13 @@ impl Conn {
 
     async fn requests(&mut self, watch: &Shutdown) {
         loop {
+            self.want = MAX_HEAD.saturating_add(self.ctx.limits.max_frame);
             let Some(head) = self.read_head().await else {
                 return;
             };
-            match self.handle(head, watch).await {
+            let next = self.handle(head, watch).await;
+            self.held = None;
+            match next {
                 Next::KeepAlive => {}
                 Next::Close => {
                     let _ = timeout(WRITE_TIMEOUT, self.stream.shutdown()).await;
@@ -330,6 +343,8 @@ impl Conn {
             if head.expect_continue && !self.send_continue().await {
                 return Err(Next::Close);
             }
+            // The size is unknown until the last chunk: budget for the largest allowed.
+            self.want = max;
             let mut dec = ChunkedDecoder::new(max);
             loop {
                 match dec.feed(&self.buf) {
@@ -367,6 +382,9 @@ impl Conn {
             return Err(Next::Linger);
         }
         let len = len as usize;
+        if self.held.is_none() {
+            self.want = len.saturating_add(READ_CHUNK);
+        }
         if head.expect_continue && len > self.buf.len() && !self.send_continue().await {
             return Err(Next::Close);
         }
@@ -451,7 +469,12 @@ impl Conn {
         tracing::warn!(peer = %self.origin, error = %err, "http: rejected {what}");
     }
 
+    /// Reads once. A buffer about to pass a read chunk first takes the request's share of
+    /// the listeners' budget, waiting for it under the caller's timeout.
     async fn read_more(&mut self) -> std::io::Result<usize> {
+        if self.held.is_none() && ByteBudget::needs_reservation(self.buf.len() + READ_CHUNK) {
+            self.held = self.ctx.budget.reserve(self.want).await;
+        }
         self.buf.reserve(READ_CHUNK);
         self.stream.read_buf(&mut self.buf).await
     }

@@ -1,6 +1,7 @@
 //! Listeners: sockets in, decoded records out to the router. All socket I/O lives here.
 //! Each listener binds to loopback by default and costs a bad sender only its own connection or datagram.
 
+pub mod budget;
 pub mod http;
 pub mod shutdown;
 pub mod tcp;

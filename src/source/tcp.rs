@@ -5,6 +5,7 @@ use crate::decode::{DecodeError, frame, pickle};
 use crate::limits::DecodeLimits;
 use crate::record::Source;
 use crate::router::{Batcher, Intake};
+use crate::source::budget::{ByteBudget, Reservation};
 use crate::source::{Phase, Shutdown};
 use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncReadExt};
@@ -14,7 +15,8 @@ use tokio::sync::Semaphore;
 const READ_CHUNK: usize = 64 * 1024;
 
 /// Most connections served at once; further ones wait in the kernel's backlog.
-/// Each holds at most one frame (≤ `max_frame`) plus one read chunk.
+/// Each holds at most one frame (≤ `max_frame`) plus one read chunk, and frames over a
+/// read chunk are held against the listeners' shared [`ByteBudget`].
 pub const MAX_CONNECTIONS: usize = 256;
 
 /// A bound stream listener: TCP or a Unix socket path.
@@ -65,6 +67,7 @@ impl Drop for StreamListener {
 pub async fn serve(
     listener: StreamListener,
     limits: DecodeLimits,
+    budget: ByteBudget,
     intake: Intake,
     mut shutdown: Shutdown,
 ) {
@@ -85,9 +88,10 @@ pub async fn serve(
         match accepted {
             Ok((stream, peer)) => {
                 let intake = intake.clone();
+                let budget = budget.clone();
                 let conn_shutdown = shutdown.clone();
                 tokio::spawn(async move {
-                    read_frames(stream, &peer, limits, &intake, conn_shutdown).await;
+                    read_frames(stream, &peer, limits, &budget, &intake, conn_shutdown).await;
                     drop(permit);
                 });
             }
@@ -125,12 +129,15 @@ pub async fn read_frames<S: AsyncRead + Unpin>(
     mut stream: S,
     peer: &str,
     limits: DecodeLimits,
+    budget: &ByteBudget,
     intake: &Intake,
     mut shutdown: Shutdown,
 ) {
     let stats = &intake.stats;
     let mut buf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     let mut start = 0usize;
+    // Budget held for the large frame at the front of `buf`, until it is consumed.
+    let mut held: Option<Reservation> = None;
     let mut batch = Batcher::default();
     let mut reported = false;
     let mut report = |e: &DecodeError| {
@@ -147,6 +154,7 @@ pub async fn read_frames<S: AsyncRead + Unpin>(
                 Ok(Some(len)) => {
                     let payload = &buf[start + frame::PREFIX..start + len];
                     start += len;
+                    held = None;
                     stats.add_received(Source::Tcp, 1);
                     match pickle::decode_record(payload, &limits, Source::Tcp, peer) {
                         Ok(rec) => {
@@ -180,10 +188,21 @@ pub async fn read_frames<S: AsyncRead + Unpin>(
             buf.drain(..start);
             start = 0;
         }
+        let mut stopped = false;
         let want = if buf.len() >= frame::PREFIX {
             // A partial frame whose length we know: read the rest in as few calls as possible.
             let declared = u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
-            (declared + frame::PREFIX)
+            let whole = declared + frame::PREFIX;
+            if held.is_none() && ByteBudget::needs_reservation(whole) {
+                // Past a read chunk, a frame waits for its share of the shared budget; the
+                // sender meanwhile sees backpressure, as when the store is slow.
+                held = tokio::select! {
+                    r = budget.reserve(whole) => r,
+                    _ = shutdown.reached(Phase::Stop) => None,
+                };
+                stopped = held.is_none();
+            }
+            whole
                 .saturating_sub(buf.len())
                 .clamp(READ_CHUNK, READ_CHUNK * 16)
         } else {
@@ -191,9 +210,12 @@ pub async fn read_frames<S: AsyncRead + Unpin>(
         };
         let old = buf.len();
         buf.resize(old + want, 0);
-        let n = tokio::select! {
-            r = stream.read(&mut buf[old..]) => r,
-            _ = shutdown.reached(Phase::Stop) => Err(std::io::Error::other("drain time over")),
+        let n = match stopped {
+            true => Err(std::io::Error::other("drain time over")),
+            false => tokio::select! {
+                r = stream.read(&mut buf[old..]) => r,
+                _ = shutdown.reached(Phase::Stop) => Err(std::io::Error::other("drain time over")),
+            },
         };
         match n {
             Ok(0) | Err(_) => {
