@@ -326,9 +326,10 @@ impl RecordBuilder {
             }
             Field::Pathname => r.pathname = value.into_text(),
             Field::Filename => {
-                // Logbook's `filename` is the absolute path.
+                // Logbook's `filename` is the absolute path. (A byte search: `contains('/')` on
+                // the `str` sets up a char searcher, and this runs for every record.)
                 let s = value.into_text();
-                if self.logbook || s.as_deref().is_some_and(|p| p.contains('/')) {
+                if self.logbook || s.as_deref().is_some_and(|p| p.as_bytes().contains(&b'/')) {
                     r.filename = s
                         .as_deref()
                         .map(|p| p.rsplit(['/', '\\']).next().unwrap_or(p).to_owned());

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::decode::logrecord::{Field, RecordBuilder, Rendering};
+use crate::decode::logrecord::{Field, FieldValue, RecordBuilder, Rendering};
 use crate::decode::{DecodeError, pyrepr};
 use crate::limits::DecodeLimits;
 use crate::record::{Record, Source};
@@ -206,7 +206,8 @@ const FLAT_MAX_UNITS: usize = 1000;
 /// nested container or object value, a memo GET, a non-string key, a big int, bad input of any
 /// kind) returns `None`, and the caller runs the general unpickler from the start, which also
 /// gives the precise error. The result is the same either way; a test checks that on every
-/// fixture and on fuzzed frames.
+/// fixture and on fuzzed frames. Values reach `builder` as they are read, so after `None` it
+/// holds part of the record and must be dropped.
 fn flat_fields(payload: &[u8], limits: &DecodeLimits, builder: &mut RecordBuilder) -> Option<()> {
     // Only where the general path could not hit a limit on this shape, so both agree on errors.
     // Per value it grows by at most four (a key's memo slot, the value's node and memo slot, its
@@ -255,30 +256,29 @@ fn flat_fields(payload: &[u8], limits: &DecodeLimits, builder: &mut RecordBuilde
             _ => return None,
         };
         r.skip_put()?;
-        let value = match r.peek()? {
+        // Charged before the value is read: the budget is a sum, so the order does not change
+        // whether it runs out.
+        bytes_left = bytes_left.checked_sub(key.len())?;
+        let mut to = ToBuilder {
+            builder: &mut *builder,
+            field: Field::from_bytes(key),
+            key,
+        };
+        match r.peek()? {
             op::EMPTY_LIST | op::MARK | op::EMPTY_TUPLE | op::EMPTY_DICT => {
                 // The general path converts a container one level below the record, which
                 // `max_depth` 1 refuses.
                 if limits.max_depth < 2 {
                     return None;
                 }
-                Flat::Value(r.container(&mut bytes_left, &mut units)?)
+                to.take(r.container(&mut bytes_left, &mut units)?);
             }
-            _ => r.scalar(&mut bytes_left)?,
-        };
+            _ => r.scalar(&mut bytes_left, &mut to)?,
+        }
         r.skip_put()?;
         units += 1;
         if units > FLAT_MAX_UNITS {
             return None;
-        }
-        bytes_left = bytes_left.checked_sub(key.len())?;
-        match (Field::from_bytes(key), value) {
-            // Text stays borrowed, and numbers plain, until the builder takes what it keeps.
-            (Some(field), Flat::Str(t)) => builder.set_field(field, t),
-            (Some(field), Flat::Int(i)) => builder.set_field(field, i),
-            (Some(field), Flat::Float(f)) => builder.set_field(field, f),
-            (Some(field), Flat::Value(v)) => builder.set_field(field, v),
-            (None, value) => builder.set_extra(utf8_text(key).into_owned(), value.into_value()),
         }
     }
     if r.byte()? != op::STOP {
@@ -300,24 +300,42 @@ fn flat_record(
     Some(builder.finish(limits))
 }
 
-/// A value of the flat shape: valid UTF-8 text still borrowed from the payload, a number, or
-/// any other value (text with invalid UTF-8 included, already repaired into its own string).
-enum Flat<'a> {
-    Str(&'a str),
-    Int(i64),
-    Float(f64),
-    Value(Value),
+/// Where [`FlatReader::scalar`] puts a value: called in the arm of the opcode that read it, with
+/// text still borrowed from the payload, numbers plain, anything else a [`Value`]. Once inlined,
+/// each arm calls the builder with its own kind of value; returning the value as an enum instead
+/// cost a second jump on its kind, and that indirect jump mispredicted often enough to take
+/// about 8% of [`decode_record`]'s time.
+trait ScalarSink {
+    fn take<V: FieldValue>(&mut self, value: V);
 }
 
-impl Flat<'_> {
-    #[inline]
-    fn into_value(self) -> Value {
-        match self {
-            Flat::Str(t) => Value::Str(t.to_owned()),
-            Flat::Int(i) => Value::Int(i),
-            Flat::Float(f) => Value::Float(f),
-            Flat::Value(v) => v,
+/// A record's value, for the attribute its key names.
+struct ToBuilder<'b, 'k> {
+    builder: &'b mut RecordBuilder,
+    /// `Field::from_bytes(key)`.
+    field: Option<Field>,
+    key: &'k [u8],
+}
+
+impl ScalarSink for ToBuilder<'_, '_> {
+    /// Hands one attribute to the builder: as its [`Field`] when the key names one, else as an
+    /// extra under the key's text.
+    #[inline(always)]
+    fn take<V: FieldValue>(&mut self, value: V) {
+        match self.field {
+            Some(field) => self.builder.set_field(field, value),
+            None => self
+                .builder
+                .set_extra(utf8_text(self.key).into_owned(), value.into_value()),
         }
+    }
+}
+
+/// An item of a list or tuple.
+impl ScalarSink for Option<Value> {
+    #[inline(always)]
+    fn take<V: FieldValue>(&mut self, value: V) {
+        *self = Some(value.into_value());
     }
 }
 
@@ -435,36 +453,38 @@ impl<'a> FlatReader<'a> {
         Some(())
     }
 
-    /// One scalar value: text (borrowed), a number, a bool or None; `None` for anything else.
+    /// One scalar value (text, a number, a bool or None), given to `out`; `None` for anything
+    /// else.
     #[inline(always)]
-    fn scalar(&mut self, bytes_left: &mut usize) -> Option<Flat<'a>> {
-        Some(match self.byte()? {
+    fn scalar(&mut self, bytes_left: &mut usize, out: &mut impl ScalarSink) -> Option<()> {
+        match self.byte()? {
             op::BINUNICODE => {
                 let n = self.u32le()? as usize;
-                return self.text(n, bytes_left);
+                self.text(n, bytes_left, out)?;
             }
             op::SHORT_BINUNICODE => {
                 let n = usize::from(self.byte()?);
-                return self.text(n, bytes_left);
+                self.text(n, bytes_left, out)?;
             }
-            op::NONE => Flat::Value(Value::Null),
-            op::BININT1 => Flat::Int(i64::from(self.byte()?)),
-            op::BININT2 => Flat::Int(i64::from(u16::from_le_bytes(self.array()?))),
-            op::BININT => Flat::Int(i64::from(i32::from_le_bytes(self.array()?))),
-            op::BINFLOAT => Flat::Float(f64::from_be_bytes(self.array()?)),
-            op::NEWTRUE => Flat::Value(Value::Bool(true)),
-            op::NEWFALSE => Flat::Value(Value::Bool(false)),
+            op::NONE => out.take(Value::Null),
+            op::BININT1 => out.take(i64::from(self.byte()?)),
+            op::BININT2 => out.take(i64::from(u16::from_le_bytes(self.array()?))),
+            op::BININT => out.take(i64::from(i32::from_le_bytes(self.array()?))),
+            op::BINFLOAT => out.take(f64::from_be_bytes(self.array()?)),
+            op::NEWTRUE => out.take(Value::Bool(true)),
+            op::NEWFALSE => out.take(Value::Bool(false)),
             op::INT => match self.line()? {
-                b"00" => Flat::Value(Value::Bool(false)),
-                b"01" => Flat::Value(Value::Bool(true)),
-                line => Flat::Int(small_text_int(line)?),
+                b"00" => out.take(Value::Bool(false)),
+                b"01" => out.take(Value::Bool(true)),
+                line => out.take(small_text_int(line)?),
             },
             op::LONG => {
                 let line = self.line()?;
-                Flat::Int(small_text_int(line.strip_suffix(b"L").unwrap_or(line))?)
+                out.take(small_text_int(line.strip_suffix(b"L").unwrap_or(line))?);
             }
             _ => return None,
-        })
+        }
+        Some(())
     }
 
     /// A list or tuple of scalars, or an empty dict, as protocol 1 writes them; `None` for
@@ -524,20 +544,22 @@ impl<'a> FlatReader<'a> {
 
     /// One item of a list or tuple: a scalar and its memo store.
     fn item(&mut self, bytes_left: &mut usize) -> Option<Value> {
-        let v = self.scalar(bytes_left)?.into_value();
+        let mut v = None;
+        self.scalar(bytes_left, &mut v)?;
         self.skip_put()?;
-        Some(v)
+        v
     }
 
     /// `n` bytes of text, charged to the decoded-bytes budget as the general path charges them.
     #[inline(always)]
-    fn text(&mut self, n: usize, bytes_left: &mut usize) -> Option<Flat<'a>> {
+    fn text(&mut self, n: usize, bytes_left: &mut usize, out: &mut impl ScalarSink) -> Option<()> {
         let s = utf8_text(self.take(n)?);
         *bytes_left = bytes_left.checked_sub(s.len())?;
-        Some(match s {
-            Cow::Borrowed(s) => Flat::Str(s),
-            Cow::Owned(s) => Flat::Value(Value::Str(s)),
-        })
+        match s {
+            Cow::Borrowed(s) => out.take(s),
+            Cow::Owned(s) => out.take(Value::Str(s)),
+        }
+        Some(())
     }
 }
 
@@ -1755,8 +1777,20 @@ fn escape_decode(s: &[u8]) -> Result<Cow<'_, [u8]>> {
 
 /// Text from BINUNICODE & co. Invalid UTF-8 (CPython writes lone surrogates with `surrogatepass`)
 /// is replaced with U+FFFD: one odd character should not lose a log record.
-#[inline]
+#[inline(always)]
 fn utf8_text(b: &[u8]) -> Cow<'_, str> {
+    // Nearly all log text is ASCII, and `is_ascii` checks a word at a time where `from_utf8`
+    // walks short, unaligned strings byte by byte: that was 8% of `decode_record`'s time.
+    if b.is_ascii() {
+        // SAFETY: every ASCII byte sequence is valid UTF-8.
+        return Cow::Borrowed(unsafe { std::str::from_utf8_unchecked(b) });
+    }
+    utf8_text_slow(b)
+}
+
+/// [`utf8_text`] past its ASCII check, out of line.
+#[inline(never)]
+fn utf8_text_slow(b: &[u8]) -> Cow<'_, str> {
     match std::str::from_utf8(b) {
         Ok(s) => Cow::Borrowed(s),
         Err(_) => String::from_utf8_lossy(b),
