@@ -315,6 +315,14 @@ fn another_stores_index_is_not_trusted() {
         store::index::index_path(&b.path),
     )
     .unwrap();
+    // Before any recorder looks at it, queries already refuse to trust it.
+    let c = store::open_read_only(&b.path).unwrap();
+    let beta = Filter {
+        search: Some("beta".into()),
+        ..Filter::default()
+    };
+    assert_eq!(store::count(&c, &beta).unwrap(), 1);
+    drop(c);
     let Harness { dir, path, .. } = b;
     let b = Harness::start_at(dir, path, config());
     assert!(b.wait_for(WAIT, || search(&b, "beta") == 1));
@@ -370,4 +378,33 @@ fn ids_are_not_reused_after_retention_empties_the_store() {
     );
     assert_eq!(search(&h, "purge"), 1);
     assert_eq!(search(&h, "old1"), 0);
+}
+
+#[test]
+fn a_record_from_the_future_does_not_hold_back_age_retention() {
+    let now = now_epoch();
+    let mut recs = Vec::new();
+    let mut future = rec("app", INFO, "from a clock ten years ahead");
+    future.created = now + 3650.0 * 86_400.0;
+    recs.push(future);
+    // More than one retention window (100,000 ids) of young records, then old ones.
+    recs.extend((0..120_000).map(|i| rec("app", INFO, &format!("young {i}"))));
+    for i in 0..10 {
+        let mut r = rec("app", INFO, &format!("ancient wombat {i}"));
+        r.created = now - 10.0 * 86_400.0;
+        recs.push(r);
+    }
+    let h = restart_with(
+        recs,
+        StoreConfig {
+            retention_days: 1.0,
+            ..config()
+        },
+    );
+    assert!(
+        h.wait_for(WAIT, || search(&h, "wombat") == 0),
+        "old records behind the future one were never aged out"
+    );
+    assert_eq!(h.rows(), 120_001);
+    assert_eq!(search(&h, "ahead"), 1);
 }

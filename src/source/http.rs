@@ -28,6 +28,9 @@ pub const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
 /// Longest silence while a body is arriving. Per read, not per body, so a large
 /// body on a slow link still gets through while a stalled one frees its slot.
 pub const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a request may hold part of the listeners' shared byte budget before it is cut
+/// off, so a trickling sender cannot keep it from everyone else.
+pub const HOLD_LIMIT: Duration = Duration::from_secs(60);
 
 /// Longest wait for a peer to take our (tiny) reply before we drop it.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -125,6 +128,7 @@ pub async fn serve(
             ctx: ctx.clone(),
             v10: false,
             held: None,
+            held_until: Instant::now(),
             want: 0,
         };
         let task_shutdown = shutdown.clone();
@@ -165,8 +169,10 @@ struct Conn {
     ctx: Arc<Ctx>,
     /// The current request is HTTP/1.0.
     v10: bool,
-    /// Budget held while the current request needs more than a read chunk of buffer.
+    /// Budget held while the current request needs more than a read chunk of buffer, and
+    /// when the request must be complete by.
     held: Option<Reservation>,
+    held_until: Instant,
     /// The most the current request may still need buffered: its head, then its body.
     want: usize,
 }
@@ -187,7 +193,10 @@ impl Conn {
                 return;
             };
             let next = self.handle(head, watch).await;
-            self.held = None;
+            if self.held.take().is_some() && self.buf.capacity() > 4 * READ_CHUNK {
+                // The big request is done: give back its memory, not only its budget.
+                self.buf.shrink_to(2 * READ_CHUNK);
+            }
             match next {
                 Next::KeepAlive => {}
                 Next::Close => {
@@ -343,8 +352,17 @@ impl Conn {
             if head.expect_continue && !self.send_continue().await {
                 return Err(Next::Close);
             }
-            // The size is unknown until the last chunk: budget for the largest allowed.
-            self.want = max;
+            // The decoder keeps the body itself, and its size is unknown until the last
+            // chunk: hold budget for the largest allowed before taking any of it.
+            if self.held.is_none()
+                && timeout(BODY_IDLE_TIMEOUT, self.take_budget(max))
+                    .await
+                    .is_err()
+            {
+                self.reject("chunked body", &"timed out waiting for buffer budget");
+                self.respond(503, true, &[]).await;
+                return Err(Next::Close);
+            }
             let mut dec = ChunkedDecoder::new(max);
             loop {
                 match dec.feed(&self.buf) {
@@ -397,7 +415,11 @@ impl Conn {
 
     /// One read while a body is expected; a stall or EOF counts the request as rejected.
     async fn read_body_bytes(&mut self) -> Result<(), Next> {
-        match timeout(BODY_IDLE_TIMEOUT, self.read_more()).await {
+        let mut deadline = Instant::now() + BODY_IDLE_TIMEOUT;
+        if self.held.is_some() {
+            deadline = deadline.min(self.held_until);
+        }
+        match timeout_at(deadline, self.read_more()).await {
             Ok(Ok(n)) if n > 0 => Ok(()),
             Ok(Ok(_)) => {
                 self.reject("request body", &DecodeError::Truncated);
@@ -473,10 +495,16 @@ impl Conn {
     /// the listeners' budget, waiting for it under the caller's timeout.
     async fn read_more(&mut self) -> std::io::Result<usize> {
         if self.held.is_none() && ByteBudget::needs_reservation(self.buf.len() + READ_CHUNK) {
-            self.held = self.ctx.budget.reserve(self.want).await;
+            self.take_budget(self.want).await;
         }
         self.buf.reserve(READ_CHUNK);
         self.stream.read_buf(&mut self.buf).await
+    }
+
+    /// Waits for `bytes` of the shared budget and starts the clock on holding them.
+    async fn take_budget(&mut self, bytes: usize) {
+        self.held = self.ctx.budget.reserve(bytes).await;
+        self.held_until = Instant::now() + HOLD_LIMIT;
     }
 
     async fn send_continue(&mut self) -> bool {

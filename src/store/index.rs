@@ -70,6 +70,9 @@ const BACKFILL_CHUNK: i64 = 20_480;
 /// [`MAX_NAME_BYTES`], the block lists none and every such filter must look inside it.
 const MAX_NAMES: usize = 32;
 const MAX_NAME_BYTES: usize = 256;
+/// Distinct-word bytes past which a block closes early, so a flood of unique words costs
+/// at most this (plus one record's words) of memory and one FTS5 row of about this size.
+const MAX_BLOCK_WORD_BYTES: usize = 1 << 20;
 
 /// The writer's end of the index thread.
 pub(crate) struct IndexHandle {
@@ -240,6 +243,7 @@ pub(crate) fn spawn(
         live_from: max_id,
         indexed_max: max_id,
     };
+    let mut rebuild = false;
     let state = match found {
         Some(s) if s.store_id == store_id && s.indexed_max <= max_id => {
             let backfilling = s.backfill_next < s.live_from;
@@ -256,18 +260,26 @@ pub(crate) fn spawn(
             } else {
                 // Two gaps: rebuild everything rather than track both.
                 tracing::warn!(path = %path.display(), "block index has two gaps; rebuilding it");
-                reset(&conn, &path)?;
+                rebuild = true;
                 fresh
             }
         }
         Some(_) => {
             tracing::warn!(path = %path.display(), "block index belongs to another store or is ahead of it; rebuilding it");
-            reset(&conn, &path)?;
+            rebuild = true;
             fresh
         }
         None => fresh,
     };
-    write_state(&conn, &state).map_err(err("write block index state"))?;
+    // Emptied and re-described in one transaction: a reader sees the old index or the new.
+    conn.execute_batch("BEGIN IMMEDIATE")
+        .and_then(|()| if rebuild { reset(&conn) } else { Ok(()) })
+        .and_then(|()| write_state(&conn, &state))
+        .and_then(|()| conn.execute_batch("COMMIT"))
+        .map_err(|e| {
+            let _ = conn.execute_batch("ROLLBACK");
+            StoreError::sqlite(&path, "write block index state", e)
+        })?;
     if state.backfill_next < state.live_from {
         tracing::info!(
             from = state.backfill_next + 1,
@@ -324,18 +336,9 @@ pub(crate) fn spawn(
     })
 }
 
-fn reset(conn: &Connection, path: &Path) -> Result<(), StoreError> {
-    conn.execute_batch(
-        "BEGIN IMMEDIATE;
-         DELETE FROM words;
-         DELETE FROM blocks;
-         DELETE FROM index_state;
-         COMMIT;",
-    )
-    .map_err(|e| {
-        let _ = conn.execute_batch("ROLLBACK");
-        StoreError::sqlite(path, "clear block index", e)
-    })
+/// Empties the index; the caller's transaction commits it with the new state.
+fn reset(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch("DELETE FROM words; DELETE FROM blocks;")
 }
 
 fn write_state(conn: &Connection, s: &State) -> rusqlite::Result<()> {
@@ -409,6 +412,7 @@ struct Block {
     jobs: NameSet,
     /// Seeded per process, so words chosen by a sender cannot be made to collide.
     words: foldhash::HashSet<String>,
+    word_bytes: usize,
     scratch: String,
 }
 
@@ -427,12 +431,13 @@ impl Block {
             origins: NameSet(Some(Vec::new())),
             jobs: NameSet(Some(Vec::new())),
             words: foldhash::HashSet::default(),
+            word_bytes: 0,
             scratch: String::new(),
         }
     }
 
     fn is_full(&self) -> bool {
-        self.len >= self.capacity
+        self.len >= self.capacity || self.word_bytes >= MAX_BLOCK_WORD_BYTES
     }
 
     /// Adds the record with id `id`, which must follow the last one added directly.
@@ -449,11 +454,12 @@ impl Block {
         self.loggers.add(Some(r.logger));
         self.origins.add(Some(r.origin));
         self.jobs.add(r.job);
-        let words = &mut self.words;
+        let (words, bytes) = (&mut self.words, &mut self.word_bytes);
         for text in [Some(r.message), r.exc_text].into_iter().flatten() {
             for_each_word(text, &mut self.scratch, |w| {
                 let w = indexed(w);
                 if !words.contains(w) {
+                    *bytes += w.len() + 1;
                     words.insert(w.to_owned());
                 }
             });
@@ -495,7 +501,14 @@ impl Block {
         };
         blocks.clear_bindings();
         words.clear_bindings();
+        // After a flood of unique words, give the memory back rather than keep it forever.
+        if self.words.capacity() > 1 << 14 {
+            self.words.shrink_to(1 << 10);
+        }
+        text.clear();
+        text.shrink_to(1 << 16);
         self.scratch = text;
+        self.word_bytes = 0;
         self.len = 0;
         self.min_created = f64::INFINITY;
         self.max_created = f64::NEG_INFINITY;
@@ -811,6 +824,25 @@ mod tests {
             ..s
         };
         assert_eq!(done.uncovered(), [(31, i64::MAX)]);
+    }
+
+    #[test]
+    fn a_flood_of_unique_words_closes_the_block_early() {
+        let mut b = Block::new(256);
+        let r = Record::new(Source::Tcp, "peer");
+        let mut n = 0;
+        while !b.is_full() {
+            n += 1;
+            let text: String = (0..20_000).map(|i| format!("r{n}w{i} ")).collect();
+            let f = Fields {
+                message: &text,
+                ..Fields::of(&r)
+            };
+            b.add(n, 1.0, 20, Source::Tcp, f);
+            assert!(n < 256, "never closed");
+        }
+        assert!(b.word_bytes >= MAX_BLOCK_WORD_BYTES);
+        assert!(b.len < 256);
     }
 
     #[test]

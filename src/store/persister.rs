@@ -160,6 +160,8 @@ struct Persister {
     next_drop_check: Instant,
     next_retention: Instant,
     retention_pending: bool,
+    /// The age sweep of the current retention round has not finished.
+    age_pending: bool,
 }
 
 impl Persister {
@@ -192,6 +194,7 @@ impl Persister {
             next_drop_check: now,
             next_retention: now,
             retention_pending: false,
+            age_pending: false,
         }
     }
 
@@ -259,6 +262,13 @@ impl Persister {
         if self.s.retention_enabled() && now >= self.next_retention {
             self.next_retention = now + RETENTION_EVERY;
             self.retention_pending = true;
+            self.age_pending = self.s.retention_days > 0.0;
+            if self.age_pending
+                && let Err(e) = self.w.start_age_round()
+            {
+                tracing::error!(error = %e, "retention failed; trying again at the next round");
+                self.age_pending = false;
+            }
         }
         if self.flush_due().is_some_and(|d| now >= d) {
             self.flush(false);
@@ -511,11 +521,12 @@ impl Persister {
         let mut deleted = 0;
         let mut more = false;
         let result = (|| {
-            if self.s.retention_days > 0.0 {
+            if self.age_pending {
                 let cutoff = now_epoch() - self.s.retention_days * 86_400.0;
-                let n = self.w.delete_older_than(cutoff)?;
+                let (n, go_on) = self.w.delete_older_than(cutoff)?;
                 deleted += n;
-                more |= n >= RETENTION_CHUNK;
+                self.age_pending = go_on;
+                more |= go_on;
             }
             if self.s.retention_max_rows > 0 && !more {
                 let n = self.w.delete_beyond(self.s.retention_max_rows)?;
@@ -537,6 +548,7 @@ impl Persister {
             Err(e) => {
                 tracing::error!(error = %e, "retention failed; trying again at the next round");
                 self.retention_pending = false;
+                self.age_pending = false;
             }
         }
     }

@@ -200,29 +200,21 @@ fn candidate_ranges(conn: &Connection, f: &Filter) -> Result<Vec<(i64, i64)>, St
     if !index::attach(conn, &store)? {
         return Ok(everything);
     }
-    // The state first: blocks committed after it only add ranges it calls uncovered.
-    let state = match index::read_state(conn, "idx") {
-        Ok(Some(s)) => s,
+    // One read transaction, so the state and the blocks come from one snapshot of the
+    // index: a rebuild that empties the blocks commits together with its new state.
+    conn.execute_batch("SAVEPOINT candidate_ranges")
+        .map_err(on(conn, "begin reading the index"))?;
+    let found = index_ranges(conn, f);
+    let _ = conn.execute_batch("RELEASE candidate_ranges");
+    let mut ranges = match found {
+        Ok(Some(r)) => r,
         Ok(None) => return Ok(everything),
         Err(e) => {
-            // A half-made index file (its first write failed) must not stop a query.
-            tracing::debug!(error = %e, "block index unreadable; reading every record");
+            // A half-made or foreign index file must not stop a query, only slow it.
+            tracing::debug!(error = %e, "block index unusable; reading every record");
             return Ok(everything);
         }
     };
-    let w = block_clause(f);
-    let sql = format!(
-        "SELECT first_id, last_id FROM idx.blocks{} ORDER BY first_id",
-        w.sql
-    );
-    let mut st = conn
-        .prepare(&sql)
-        .map_err(on(conn, "prepare block lookup"))?;
-    let mut ranges: Vec<(i64, i64)> = st
-        .query_map(params_from_iter(w.params), |r| Ok((r.get(0)?, r.get(1)?)))
-        .and_then(|rows| rows.collect())
-        .map_err(on(conn, "look up blocks"))?;
-    ranges.extend(state.uncovered());
     ranges.sort_unstable();
     let mut merged: Vec<(i64, i64)> = Vec::with_capacity(ranges.len());
     for (a, b) in ranges {
@@ -232,6 +224,38 @@ fn candidate_ranges(conn: &Connection, f: &Filter) -> Result<Vec<(i64, i64)>, St
         }
     }
     Ok(merged)
+}
+
+/// The blocks the index cannot rule out plus the ranges it does not cover; None when the
+/// index cannot be trusted for this store.
+fn index_ranges(conn: &Connection, f: &Filter) -> rusqlite::Result<Option<Vec<(i64, i64)>>> {
+    let Some(state) = index::read_state(conn, "idx")? else {
+        return Ok(None);
+    };
+    // An index of another store, or one ahead of this store (restored from a backup while
+    // the index was not), would hide records: the recorder rebuilds such an index when it
+    // starts, and until then queries read everything.
+    let (store_id, top): (Option<i64>, i64) = conn.query_row(
+        "SELECT (SELECT value FROM main.meta WHERE key = 'store_id'),
+                max(coalesce((SELECT max(id) FROM main.records), 0),
+                    coalesce((SELECT value FROM main.meta WHERE key = 'next_id'), 1) - 1)",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    if store_id != Some(state.store_id) || state.indexed_max > top {
+        return Ok(None);
+    }
+    let w = block_clause(f);
+    let sql = format!(
+        "SELECT first_id, last_id FROM idx.blocks{} ORDER BY first_id",
+        w.sql
+    );
+    let mut ranges: Vec<(i64, i64)> = conn
+        .prepare(&sql)?
+        .query_map(params_from_iter(w.params), |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    ranges.extend(state.uncovered());
+    Ok(Some(ranges))
 }
 
 /// Runs a statement over each candidate range of `f`, in the filter's order, until `each`

@@ -23,13 +23,19 @@ pub(crate) struct Writer {
     next_id: i64,
     /// Reused buffers for the `extra` JSON of each row of one statement run.
     json: Vec<String>,
+    /// Where the current age-retention round has got to, and where it ends.
+    age_from: i64,
+    age_end: i64,
 }
 
 /// Rows deleted per retention transaction: small enough that ingestion waits at most tens of ms.
 pub(crate) const RETENTION_CHUNK: usize = 5000;
-/// Oldest rows one age-retention pass looks at. Ids follow arrival, so expired records sit
-/// at the low end; looking no further keeps a pass over a large, young store short.
+/// Ids one age-retention step looks at.
 const RETENTION_WINDOW: i64 = 100_000;
+/// Ids one age-retention round sweeps, from the oldest arrival up. Expired records sit at
+/// the low end, since ids follow arrival; sweeping past windows with nothing to delete means
+/// a record from a sender whose clock runs ahead cannot hold back the records after it.
+const RETENTION_SWEEP: i64 = 1_000_000;
 
 /// Parameters per row: the id, then [`COLUMNS`].
 const PARAMS: usize = NCOLUMNS + 1;
@@ -66,6 +72,8 @@ impl Writer {
             path: path.to_path_buf(),
             next_id,
             json: vec![String::new(); multi.max(1)],
+            age_from: 0,
+            age_end: 0,
         })
     }
 
@@ -140,17 +148,33 @@ impl Writer {
         result
     }
 
-    /// Deletes up to [`RETENTION_CHUNK`] records created before `cutoff` (epoch seconds)
-    /// among the [`RETENTION_WINDOW`] oldest arrivals. Returns how many went.
-    pub fn delete_older_than(&mut self, cutoff: f64) -> Result<usize, StoreError> {
-        self.delete_chunk(
+    /// Starts an age-retention round at the oldest stored record.
+    pub fn start_age_round(&mut self) -> Result<(), StoreError> {
+        self.age_from = self.first_id()?;
+        self.age_end = self.age_from.saturating_add(RETENTION_SWEEP);
+        Ok(())
+    }
+
+    /// One step of the round: deletes up to [`RETENTION_CHUNK`] records created before
+    /// `cutoff` (epoch seconds) among the next [`RETENTION_WINDOW`] ids. Returns how many
+    /// went and whether the round goes on.
+    pub fn delete_older_than(&mut self, cutoff: f64) -> Result<(usize, bool), StoreError> {
+        let (lo, hi) = (
+            self.age_from,
+            self.age_from.saturating_add(RETENTION_WINDOW),
+        );
+        let n = self.delete_chunk(
             "delete old records",
             "DELETE FROM records WHERE id IN
-               (SELECT id FROM records
-                WHERE id < (SELECT min(id) FROM records) + ?3 AND created < ?1
+               (SELECT id FROM records WHERE id >= ?3 AND id < ?4 AND created < ?1
                 ORDER BY id LIMIT ?2)",
-            params![cutoff, RETENTION_CHUNK as i64, RETENTION_WINDOW],
-        )
+            params![cutoff, RETENTION_CHUNK as i64, lo, hi],
+        )?;
+        if n >= RETENTION_CHUNK {
+            return Ok((n, true));
+        }
+        self.age_from = hi;
+        Ok((n, hi < self.age_end && hi < self.next_id))
     }
 
     /// Deletes up to [`RETENTION_CHUNK`] of the oldest records beyond the newest `keep`
