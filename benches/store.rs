@@ -109,10 +109,10 @@ fn make_record(i: usize, rng: &mut Rng, base: f64) -> Record {
     r.module = Some(module.to_owned());
     r.lineno = Some((rng.next() % 400) as i64 + 1);
     r.func = Some(func.to_owned());
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         r.job = Some("web".into());
     }
-    if i % 4 == 0 {
+    if i.is_multiple_of(4) {
         r.task_name = Some(format!("Task-{}", i % 100));
     }
     if i % 50 == 49 {

@@ -74,6 +74,38 @@ fn an_unwritable_store_is_one_clear_sentence() {
 }
 
 #[test]
+fn a_store_already_being_recorded_is_one_clear_sentence() {
+    let first = Logtui::start(&["--udp", "off", "--http", "off"]);
+    let db = first.db.to_str().unwrap().to_owned();
+    let (code, _, err) = run(
+        &[
+            "record",
+            "--db",
+            &db,
+            "--tcp",
+            "127.0.0.1:0",
+            "--udp",
+            "off",
+            "--http",
+            "off",
+        ],
+        first.dir.path(),
+    );
+    assert_ne!(code, 0);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("another logtui is already recording into"),
+        "{err}"
+    );
+    // The first recorder is unharmed, and once it has gone the store is free again.
+    let (code, _, dir, db) = first.stop();
+    assert_eq!(code, 0);
+    let db = db.to_str().unwrap().to_owned();
+    let second = Logtui::start_with_db(dir, db.into(), &["--udp", "off", "--http", "off"]);
+    assert_eq!(second.stop().0, 0);
+}
+
+#[test]
 fn config_prints_the_effective_configuration() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("c.toml");

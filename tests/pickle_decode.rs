@@ -761,7 +761,7 @@ fn mutation_fuzz_never_panics() {
         let mut p = seeds[i % seeds.len()].clone();
         for _ in 0..1 + rng.next() % 4 {
             let at = (rng.next() as usize) % (p.len() + 1);
-            let byte = if rng.next() % 2 == 0 {
+            let byte = if rng.next().is_multiple_of(2) {
                 interesting[(rng.next() as usize) % interesting.len()]
             } else {
                 rng.next() as u8

@@ -893,7 +893,7 @@ impl<'a> Parser<'a> {
                 }
                 op::SETITEMS => {
                     let k = self.pop_mark()?;
-                    if (self.stack.len() - k) % 2 != 0 {
+                    if !(self.stack.len() - k).is_multiple_of(2) {
                         return Err(malformed("pickle", "SETITEMS with an odd number of items"));
                     }
                     let target = self.target(k)?;
@@ -962,7 +962,7 @@ impl<'a> Parser<'a> {
                         op::TUPLE => Node::List(items, Seq::Tuple),
                         op::FROZENSET => Node::List(items, Seq::FrozenSet),
                         _ => {
-                            if items.len() % 2 != 0 {
+                            if !items.len().is_multiple_of(2) {
                                 return Err(malformed(
                                     "pickle",
                                     "DICT with an odd number of items",

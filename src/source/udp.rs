@@ -81,7 +81,7 @@ fn handle(
         Err(e) => {
             stats.add_rejected(Source::Udp, 1);
             // Log the first bad datagram and then every 1000th, so a flood cannot flood our log.
-            if *reported % 1000 == 0 {
+            if (*reported).is_multiple_of(1000) {
                 tracing::warn!(
                     "udp {peer}: rejected a datagram: {e} ({} rejected so far)",
                     *reported + 1

@@ -37,12 +37,11 @@ pub(crate) fn spawn(paths: &[PathBuf]) -> Result<Checkpointer, StoreError> {
             loop {
                 let last = !matches!(rx.recv_timeout(EVERY), Err(RecvTimeoutError::Timeout));
                 for (p, c) in &conns {
-                    if let Err(e) = checkpoint(c) {
-                        if !std::mem::replace(&mut warned, true) {
+                    if let Err(e) = checkpoint(c)
+                        && !std::mem::replace(&mut warned, true) {
                             tracing::warn!(path = %p.display(), error = %e,
                                 "background checkpoint failed; the writers' own checkpoints take over");
                         }
-                    }
                 }
                 if last {
                     break;

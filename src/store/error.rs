@@ -36,6 +36,13 @@ pub enum StoreError {
         pattern: String,
         source: Box<regex::Error>,
     },
+    #[error("another logtui is already recording into {path} (it holds {lock})")]
+    InUse { path: PathBuf, lock: PathBuf },
+    #[error("cannot lock {lock} for the store: {source}")]
+    Lock {
+        lock: PathBuf,
+        source: std::io::Error,
+    },
     #[error("refusing to run a statement that can write to the store: {sql}")]
     NotReadOnly { sql: String },
     #[error("cannot start the store writer thread: {0}")]

@@ -11,6 +11,7 @@ use super::rawstmt::RawStmt;
 use super::schema::Tuning;
 use super::words::{for_each_word, indexed};
 use crate::record::{Record, Source};
+use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TryRecvError};
@@ -225,10 +226,10 @@ pub(crate) fn spawn(
         move |e| StoreError::sqlite(p, op, e)
     };
     let store_id = super::schema::store_id(main, store)?;
-    let (min_id, max_id): (i64, i64) = main
+    let (min_id, max_id): (Option<i64>, i64) = main
         .query_row(
             // The highest id ever given out, even if retention has since deleted it.
-            "SELECT coalesce(min(id), 1),
+            "SELECT min(id),
                     max(coalesce(max(id), 0),
                         coalesce((SELECT value FROM meta WHERE key = 'next_id'), 1) - 1)
              FROM records",
@@ -236,6 +237,8 @@ pub(crate) fn spawn(
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .map_err(|e| StoreError::sqlite(store, "read record id range", e))?;
+    // An empty store has nothing to backfill, however high its ids have gone.
+    let min_id = min_id.unwrap_or(max_id + 1);
     let found = read_state(&conn, "main").map_err(err("read block index state"))?;
     let fresh = State {
         store_id,
@@ -447,8 +450,13 @@ impl Block {
         }
         self.last = id;
         self.len += 1;
-        self.min_created = self.min_created.min(created);
-        self.max_created = self.max_created.max(created);
+        if created.is_nan() {
+            self.min_created = f64::NEG_INFINITY;
+            self.max_created = f64::INFINITY;
+        } else {
+            self.min_created = self.min_created.min(created);
+            self.max_created = self.max_created.max(created);
+        }
         self.max_level = self.max_level.max(level);
         self.sources |= 1 << source as u32;
         self.loggers.add(Some(r.logger));
@@ -735,27 +743,36 @@ impl Indexer {
     /// Indexes the next chunk of stored records the index lacks, in its own transaction.
     fn backfill_chunk(&mut self) {
         let from = self.state.backfill_next;
-        let to = self
-            .state
-            .live_from
-            .min(from.saturating_add(BACKFILL_CHUNK));
+        let live_from = self.state.live_from;
         let mut block = Block::new(self.live.capacity);
         let r = self.begin().and_then(|()| {
             let mut st = self
                 .reader
                 .prepare_cached(
                     "SELECT id, created, level, source, logger, origin, job, message, exc_text
-                     FROM records WHERE id > ?1 AND id <= ?2 ORDER BY id",
+                     FROM records WHERE id > ?1 AND id <= ?2 ORDER BY id LIMIT ?3",
                 )
                 .map_err(|e| StoreError::sqlite(&self.path, "read stored records to index", e))?;
             let mut rows = st
-                .query((from, to))
+                .query((from, live_from, BACKFILL_CHUNK))
                 .map_err(|e| StoreError::sqlite(&self.path, "read stored records to index", e))?;
+            let (mut read, mut last) = (0, from);
             let mut put = |row: &rusqlite::Row<'_>| -> rusqlite::Result<()> {
                 let id: i64 = row.get(0)?;
                 if (block.len > 0 && id != block.last + 1) || block.is_full() {
                     block.write(&mut self.ins_block, &mut self.ins_words)?;
                 }
+                // Only logtui writes these columns, but a row edited by hand must not stop
+                // the index for good: an unreadable time or level matches every filter.
+                let created = match row.get_ref(1)? {
+                    ValueRef::Real(f) => f,
+                    ValueRef::Integer(i) => i as f64,
+                    _ => f64::NAN,
+                };
+                let level = match row.get_ref(2)? {
+                    ValueRef::Integer(i) => i32::try_from(i).unwrap_or(i32::MAX),
+                    _ => i32::MAX,
+                };
                 let source = row
                     .get_ref(3)?
                     .as_str()
@@ -765,8 +782,8 @@ impl Indexer {
                 let text = |i: usize| row.get_ref(i).ok().and_then(|v| v.as_str().ok());
                 block.add(
                     id,
-                    row.get(1)?,
-                    row.get(2)?,
+                    created,
+                    level,
                     source,
                     Fields {
                         logger: text(4).unwrap_or(""),
@@ -776,6 +793,8 @@ impl Indexer {
                         exc_text: text(8),
                     },
                 );
+                read += 1;
+                last = id;
                 Ok(())
             };
             let mut r = Ok(());
@@ -796,7 +815,13 @@ impl Indexer {
             }
             r.and_then(|()| block.write(&mut self.ins_block, &mut self.ins_words))
                 .map_err(|e| StoreError::sqlite(&self.path, "index stored records", e))?;
-            self.pending.backfill_next = to;
+            // A short read means nothing is left below `live_from`: ids may be sparse
+            // (retention), so progress follows the rows, not the id arithmetic.
+            self.pending.backfill_next = if read < BACKFILL_CHUNK {
+                live_from
+            } else {
+                last
+            };
             Ok(())
         });
         self.check(r);

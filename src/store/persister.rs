@@ -78,6 +78,9 @@ pub fn spawn_tuned(
     observer: Observer,
 ) -> Result<PersisterHandle, StoreError> {
     let settings = Settings::from_config(cfg)?;
+    // Two writers would hand out the same ids, and the second one's records would fall
+    // where the first one's index says there are none.
+    let lock = writer_lock(path)?;
     let conn = schema::open_tuned(path, tuning)?;
     let writer = Writer::new(conn, path, tuning.rows_per_insert)?;
     // Before the writer's first commit: see `index::spawn`.
@@ -106,9 +109,45 @@ pub fn spawn_tuned(
     let p = Persister::new(writer, index, checkpoints, settings, stats, observer);
     let thread = std::thread::Builder::new()
         .name("logtui-store".into())
-        .spawn(move || rt.block_on(p.run(outlet)))
+        .spawn(move || {
+            let r = rt.block_on(p.run(outlet));
+            // Held until the last commit, index included, is done.
+            drop(lock);
+            r
+        })
         .map_err(StoreError::Thread)?;
     Ok(PersisterHandle { thread })
+}
+
+/// Takes `<db>-lock` for this process (an advisory lock, released when the file closes,
+/// even if the process dies).
+fn writer_lock(path: &Path) -> Result<std::fs::File, StoreError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+    }
+    let mut name = path.as_os_str().to_owned();
+    name.push("-lock");
+    let lock = std::path::PathBuf::from(name);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock)
+        .map_err(|source| StoreError::Lock {
+            lock: lock.clone(),
+            source,
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::InUse {
+            path: path.to_path_buf(),
+            lock,
+        }),
+        Err(std::fs::TryLockError::Error(source)) => Err(StoreError::Lock { lock, source }),
+    }
 }
 
 /// Tells `obs` about committed `rows`, then about the alerts among them (by position).
