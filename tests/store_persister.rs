@@ -430,3 +430,57 @@ fn shutdown_does_not_hang_when_flushes_fail_with_a_full_buffer() {
         other => panic!("expected Lost, got {other:?}"),
     }
 }
+
+/// An observer (`--echo`) that panics is switched off; every record is still stored and
+/// indexed, and flushes still get their answer.
+#[test]
+fn a_failing_observer_costs_only_itself() {
+    use logtui::router::Intake;
+    use logtui::stats::Stats;
+    use logtui::store::StoreEvent;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    let stats = Arc::new(Stats::default());
+    let (intake, outlet) = Intake::new(8, stats.clone());
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c2 = calls.clone();
+    let handle = store::spawn(
+        &path,
+        &config(),
+        outlet,
+        stats,
+        Box::new(move |ev| {
+            if let StoreEvent::Stored(_) = ev {
+                c2.fetch_add(1, Ordering::SeqCst);
+                panic!("stdout went away");
+            }
+        }),
+    )
+    .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        assert!(intake.submit(vec![info("first aardvark")]).await);
+        assert!(intake.flush().await, "the flush was not answered");
+        assert!(intake.submit(vec![info("second aardvark")]).await);
+        assert!(intake.flush().await, "the flush was not answered");
+    });
+    drop(intake);
+    handle.join().unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "the observer stays off");
+    let c = store::open_read_only(&path).unwrap();
+    let f = Filter {
+        search: Some("aardvark".into()),
+        ..Filter::default()
+    };
+    assert_eq!(store::count(&c, &f).unwrap(), 2);
+    let covered: i64 = rusqlite::Connection::open(store::index::index_path(&path))
+        .unwrap()
+        .query_row("SELECT indexed_max FROM index_state", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(covered, 2, "the index kept going");
+}

@@ -87,11 +87,17 @@ impl IndexHandle {
     /// Queues `msg`, waiting while the index is `CHANNEL` messages behind.
     pub fn send(&mut self, msg: IndexMsg) {
         let Some(tx) = &self.tx else { return };
-        if tx.send(msg).is_err() && !self.gone {
-            self.gone = true;
-            tracing::error!(
-                "the index thread has stopped; queries will scan new records instead of looking them up"
-            );
+        if let Err(std::sync::mpsc::SendError(msg)) = tx.send(msg) {
+            // The records are committed either way: a flush still gets its answer.
+            if let IndexMsg::Ack(a) = msg {
+                let _ = a.send(());
+            }
+            if !self.gone {
+                self.gone = true;
+                tracing::error!(
+                    "the index thread has stopped; queries will scan new records instead of looking them up"
+                );
+            }
         }
     }
 
@@ -326,6 +332,7 @@ pub(crate) fn spawn(
         recycle: recycle_tx,
         broken: false,
         observer,
+        observing: true,
     };
     let thread = std::thread::Builder::new()
         .name("logtui-index".into())
@@ -570,8 +577,9 @@ struct Indexer {
     /// Set when the index could not be written: nothing more is written until the next
     /// start, which re-indexes everything after `state.indexed_max` from the store.
     broken: bool,
-    /// Told about every committed batch, before it is indexed.
+    /// Told about every committed batch, before it is indexed, until it panics once.
     observer: Observer,
+    observing: bool,
 }
 
 /// How long the index keeps one transaction open under a steady stream.
@@ -635,7 +643,18 @@ impl Indexer {
         match m {
             IndexMsg::Ack(a) => self.acks.push(a),
             IndexMsg::Index(mut v, alerts) => {
-                notify(&mut self.observer, &v, &alerts);
+                if self.observing {
+                    let seen = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        notify(&mut self.observer, &v, &alerts)
+                    }));
+                    if seen.is_err() {
+                        // Storing and indexing matter more than the observer (`--echo`).
+                        self.observing = false;
+                        tracing::error!(
+                            "the record observer failed; it is off from now on, and records are still stored and indexed"
+                        );
+                    }
+                }
                 if !self.broken {
                     let r = self.begin().and_then(|()| self.index(&v));
                     self.check(r);
