@@ -2,10 +2,16 @@
 //! so many connections at `max_frame` each wait their turn instead of exhausting memory.
 
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
 
 /// Budget granularity; also what a frame of up to a read chunk costs (it needs no reservation).
 const UNIT: usize = 64 * 1024;
+
+/// How long a connection may hold part of the budget: one that has not finished its frame
+/// or body by then is cut off, so a trickling sender cannot keep the budget from the rest.
+pub const HOLD_LIMIT: Duration = Duration::from_secs(60);
 
 /// A process-wide budget of buffered bytes. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -18,6 +24,8 @@ pub struct ByteBudget {
 #[derive(Debug)]
 pub struct Reservation {
     _permit: OwnedSemaphorePermit,
+    /// When the holder must be done: granted plus [`HOLD_LIMIT`].
+    pub deadline: Instant,
 }
 
 impl ByteBudget {
@@ -38,7 +46,10 @@ impl ByteBudget {
             .unwrap_or(u32::MAX)
             .clamp(1, self.total);
         let permit = self.units.clone().acquire_many_owned(want).await.ok()?;
-        Some(Reservation { _permit: permit })
+        Some(Reservation {
+            _permit: permit,
+            deadline: Instant::now() + HOLD_LIMIT,
+        })
     }
 
     /// Bytes not held by anyone, for tests and stats.

@@ -28,9 +28,6 @@ pub const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
 /// Longest silence while a body is arriving. Per read, not per body, so a large
 /// body on a slow link still gets through while a stalled one frees its slot.
 pub const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long a request may hold part of the listeners' shared byte budget before it is cut
-/// off, so a trickling sender cannot keep it from everyone else.
-pub const HOLD_LIMIT: Duration = Duration::from_secs(60);
 
 /// Longest wait for a peer to take our (tiny) reply before we drop it.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -128,7 +125,6 @@ pub async fn serve(
             ctx: ctx.clone(),
             v10: false,
             held: None,
-            held_until: Instant::now(),
             want: 0,
         };
         let task_shutdown = shutdown.clone();
@@ -169,10 +165,9 @@ struct Conn {
     ctx: Arc<Ctx>,
     /// The current request is HTTP/1.0.
     v10: bool,
-    /// Budget held while the current request needs more than a read chunk of buffer, and
-    /// when the request must be complete by.
+    /// Budget held while the current request needs more than a read chunk of buffer; the
+    /// request must be complete by its deadline.
     held: Option<Reservation>,
-    held_until: Instant,
     /// The most the current request may still need buffered: its head, then its body.
     want: usize,
 }
@@ -354,14 +349,15 @@ impl Conn {
             }
             // The decoder keeps the body itself, and its size is unknown until the last
             // chunk: hold budget for the largest allowed before taking any of it.
-            if self.held.is_none()
-                && timeout(BODY_IDLE_TIMEOUT, self.take_budget(max))
-                    .await
-                    .is_err()
-            {
-                self.reject("chunked body", &"timed out waiting for buffer budget");
-                self.respond(503, true, &[]).await;
-                return Err(Next::Close);
+            if self.held.is_none() {
+                match timeout(BODY_IDLE_TIMEOUT, self.ctx.budget.reserve(max)).await {
+                    Ok(r) => self.held = r,
+                    Err(_) => {
+                        self.reject("chunked body", &"timed out waiting for buffer budget");
+                        self.respond(503, true, &[]).await;
+                        return Err(Next::Close);
+                    }
+                }
             }
             let mut dec = ChunkedDecoder::new(max);
             loop {
@@ -416,8 +412,8 @@ impl Conn {
     /// One read while a body is expected; a stall or EOF counts the request as rejected.
     async fn read_body_bytes(&mut self) -> Result<(), Next> {
         let mut deadline = Instant::now() + BODY_IDLE_TIMEOUT;
-        if self.held.is_some() {
-            deadline = deadline.min(self.held_until);
+        if let Some(r) = &self.held {
+            deadline = deadline.min(r.deadline);
         }
         match timeout_at(deadline, self.read_more()).await {
             Ok(Ok(n)) if n > 0 => Ok(()),
@@ -495,16 +491,10 @@ impl Conn {
     /// the listeners' budget, waiting for it under the caller's timeout.
     async fn read_more(&mut self) -> std::io::Result<usize> {
         if self.held.is_none() && ByteBudget::needs_reservation(self.buf.len() + READ_CHUNK) {
-            self.take_budget(self.want).await;
+            self.held = self.ctx.budget.reserve(self.want).await;
         }
         self.buf.reserve(READ_CHUNK);
         self.stream.read_buf(&mut self.buf).await
-    }
-
-    /// Waits for `bytes` of the shared budget and starts the clock on holding them.
-    async fn take_budget(&mut self, bytes: usize) {
-        self.held = self.ctx.budget.reserve(bytes).await;
-        self.held_until = Instant::now() + HOLD_LIMIT;
     }
 
     async fn send_continue(&mut self) -> bool {

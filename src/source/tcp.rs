@@ -14,10 +14,6 @@ use tokio::sync::Semaphore;
 /// How much is read from a socket at a time: large enough to carry ~100 typical frames.
 const READ_CHUNK: usize = 64 * 1024;
 
-/// How long a connection may take to finish a frame that holds part of the shared byte
-/// budget; a sender that stalls longer loses the connection, so it cannot starve the rest.
-const HOLD_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
-
 /// Most connections served at once; further ones wait in the kernel's backlog.
 /// Each holds at most one frame (≤ `max_frame`) plus one read chunk, and frames over a
 /// read chunk are held against the listeners' shared [`ByteBudget`].
@@ -140,10 +136,9 @@ pub async fn read_frames<S: AsyncRead + Unpin>(
     let stats = &intake.stats;
     let mut buf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     let mut start = 0usize;
-    // Budget held for the large frame at the front of `buf`, until it is consumed, and
-    // when that frame must be complete.
+    // Budget held for the large frame at the front of `buf`, until it is consumed; the
+    // frame must be complete by its deadline.
     let mut held: Option<Reservation> = None;
-    let mut held_until = tokio::time::Instant::now();
     let mut batch = Batcher::default();
     let mut reported = false;
     let mut report = |e: &DecodeError| {
@@ -211,7 +206,6 @@ pub async fn read_frames<S: AsyncRead + Unpin>(
                     _ = shutdown.reached(Phase::Stop) => None,
                 };
                 stopped = held.is_none();
-                held_until = tokio::time::Instant::now() + HOLD_LIMIT;
             }
             whole
                 .saturating_sub(buf.len())
@@ -226,7 +220,7 @@ pub async fn read_frames<S: AsyncRead + Unpin>(
             false => tokio::select! {
                 r = stream.read(&mut buf[old..]) => r,
                 _ = shutdown.reached(Phase::Stop) => Err(std::io::Error::other("drain time over")),
-                _ = tokio::time::sleep_until(held_until), if held.is_some() => {
+                _ = sleep_until_held(&held) => {
                     Err(std::io::Error::other("a large frame stalled while holding buffer budget"))
                 }
             },
@@ -248,6 +242,14 @@ pub async fn read_frames<S: AsyncRead + Unpin>(
             }
             Ok(n) => buf.truncate(old + n),
         }
+    }
+}
+
+/// Waits for the deadline of the reservation, if any; forever without one.
+async fn sleep_until_held(held: &Option<Reservation>) {
+    match held {
+        Some(r) => tokio::time::sleep_until(r.deadline).await,
+        None => std::future::pending().await,
     }
 }
 
