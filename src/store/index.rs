@@ -233,15 +233,9 @@ pub(crate) fn spawn(
     };
     let store_id = super::schema::store_id(main, store)?;
     let (min_id, max_id): (Option<i64>, i64) = main
-        .query_row(
-            // The highest id ever given out, even if retention has since deleted it.
-            "SELECT min(id),
-                    max(coalesce(max(id), 0),
-                        coalesce((SELECT value FROM meta WHERE key = 'next_id'), 1) - 1)
-             FROM records",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+        .query_row("SELECT min(id) FROM records", [], |r| r.get(0))
+        // The highest id ever given out, even if retention has since deleted it.
+        .and_then(|min| Ok((min, super::schema::next_id(main)? - 1)))
         .map_err(|e| StoreError::sqlite(store, "read record id range", e))?;
     // An empty store has nothing to backfill, however high its ids have gone.
     let min_id = min_id.unwrap_or(max_id + 1);

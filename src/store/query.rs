@@ -4,7 +4,7 @@
 use super::error::{StoreError, on};
 use super::extra::parse_extra;
 use super::index;
-use super::schema::COLUMNS;
+use super::schema::{self, COLUMNS};
 use super::words::TextQuery;
 use crate::record::{Record, Source};
 use crate::value::Value;
@@ -204,7 +204,7 @@ fn candidate_ranges(conn: &Connection, f: &Filter) -> Result<Vec<(i64, i64)>, St
     // index: a rebuild that empties the blocks commits together with its new state.
     conn.execute_batch("SAVEPOINT candidate_ranges")
         .map_err(on(conn, "begin reading the index"))?;
-    let found = index_ranges(conn, f);
+    let found = index_ranges(conn, &store, f);
     let _ = conn.execute_batch("RELEASE candidate_ranges");
     let mut ranges = match found {
         Ok(Some(r)) => r,
@@ -228,21 +228,20 @@ fn candidate_ranges(conn: &Connection, f: &Filter) -> Result<Vec<(i64, i64)>, St
 
 /// The blocks the index cannot rule out plus the ranges it does not cover; None when the
 /// index cannot be trusted for this store.
-fn index_ranges(conn: &Connection, f: &Filter) -> rusqlite::Result<Option<Vec<(i64, i64)>>> {
-    let Some(state) = index::read_state(conn, "idx")? else {
+fn index_ranges(
+    conn: &Connection,
+    store: &std::path::Path,
+    f: &Filter,
+) -> Result<Option<Vec<(i64, i64)>>, StoreError> {
+    let Some(state) = index::read_state(conn, "idx").map_err(on(conn, "read the index state"))?
+    else {
         return Ok(None);
     };
     // An index of another store, or one ahead of this store (restored from a backup while
     // the index was not), would hide records: the recorder rebuilds such an index when it
     // starts, and until then queries read everything.
-    let (store_id, top): (Option<i64>, i64) = conn.query_row(
-        "SELECT (SELECT value FROM main.meta WHERE key = 'store_id'),
-                max(coalesce((SELECT max(id) FROM main.records), 0),
-                    coalesce((SELECT value FROM main.meta WHERE key = 'next_id'), 1) - 1)",
-        [],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
-    if store_id != Some(state.store_id) || state.indexed_max > top {
+    let next = schema::next_id(conn).map_err(on(conn, "read the next record id"))?;
+    if schema::store_id(conn, store)? != state.store_id || state.indexed_max >= next {
         return Ok(None);
     }
     let w = block_clause(f);
@@ -251,9 +250,12 @@ fn index_ranges(conn: &Connection, f: &Filter) -> rusqlite::Result<Option<Vec<(i
         w.sql
     );
     let mut ranges: Vec<(i64, i64)> = conn
-        .prepare(&sql)?
-        .query_map(params_from_iter(w.params), |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
+        .prepare(&sql)
+        .and_then(|mut st| {
+            st.query_map(params_from_iter(w.params), |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect()
+        })
+        .map_err(on(conn, "look up blocks"))?;
     ranges.extend(state.uncovered());
     Ok(Some(ranges))
 }

@@ -194,6 +194,17 @@ pub(crate) fn store_id(conn: &Connection, path: &Path) -> Result<i64, StoreError
     .map_err(|e| StoreError::sqlite(path, "read store id", e))
 }
 
+/// The id after the highest ever given out: past the table's maximum and `meta.next_id`,
+/// which keeps the high-water mark when retention has emptied the table.
+pub(crate) fn next_id(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row(
+        "SELECT max(coalesce((SELECT max(id) FROM records), 0) + 1,
+                    coalesce((SELECT value FROM meta WHERE key = 'next_id'), 1))",
+        [],
+        |r| r.get(0),
+    )
+}
+
 fn new_store_id(path: &Path) -> i64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();

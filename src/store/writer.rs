@@ -3,7 +3,7 @@
 
 use super::error::StoreError;
 use super::rawstmt::RawStmt;
-use super::schema::{COLUMNS, NCOLUMNS};
+use super::schema::{self, COLUMNS, NCOLUMNS};
 use crate::record::{Record, now_epoch};
 use rusqlite::{Connection, Params, params};
 use std::ffi::c_int;
@@ -63,7 +63,7 @@ impl Writer {
             true => Some(RawStmt::prepare(&conn, &rows(multi)).map_err(err("prepare insert"))?),
             false => None,
         };
-        let next_id = read_next_id(&conn).map_err(err("read the next record id"))?;
+        let next_id = schema::next_id(&conn).map_err(err("read the next record id"))?;
         Ok(Writer {
             ins,
             ins_multi,
@@ -140,7 +140,7 @@ impl Writer {
                     let _ = self.conn.execute_batch("ROLLBACK");
                 }
                 // Someone else may have written rows: start after whatever is there now.
-                if let Ok(id) = read_next_id(&self.conn) {
+                if let Ok(id) = schema::next_id(&self.conn) {
                     self.next_id = id.max(self.next_id);
                 }
             }
@@ -212,16 +212,6 @@ impl Writer {
             )
             .map_err(|e| StoreError::sqlite(&self.path, "read the lowest record id", e))
     }
-}
-
-/// The id after the highest ever used: the larger of the table's maximum and `meta.next_id`.
-fn read_next_id(conn: &Connection) -> rusqlite::Result<i64> {
-    conn.query_row(
-        "SELECT max(coalesce((SELECT max(id) FROM records), 0) + 1,
-                    coalesce((SELECT value FROM meta WHERE key = 'next_id'), 1))",
-        [],
-        |r| r.get(0),
-    )
 }
 
 /// Inserts `rows` (with their ids already set) with one run of `st`, which takes exactly
