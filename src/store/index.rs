@@ -444,6 +444,12 @@ impl Block {
         self.len >= self.capacity || self.word_bytes >= MAX_BLOCK_WORD_BYTES
     }
 
+    /// Whether the block must be written before the record `id` is added: it is full, or
+    /// `id` does not follow its last one, and a block must never claim ids it does not hold.
+    fn must_close_before(&self, id: i64) -> bool {
+        self.len > 0 && (self.is_full() || id != self.last + 1)
+    }
+
     /// Adds the record with id `id`, which must follow the last one added directly.
     fn add(&mut self, id: i64, created: f64, level: i32, source: Source, r: Fields<'_>) {
         if self.len == 0 {
@@ -678,16 +684,11 @@ impl Indexer {
 
     fn index(&mut self, v: &[(i64, Record)]) -> Result<(), StoreError> {
         for (id, r) in v {
-            if self.live.len > 0 && *id != self.live.last + 1 {
-                // Not the next id (ids are never reused, but a failed flush skips none
-                // either): close the block so it never claims ids it does not hold.
+            if self.live.must_close_before(*id) {
                 self.write_live()?;
             }
             self.live
                 .add(*id, r.created, r.level, r.source, Fields::of(r));
-            if self.live.is_full() {
-                self.write_live()?;
-            }
         }
         Ok(())
     }
@@ -772,7 +773,7 @@ impl Indexer {
             let (mut read, mut last) = (0, from);
             let mut put = |row: &rusqlite::Row<'_>| -> rusqlite::Result<()> {
                 let id: i64 = row.get(0)?;
-                if (block.len > 0 && id != block.last + 1) || block.is_full() {
+                if block.must_close_before(id) {
                     block.write(&mut self.ins_block, &mut self.ins_words)?;
                 }
                 // Only logtui writes these columns, but a row edited by hand must not stop
