@@ -52,6 +52,13 @@ def pick_terms(db):
     return msg.split()[-1], t0, t1
 
 
+def move_files(src, dst):
+    """Moves a database file and its WAL companions, where they exist."""
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(src + suffix):
+            os.rename(src + suffix, dst + suffix)
+
+
 def rfc3339(t):
     return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -94,18 +101,12 @@ def main():
         with_idx, without = [], []
         outs = set()
         for _ in range(a.runs):
-            dt, out = timed(base + args)
-            with_idx.append(dt)
-            outs.add(out)
-            for suffix in ("", "-wal", "-shm"):
-                if os.path.exists(index + suffix):
-                    os.rename(index + suffix, hidden + suffix)
-            dt, out = timed(base + args)
-            without.append(dt)
-            outs.add(out)
-            for suffix in ("", "-wal", "-shm"):
-                if os.path.exists(hidden + suffix):
-                    os.rename(hidden + suffix, index + suffix)
+            for times, src, dst in ((with_idx, hidden, index), (without, index, hidden)):
+                move_files(src, dst)
+                dt, out = timed(base + args)
+                times.append(dt)
+                outs.add(out)
+        move_files(hidden, index)
         if len(outs) != 1:
             raise SystemExit("%s: the index changed the answer" % name)
         results.append((name, statistics.median(with_idx), statistics.median(without),

@@ -87,6 +87,15 @@ fn index_consistent(h: &Harness) {
     }
 }
 
+/// Deletes the index file and its WAL companions; returns its path.
+fn remove_index(h: &Harness) -> std::path::PathBuf {
+    let idx = store::index::index_path(&h.path);
+    std::fs::remove_file(&idx).unwrap();
+    let _ = std::fs::remove_file(format!("{}-wal", idx.display()));
+    let _ = std::fs::remove_file(format!("{}-shm", idx.display()));
+    idx
+}
+
 /// Stores `records` with no retention, then restarts the persister on the same file
 /// with `cfg`.
 fn restart_with(records: Vec<logtui::record::Record>, cfg: StoreConfig) -> Harness {
@@ -168,10 +177,7 @@ fn lost_index_is_rebuilt_from_the_store() {
             .collect(),
     );
     h.close().unwrap();
-    let idx = store::index::index_path(&h.path);
-    std::fs::remove_file(&idx).unwrap();
-    let _ = std::fs::remove_file(format!("{}-wal", idx.display()));
-    let _ = std::fs::remove_file(format!("{}-shm", idx.display()));
+    let idx = remove_index(&h);
     // Without the index file, queries still answer, by reading every record.
     let f = Filter {
         search: Some("giraffe".into()),
@@ -418,10 +424,7 @@ fn a_row_edited_by_hand_does_not_stop_the_rebuild() {
             .collect(),
     );
     h.close().unwrap();
-    let idx = store::index::index_path(&h.path);
-    std::fs::remove_file(&idx).unwrap();
-    let _ = std::fs::remove_file(format!("{}-wal", idx.display()));
-    let _ = std::fs::remove_file(format!("{}-shm", idx.display()));
+    remove_index(&h);
     Connection::open(&h.path)
         .unwrap()
         .execute(
