@@ -7,7 +7,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use logtui::decode::logrecord::{Field, RecordBuilder, Rendering};
 use logtui::decode::{frame, pickle};
 use logtui::limits::DecodeLimits;
-use logtui::record::Source;
+use logtui::record::SourceKind;
 use logtui::value::Value;
 
 // The allocator the binary uses, so the figures match it.
@@ -46,9 +46,13 @@ fn bench_decode(c: &mut Criterion) {
     g.bench_function("decode_record/bench_mix", |b| {
         b.iter(|| {
             for p in &frames {
-                let rec =
-                    pickle::decode_record(black_box(p), &limits, Source::Tcp, "127.0.0.1:50000")
-                        .expect("fixture decodes");
+                let rec = pickle::decode_record(
+                    black_box(p),
+                    &limits,
+                    SourceKind::Tcp,
+                    "127.0.0.1:50000",
+                )
+                .expect("fixture decodes");
                 black_box(rec);
             }
         })
@@ -73,7 +77,8 @@ fn bench_decode(c: &mut Criterion) {
     g.bench_function("record_builder_floor/bench_mix", |b| {
         b.iter(|| {
             for pairs in &decoded {
-                let mut rb = RecordBuilder::new(Source::Tcp, "127.0.0.1:50000", Rendering::Typed);
+                let mut rb =
+                    RecordBuilder::new(SourceKind::Tcp, "127.0.0.1:50000", Rendering::Typed);
                 for (k, v) in pairs {
                     rb.set(k, v.clone());
                 }
@@ -96,7 +101,8 @@ fn bench_decode(c: &mut Criterion) {
     g.bench_function("record_builder_fields/bench_mix", |b| {
         b.iter(|| {
             for pairs in &resolved {
-                let mut rb = RecordBuilder::new(Source::Tcp, "127.0.0.1:50000", Rendering::Typed);
+                let mut rb =
+                    RecordBuilder::new(SourceKind::Tcp, "127.0.0.1:50000", Rendering::Typed);
                 for &(field, k, v) in pairs {
                     match (field, v) {
                         (Some(f), Value::Str(s)) => rb.set_field(f, s.as_str()),

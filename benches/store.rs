@@ -6,8 +6,8 @@
 //! `STORE_BENCH_UNIQUE=1` adds a unique token (a request id) to every message.
 
 use logtui::config::StoreConfig;
-use logtui::record::{ERROR, INFO, Record, Source, WARNING};
-use logtui::router::{Batcher, Intake};
+use logtui::intake::{Batcher, Intake};
+use logtui::record::{ERROR, INFO, Record, SourceKind, WARNING};
 use logtui::stats::Stats;
 use logtui::store::persister::spawn_tuned;
 use logtui::store::schema::Tuning;
@@ -83,7 +83,7 @@ fn traceback(rng: &mut Rng) -> String {
 /// WARNING with 3 extras, every 50th an ERROR with a 600-byte traceback.
 fn make_record(i: usize, rng: &mut Rng, base: f64) -> Record {
     let (logger, module, func) = *rng.pick(LOGGERS);
-    let mut r = Record::new(Source::Tcp, format!("127.0.0.1:{}", 40000 + i % 8));
+    let mut r = Record::new(SourceKind::Tcp, format!("127.0.0.1:{}", 40000 + i % 8));
     r.created = base + i as f64 * 1e-5;
     r.logger = logger.to_owned();
     r.message = format!(
@@ -350,7 +350,10 @@ fn run_once(v: &Variant, data: Vec<Vec<Record>>, n: usize) -> Run {
     let secs = start.elapsed().as_secs_f64();
     stop.store(true, Ordering::Relaxed);
     let cpu = sampler.join().expect("sampler");
-    let stored: u64 = Source::ALL.iter().map(|&s| stats.snapshot(s).stored).sum();
+    let stored: u64 = SourceKind::ALL
+        .iter()
+        .map(|&s| stats.snapshot(s).stored)
+        .sum();
     assert!(stored >= n as u64, "stored {stored} of {n}");
     let per = |name: &str| cpu.get(name).copied().unwrap_or(0.0) * 1e6 / n as f64;
     Run {

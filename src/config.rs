@@ -1,7 +1,7 @@
 //! Typed configuration: one struct per section, a default for every key, TOML on disk.
 //! Command-line flags override the file; `logtui config` prints the effective result.
 
-use crate::limits::DecodeLimits;
+use crate::limits::Limits;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,7 +13,7 @@ pub struct Config {
     /// The SQLite store. Default: `logtui.db` under the XDG data dir.
     pub db: PathBuf,
     pub listen: ListenConfig,
-    pub limits: DecodeLimits,
+    pub limits: Limits,
     pub store: StoreConfig,
     pub record: RecordConfig,
 }
@@ -74,7 +74,7 @@ impl Default for Config {
         Config {
             db: default_db_path(),
             listen: ListenConfig::default(),
-            limits: DecodeLimits::default(),
+            limits: Limits::default(),
             store: StoreConfig::default(),
             record: RecordConfig::default(),
         }

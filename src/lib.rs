@@ -1,14 +1,14 @@
 //! logtui: receives Python logging records from stock handlers, stores every one in SQLite, and shows them.
-//! The data path reads in order: `source` → `decode` → `router` → `store` (and, later, the views).
+//! The data path reads in order: `source` → `decode` → `intake` → `store` (and, later, the views).
 
 pub mod cli;
 pub mod cmd;
 pub mod config;
 pub mod decode;
 pub mod encode;
+pub mod intake;
 pub mod limits;
 pub mod record;
-pub mod router;
 pub mod source;
 pub mod stats;
 pub mod store;

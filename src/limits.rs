@@ -1,5 +1,5 @@
 //! Every bound logtui puts on strangers' input, with one home each.
-//! Decoders take a [`DecodeLimits`]; queue sizes live in the config.
+//! Decoders take a [`DecodeLimits`]; the config's `[limits]` section is [`Limits`]; queue sizes live in the config.
 
 use serde::{Deserialize, Serialize};
 
@@ -25,10 +25,11 @@ pub const DEFAULT_MAX_DECODED: usize = 64 * 1024 * 1024;
 /// larger than a read chunk: 16 frames at the default `max_frame`.
 pub const DEFAULT_MAX_BUFFERED: usize = 256 * 1024 * 1024;
 
-/// Bounds applied by every decoder (pickle, JSON, form), and the listeners' shared budget.
+/// The `[limits]` section of the configuration: what decoders may produce from one payload,
+/// and what the listeners may hold for all senders together.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct DecodeLimits {
+pub struct Limits {
     /// Largest frame (TCP/UDP) or request body (HTTP), in bytes.
     pub max_frame: usize,
     /// Deepest nesting of lists/maps/tuples.
@@ -42,6 +43,44 @@ pub struct DecodeLimits {
     pub max_buffered: usize,
 }
 
+impl Limits {
+    /// The bounds every decoder applies to one payload.
+    pub fn decode(&self) -> DecodeLimits {
+        DecodeLimits {
+            max_frame: self.max_frame,
+            max_depth: self.max_depth,
+            max_items: self.max_items,
+            max_decoded: self.max_decoded,
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        let d = DecodeLimits::default();
+        Limits {
+            max_frame: d.max_frame,
+            max_depth: d.max_depth,
+            max_items: d.max_items,
+            max_decoded: d.max_decoded,
+            max_buffered: DEFAULT_MAX_BUFFERED,
+        }
+    }
+}
+
+/// Bounds applied by every decoder (pickle, JSON, form) to one payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecodeLimits {
+    /// Largest frame (TCP/UDP) or request body (HTTP), in bytes.
+    pub max_frame: usize,
+    /// Deepest nesting of lists/maps/tuples.
+    pub max_depth: usize,
+    /// Most container items produced, memo copies included.
+    pub max_items: usize,
+    /// Most decoded string bytes produced, memo copies included.
+    pub max_decoded: usize,
+}
+
 impl Default for DecodeLimits {
     fn default() -> Self {
         DecodeLimits {
@@ -49,7 +88,6 @@ impl Default for DecodeLimits {
             max_depth: MAX_DEPTH,
             max_items: DEFAULT_MAX_ITEMS,
             max_decoded: DEFAULT_MAX_DECODED,
-            max_buffered: DEFAULT_MAX_BUFFERED,
         }
     }
 }

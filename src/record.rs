@@ -5,7 +5,7 @@ use crate::value::Value;
 
 /// Which kind of listener a record arrived on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Source {
+pub enum SourceKind {
     Tcp,
     Udp,
     Http,
@@ -14,31 +14,31 @@ pub enum Source {
     Internal,
 }
 
-impl Source {
-    pub const ALL: [Source; 5] = [
-        Source::Tcp,
-        Source::Udp,
-        Source::Http,
-        Source::Redis,
-        Source::Internal,
+impl SourceKind {
+    pub const ALL: [SourceKind; 5] = [
+        SourceKind::Tcp,
+        SourceKind::Udp,
+        SourceKind::Http,
+        SourceKind::Redis,
+        SourceKind::Internal,
     ];
 
     pub fn as_str(self) -> &'static str {
         match self {
-            Source::Tcp => "tcp",
-            Source::Udp => "udp",
-            Source::Http => "http",
-            Source::Redis => "redis",
-            Source::Internal => "internal",
+            SourceKind::Tcp => "tcp",
+            SourceKind::Udp => "udp",
+            SourceKind::Http => "http",
+            SourceKind::Redis => "redis",
+            SourceKind::Internal => "internal",
         }
     }
 
-    pub fn parse(s: &str) -> Option<Source> {
-        Source::ALL.into_iter().find(|k| k.as_str() == s)
+    pub fn parse(s: &str) -> Option<SourceKind> {
+        SourceKind::ALL.into_iter().find(|k| k.as_str() == s)
     }
 }
 
-impl std::fmt::Display for Source {
+impl std::fmt::Display for SourceKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
@@ -55,7 +55,7 @@ pub struct Record {
     pub levelname: String,
     pub logger: String,
     pub message: String,
-    pub source: Source,
+    pub source: SourceKind,
     /// Where it came from: the peer address, socket path or channel.
     pub origin: String,
     pub job: Option<String>,
@@ -78,7 +78,7 @@ pub struct Record {
 impl Record {
     /// A record with only the required fields set, stamped now, at INFO from the `root` logger;
     /// the caller fills in the rest.
-    pub fn new(source: Source, origin: impl Into<String>) -> Record {
+    pub fn new(source: SourceKind, origin: impl Into<String>) -> Record {
         let mut r = Record::blank(source, origin);
         r.created = now_epoch();
         r.set_level(INFO);
@@ -90,7 +90,7 @@ impl Record {
     /// origin's and no clock read, for a decoder that sets (or defaults) every field itself, as
     /// [`RecordBuilder::finish`](crate::decode::logrecord::RecordBuilder::finish) does.
     /// [`Record::new`] is this plus the defaults, for callers that build records by hand.
-    pub fn blank(source: Source, origin: impl Into<String>) -> Record {
+    pub fn blank(source: SourceKind, origin: impl Into<String>) -> Record {
         Record {
             created: 0.0,
             level: NOTSET,
@@ -119,7 +119,7 @@ impl Record {
 
     /// A record logtui makes about itself (alerts, drops), stored like any other.
     pub fn internal(level: i32, logger: &str, message: String) -> Record {
-        let mut r = Record::new(Source::Internal, "logtui");
+        let mut r = Record::new(SourceKind::Internal, "logtui");
         r.set_level(level);
         r.logger = logger.to_owned();
         r.message = message;
@@ -339,7 +339,7 @@ mod tests {
 
     #[test]
     fn json_line_has_the_documented_keys_in_order() {
-        let mut r = Record::new(Source::Udp, "127.0.0.1:5");
+        let mut r = Record::new(SourceKind::Udp, "127.0.0.1:5");
         r.created = 1.5;
         r.message = "hi".into();
         r.extra.push(("k".into(), Value::Int(1)));
@@ -357,12 +357,12 @@ mod tests {
 
     #[test]
     fn blank_is_empty_and_new_has_the_defaults() {
-        let b = Record::blank(Source::Tcp, "o");
+        let b = Record::blank(SourceKind::Tcp, "o");
         assert_eq!((b.created, b.level, b.origin.as_str()), (0.0, NOTSET, "o"));
         // Nothing allocated but the origin.
         assert_eq!((b.levelname.capacity(), b.logger.capacity()), (0, 0));
         let before = now_epoch();
-        let n = Record::new(Source::Tcp, "o");
+        let n = Record::new(SourceKind::Tcp, "o");
         assert_eq!(
             (n.level, n.levelname.as_str(), n.logger.as_str()),
             (INFO, "INFO", ROOT_LOGGER)

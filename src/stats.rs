@@ -1,7 +1,7 @@
 //! Per-source counters shared by the listeners, the persister and the summaries.
 //! Every record is counted once as received and then once as stored, rejected, dropped or ignored.
 
-use crate::record::Source;
+use crate::record::SourceKind;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 /// Counters for one source kind.
@@ -36,27 +36,27 @@ pub struct Stats {
 }
 
 impl Stats {
-    pub fn of(&self, s: Source) -> &SourceStats {
+    pub fn of(&self, s: SourceKind) -> &SourceStats {
         &self.sources[s as usize]
     }
 
-    pub fn add_received(&self, s: Source, n: u64) {
+    pub fn add_received(&self, s: SourceKind, n: u64) {
         self.of(s).received.fetch_add(n, Relaxed);
     }
-    pub fn add_stored(&self, s: Source, n: u64) {
+    pub fn add_stored(&self, s: SourceKind, n: u64) {
         self.of(s).stored.fetch_add(n, Relaxed);
     }
-    pub fn add_rejected(&self, s: Source, n: u64) {
+    pub fn add_rejected(&self, s: SourceKind, n: u64) {
         self.of(s).rejected.fetch_add(n, Relaxed);
     }
-    pub fn add_dropped(&self, s: Source, n: u64) {
+    pub fn add_dropped(&self, s: SourceKind, n: u64) {
         self.of(s).dropped.fetch_add(n, Relaxed);
     }
-    pub fn add_ignored(&self, s: Source, n: u64) {
+    pub fn add_ignored(&self, s: SourceKind, n: u64) {
         self.of(s).ignored.fetch_add(n, Relaxed);
     }
 
-    pub fn snapshot(&self, s: Source) -> Counts {
+    pub fn snapshot(&self, s: SourceKind) -> Counts {
         let c = self.of(s);
         Counts {
             received: c.received.load(Relaxed),
@@ -69,7 +69,7 @@ impl Stats {
 
     /// One line per source that saw anything, for summaries on stderr.
     pub fn summary_lines(&self) -> Vec<String> {
-        Source::ALL
+        SourceKind::ALL
             .into_iter()
             .map(|s| (s, self.snapshot(s)))
             .filter(|(_, c)| *c != Counts::default())
@@ -89,7 +89,7 @@ impl Stats {
 
     /// Every source on one line, for the periodic stats of `logtui record`.
     pub fn compact_line(&self) -> String {
-        let parts: Vec<String> = Source::ALL
+        let parts: Vec<String> = SourceKind::ALL
             .into_iter()
             .map(|s| {
                 let c = self.snapshot(s);

@@ -3,9 +3,9 @@
 
 use logtui::decode::httpreq::{self, Head};
 use logtui::decode::{DecodeError, form, json, pyrepr};
-use logtui::limits::DecodeLimits;
-use logtui::record::{Record, Source};
-use logtui::router::{Envelope, Intake, Outlet};
+use logtui::intake::{Envelope, Intake, Outlet};
+use logtui::limits::{DecodeLimits, Limits};
+use logtui::record::{Record, SourceKind};
 use logtui::source::budget::ByteBudget;
 use logtui::source::http::serve;
 use logtui::source::{Phase, ShutdownController};
@@ -124,7 +124,7 @@ fn httphandler_get_py311_and_py312() {
             ),
             (None, None, None)
         );
-        assert_eq!(r.source, Source::Http);
+        assert_eq!(r.source, SourceKind::Http);
         // The URL's own query and the `extra=` keys survive; "None" is null, "True" stays text.
         assert_eq!(extra(&r, "src"), Some(&s("app")));
         assert_eq!(extra(&r, "user"), Some(&s("Zoë")));
@@ -254,7 +254,7 @@ fn decode_json_ok(name: &str) -> Vec<Record> {
     json::decode_json(
         &fixture(name),
         &DecodeLimits::default(),
-        Source::Http,
+        SourceKind::Http,
         "127.0.0.1:5001",
     )
     .expect("the body is JSON")
@@ -430,7 +430,8 @@ fn hostile_args_that_are_not_literals() {
 fn hostile_deep_json_is_cheap() {
     let body = vec![b'['; 1_000_000];
     let t = std::time::Instant::now();
-    let err = json::decode_json(&body, &DecodeLimits::default(), Source::Http, "p").unwrap_err();
+    let err =
+        json::decode_json(&body, &DecodeLimits::default(), SourceKind::Http, "p").unwrap_err();
     assert_eq!(err, DecodeError::TooDeep(DecodeLimits::default().max_depth));
     assert!(
         t.elapsed() < Duration::from_secs(1),
@@ -439,7 +440,12 @@ fn hostile_deep_json_is_cheap() {
     );
     let body = "{\"a\":".repeat(100_000);
     assert!(matches!(
-        json::decode_json(body.as_bytes(), &DecodeLimits::default(), Source::Http, "p"),
+        json::decode_json(
+            body.as_bytes(),
+            &DecodeLimits::default(),
+            SourceKind::Http,
+            "p"
+        ),
         Err(DecodeError::TooDeep(_))
     ));
 }
@@ -447,7 +453,7 @@ fn hostile_deep_json_is_cheap() {
 #[test]
 fn json_nan_and_infinity_from_python() {
     let body = br#"{"name": "x", "msg": "v=%s %s", "args": [NaN, -Infinity], "ratio": NaN, "top": Infinity}"#;
-    let recs = json::decode_json(body, &DecodeLimits::default(), Source::Http, "p").unwrap();
+    let recs = json::decode_json(body, &DecodeLimits::default(), SourceKind::Http, "p").unwrap();
     let r = recs[0].as_ref().unwrap();
     assert_eq!(r.message, "v=nan -inf");
     assert!(matches!(extra(r, "ratio"), Some(Value::Float(f)) if f.is_nan()));
@@ -462,7 +468,7 @@ fn json_mixed_good_and_bad_lines() {
                  not json at all\n\
                  {\"no\": \"record keys\"}\n\
                  {\"message\": \"three\", \"level\": \"ERROR\"}\n";
-    let recs = json::decode_json(body, &DecodeLimits::default(), Source::Http, "p").unwrap();
+    let recs = json::decode_json(body, &DecodeLimits::default(), SourceKind::Http, "p").unwrap();
     let summary: Vec<Result<&str, ()>> = recs
         .iter()
         .map(|r| r.as_ref().map(|r| r.message.as_str()).map_err(|_| ()))
@@ -480,7 +486,9 @@ fn json_mixed_good_and_bad_lines() {
             Ok("three")
         ]
     );
-    assert!(json::decode_json(b"not json", &DecodeLimits::default(), Source::Http, "p").is_err());
+    assert!(
+        json::decode_json(b"not json", &DecodeLimits::default(), SourceKind::Http, "p").is_err()
+    );
 }
 
 fn urlencode(s: &str) -> String {
@@ -620,7 +628,7 @@ struct Server {
     task: tokio::task::JoinHandle<()>,
 }
 
-async fn start(auth: Option<(&str, &str)>, limits: DecodeLimits) -> Server {
+async fn start(auth: Option<(&str, &str)>, limits: Limits) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let stats = Arc::new(Stats::default());
@@ -628,7 +636,14 @@ async fn start(auth: Option<(&str, &str)>, limits: DecodeLimits) -> Server {
     let ctrl = ShutdownController::new();
     let auth = auth.map(|(u, p)| (u.to_owned(), p.to_owned()));
     let budget = ByteBudget::new(limits.max_buffered);
-    let task = tokio::spawn(serve(listener, auth, limits, budget, intake, ctrl.handle()));
+    let task = tokio::spawn(serve(
+        listener,
+        auth,
+        limits.decode(),
+        budget,
+        intake,
+        ctrl.handle(),
+    ));
     Server {
         addr,
         outlet,
@@ -736,14 +751,14 @@ fn check_against_sender(recs: &[Record], sent: &serde_json::Value) {
             assert_eq!(r.message, message);
         }
         assert_eq!(extra(r, "src"), Some(&s("e2e")));
-        assert_eq!(r.source, Source::Http);
+        assert_eq!(r.source, SourceKind::Http);
         assert!(r.origin.starts_with("127.0.0.1:"));
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cpython_httphandler_get_and_post_with_credentials() {
-    let mut srv = start(Some(("user", "pä:ss")), DecodeLimits::default()).await;
+    let mut srv = start(Some(("user", "pä:ss")), Limits::default()).await;
     let port = srv.addr.port().to_string();
     for method in ["GET", "POST"] {
         let args = vec![
@@ -777,7 +792,7 @@ async fn cpython_httphandler_get_and_post_with_credentials() {
         .expect("python3 ran before");
     assert!(stderr.is_empty(), "the sender reported errors: {stderr}");
     srv.assert_no_more_records().await;
-    let c = srv.stats.snapshot(Source::Http);
+    let c = srv.stats.snapshot(SourceKind::Http);
     assert_eq!((c.received, c.rejected, c.dropped), (15, 5, 0));
     srv.stop().await;
 }
@@ -808,7 +823,7 @@ print(json.dumps(seen))
         eprintln!("python 2.7 not found; skipping");
         return;
     };
-    let mut srv = start(None, DecodeLimits::default()).await;
+    let mut srv = start(None, Limits::default()).await;
     let args = vec!["-c".into(), PY27.into(), srv.addr.port().to_string()];
     let (sent, stderr) = run_python(&exe.display().to_string(), args)
         .await
@@ -890,9 +905,9 @@ async fn assert_closed(stream: &mut TcpStream) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn raw_clients_keepalive_chunked_and_refusals() {
-    let limits = DecodeLimits {
+    let limits = Limits {
         max_frame: 4096,
-        ..DecodeLimits::default()
+        ..Limits::default()
     };
     let mut srv = start(None, limits).await;
 
@@ -957,12 +972,12 @@ async fn raw_clients_keepalive_chunked_and_refusals() {
         }
     }
     srv.assert_no_more_records().await;
-    let c = srv.stats.snapshot(Source::Http);
+    let c = srv.stats.snapshot(SourceKind::Http);
     // Records: m1 m2 m3 "hi there" chnk; rejected: the bad NDJSON line and 7 refusals.
     assert_eq!((c.received, c.rejected), (5 + 8, 8));
 
     // Credentials required: 401 with the challenge.
-    let mut auth_srv = start(Some(("u", "p")), DecodeLimits::default()).await;
+    let mut auth_srv = start(Some(("u", "p")), Limits::default()).await;
     let mut c = TcpStream::connect(auth_srv.addr).await.unwrap();
     let (st, h, _) = exchange(&mut c, b"GET /?name=a&msg=b HTTP/1.1\r\n\r\n").await;
     assert_eq!(
@@ -1004,9 +1019,9 @@ fn python(args: &[&str]) -> Option<String> {
 /// it, another big body waits (no reply yet), then goes through once room comes back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn big_bodies_wait_for_the_shared_byte_budget() {
-    let limits = DecodeLimits {
+    let limits = Limits {
         max_buffered: 256 * 1024,
-        ..DecodeLimits::default()
+        ..Limits::default()
     };
     let mut srv = start(None, limits).await;
     let body = |m: &str| format!("name=big&levelno=20&msg={m}{}", "x".repeat(200_000));

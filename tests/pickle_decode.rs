@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use logtui::decode::{DecodeError, frame, pickle};
 use logtui::limits::DecodeLimits;
-use logtui::record::{Record, Source};
+use logtui::record::{Record, SourceKind};
 use logtui::value::Value;
 
 // --- helpers -------------------------------------------------------------------------------
@@ -47,7 +47,7 @@ fn record(name: &str) -> Record {
     pickle::decode_record(
         payload(&w),
         &DecodeLimits::default(),
-        Source::Tcp,
+        SourceKind::Tcp,
         "127.0.0.1:9020",
     )
     .unwrap_or_else(|e| panic!("{name}: {e}"))
@@ -103,7 +103,7 @@ fn py311_simple_fields() {
         (None, None)
     );
     assert_eq!(r.task_name, None);
-    assert_eq!(r.source, Source::Tcp);
+    assert_eq!(r.source, SourceKind::Tcp);
     assert_eq!(r.origin, "127.0.0.1:9020");
     assert!(r.extra.is_empty(), "{:?}", r.extra);
 }
@@ -140,7 +140,7 @@ fn full_samples_over_tcp_and_udp() {
         let from_udp = pickle::decode_record(
             frame::datagram_payload(&dgram, DecodeLimits::default().max_frame).unwrap(),
             &DecodeLimits::default(),
-            Source::Udp,
+            SourceKind::Udp,
             "127.0.0.1:9021",
         )
         .unwrap();
@@ -193,7 +193,7 @@ fn full_samples_over_tcp_and_udp() {
             );
             assert_eq!(extra(r, "tup"), &Value::List(vec![Value::Int(1), s("a")]));
         }
-        assert_eq!(from_udp.source, Source::Udp);
+        assert_eq!(from_udp.source, SourceKind::Udp);
         assert_eq!(from_udp.message, r.message);
         assert_eq!(from_udp.extra, r.extra);
         if name.contains("py311") {
@@ -326,8 +326,13 @@ fn pickled_dict(pairs: &[(&str, &str)]) -> Vec<u8> {
 fn what_the_sender_leaves_out_gets_the_defaults() {
     let limits = DecodeLimits::default();
     let before = logtui::record::now_epoch();
-    let r =
-        pickle::decode_record(&pickled_dict(&[("msg", "hi")]), &limits, Source::Tcp, "o").unwrap();
+    let r = pickle::decode_record(
+        &pickled_dict(&[("msg", "hi")]),
+        &limits,
+        SourceKind::Tcp,
+        "o",
+    )
+    .unwrap();
     assert_eq!(
         (
             r.logger.as_str(),
@@ -342,7 +347,7 @@ fn what_the_sender_leaves_out_gets_the_defaults() {
     let r = pickle::decode_record(
         &pickled_dict(&[("name", ""), ("levelname", "ERROR")]),
         &limits,
-        Source::Tcp,
+        SourceKind::Tcp,
         "o",
     )
     .unwrap();
@@ -353,7 +358,7 @@ fn what_the_sender_leaves_out_gets_the_defaults() {
     let r = pickle::decode_record(
         &pickled_dict(&[("levelname", "AUDIT")]),
         &limits,
-        Source::Tcp,
+        SourceKind::Tcp,
         "o",
     )
     .unwrap();
@@ -367,7 +372,7 @@ fn committed_bench_mix_decodes() {
     let mut buf = &mix[..];
     let (mut n, mut errors, mut warnings_with_extras) = (0, 0, 0);
     while let Some((p, rest)) = frame::split(buf, limits.max_frame).unwrap() {
-        let r = pickle::decode_record(p, &limits, Source::Tcp, "t").unwrap();
+        let r = pickle::decode_record(p, &limits, SourceKind::Tcp, "t").unwrap();
         assert!(r.logger.starts_with("app."), "{}", r.logger);
         assert!(
             !r.message.is_empty() && !r.message.contains('%'),
@@ -410,7 +415,7 @@ fn truncation_at_every_offset_is_an_error() {
         let p = payload(&w);
         let limits = DecodeLimits::default();
         for cut in 0..p.len() {
-            let got = pickle::decode_record(&p[..cut], &limits, Source::Tcp, "t");
+            let got = pickle::decode_record(&p[..cut], &limits, SourceKind::Tcp, "t");
             assert_eq!(
                 got.as_ref().err(),
                 Some(&DecodeError::Truncated),
@@ -454,14 +459,14 @@ fn garbage_is_rejected() {
         pickle::decode_record(
             b"GET / HTTP/1.1\r\n\r\n",
             &DecodeLimits::default(),
-            Source::Tcp,
+            SourceKind::Tcp,
             "t"
         )
         .err(),
         Some(DecodeError::BadOpcode { op: b'\r', pos: 16 })
     );
     assert!(matches!(
-        pickle::decode_record(b"]K\x01a.", &DecodeLimits::default(), Source::Tcp, "t"),
+        pickle::decode_record(b"]K\x01a.", &DecodeLimits::default(), SourceKind::Tcp, "t"),
         Err(DecodeError::NotARecord(_))
     ));
     let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
@@ -504,7 +509,7 @@ fn deep_nesting_is_too_deep_and_fast() {
     rec.extend_from_slice(&appends[..appends.len() - 1]);
     rec.extend_from_slice(b"u.");
     assert_eq!(
-        pickle::decode_record(&rec, &limits, Source::Tcp, "t").err(),
+        pickle::decode_record(&rec, &limits, SourceKind::Tcp, "t").err(),
         Some(DecodeError::TooDeep(limits.max_depth))
     );
     let mut obj = b"cmod\nf\n".to_vec();
@@ -555,7 +560,7 @@ fn memo_bombs_hit_the_item_budget() {
     rec.extend_from_slice(&bomb[..bomb.len() - 1]);
     rec.extend_from_slice(b"u.");
     assert_eq!(
-        pickle::decode_record(&rec, &limits, Source::Tcp, "t").err(),
+        pickle::decode_record(&rec, &limits, SourceKind::Tcp, "t").err(),
         Some(DecodeError::TooLarge("max_items"))
     );
     let mut obj = b"cmod\nf\n".to_vec();
@@ -635,7 +640,7 @@ fn self_references_render_like_python_repr() {
     let r = pickle::decode_record(
         b"}q\x00(X\x04\x00\x00\x00nameX\x01\x00\x00\x00nX\x02\x00\x00\x00meh\x00u.",
         &DecodeLimits::default(),
-        Source::Tcp,
+        SourceKind::Tcp,
         "t",
     )
     .unwrap();
@@ -669,7 +674,7 @@ fn os_system_pickles_stay_inert() {
     for (p, module) in [(&p0, "os"), (&p2, "posix"), (&p4, "os")] {
         assert_eq!(dv(p), Ok(Value::Str(format!("{module}.system('{cmd}')"))));
         assert!(matches!(
-            pickle::decode_record(p, &DecodeLimits::default(), Source::Tcp, "t"),
+            pickle::decode_record(p, &DecodeLimits::default(), SourceKind::Tcp, "t"),
             Err(DecodeError::NotARecord(_))
         ));
     }
@@ -677,7 +682,7 @@ fn os_system_pickles_stay_inert() {
     let mut rec = b"}(X\x04\x00\x00\x00nameX\x03\x00\x00\x00appX\x03\x00\x00\x00cmd".to_vec();
     rec.extend_from_slice(&p2[2..p2.len() - 1]);
     rec.extend_from_slice(b"u.");
-    let r = pickle::decode_record(&rec, &DecodeLimits::default(), Source::Tcp, "t").unwrap();
+    let r = pickle::decode_record(&rec, &DecodeLimits::default(), SourceKind::Tcp, "t").unwrap();
     assert_eq!(
         extra(&r, "cmd"),
         &Value::Str(format!("posix.system('{cmd}')"))
@@ -703,7 +708,7 @@ fn invalid_utf8_is_replaced_not_fatal() {
     let r = pickle::decode_record(
         b"}(X\x04\x00\x00\x00nameX\x02\x00\x00\x00\xffaX\x03\x00\x00\x00k\xfe1K\x01u.",
         &DecodeLimits::default(),
-        Source::Tcp,
+        SourceKind::Tcp,
         "t",
     )
     .unwrap();
@@ -776,7 +781,7 @@ fn mutation_fuzz_never_panics() {
                 _ => p.push(byte),
             }
         }
-        match pickle::decode_record(&p, &limits, Source::Tcp, "fuzz") {
+        match pickle::decode_record(&p, &limits, SourceKind::Tcp, "fuzz") {
             Ok(_) => ok += 1,
             Err(_) => err += 1,
         }

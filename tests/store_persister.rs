@@ -4,7 +4,7 @@
 mod util;
 
 use logtui::config::StoreConfig;
-use logtui::record::{CRITICAL, ERROR, INFO, Source, WARNING};
+use logtui::record::{CRITICAL, ERROR, INFO, SourceKind, WARNING};
 use logtui::store::{self, Filter, StoreError};
 use std::time::{Duration, Instant};
 use util::{Harness, config, info, rec};
@@ -109,7 +109,7 @@ fn shutdown_stores_everything_buffered() {
     }
     h.close().unwrap();
     assert_eq!(h.rows(), 1000);
-    let c = h.stats.snapshot(Source::Tcp);
+    let c = h.stats.snapshot(SourceKind::Tcp);
     assert_eq!(c.stored, 1000);
     assert_eq!(c.received, 1000);
     // Ids are handed to the observer in insert order.
@@ -146,7 +146,7 @@ fn threshold_one_alerts_once_per_logger() {
     let stored = alerts(&h);
     assert_eq!(stored.len(), 2, "{stored:?}");
     let a = &stored[0].1;
-    assert_eq!(a.source, Source::Internal);
+    assert_eq!(a.source, SourceKind::Internal);
     assert_eq!(a.level, WARNING);
     let get = |k: &str| a.extra.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     assert_eq!(
@@ -173,7 +173,7 @@ fn threshold_one_alerts_once_per_logger() {
     let seen = h.seen.lock().unwrap();
     assert_eq!(seen.alerts.len(), 2);
     assert_eq!(seen.alerts[0].logger, "logtui.alerts");
-    assert_eq!(h.stats.snapshot(Source::Internal).stored, 2);
+    assert_eq!(h.stats.snapshot(SourceKind::Internal).stored, 2);
 }
 
 #[test]
@@ -210,7 +210,7 @@ fn disabled_and_other_levels_do_not_alert() {
 fn internal_records_do_not_alert() {
     let mut h = Harness::start(thresholds(&[("WARNING", 1)]));
     let mut r = rec("logtui.drops", WARNING, "internal");
-    r.source = Source::Internal;
+    r.source = SourceKind::Internal;
     h.send(vec![r]);
     h.close().unwrap();
     assert!(alerts(&h).is_empty());
@@ -225,7 +225,7 @@ fn ignore_rules_skip_and_count() {
         ..config()
     });
     let mut internal = rec("noisy", INFO, "healthcheck by logtui");
-    internal.source = Source::Internal;
+    internal.source = SourceKind::Internal;
     h.send(vec![
         rec("pymongo", INFO, "a"),
         rec("pymongo.pool", INFO, "b"),
@@ -250,18 +250,18 @@ fn ignore_rules_skip_and_count() {
             "kept: not a child"
         ]
     );
-    assert_eq!(h.stats.snapshot(Source::Tcp).ignored, 4);
-    assert_eq!(h.stats.snapshot(Source::Tcp).stored, 2);
+    assert_eq!(h.stats.snapshot(SourceKind::Tcp).ignored, 4);
+    assert_eq!(h.stats.snapshot(SourceKind::Tcp).stored, 2);
 }
 
 #[test]
 fn drops_are_reported_in_the_store() {
     let mut h = Harness::start(config());
-    h.stats.add_dropped(Source::Udp, 7);
-    h.stats.add_dropped(Source::Http, 2);
+    h.stats.add_dropped(SourceKind::Udp, 7);
+    h.stats.add_dropped(SourceKind::Http, 2);
     h.send(vec![info("after the drops")]);
     h.flush();
-    h.stats.add_dropped(Source::Udp, 1);
+    h.stats.add_dropped(SourceKind::Udp, 1);
     h.close().unwrap();
     let notes = h.all(&Filter {
         logger: Some("logtui.drops".into()),
@@ -269,7 +269,7 @@ fn drops_are_reported_in_the_store() {
     });
     assert_eq!(notes.len(), 2, "{notes:?}");
     let first = &notes[0].1;
-    assert_eq!(first.source, Source::Internal);
+    assert_eq!(first.source, SourceKind::Internal);
     assert_eq!(first.level, WARNING);
     assert!(
         first.message.contains("9 records were dropped"),
@@ -287,7 +287,7 @@ fn an_idle_persister_still_reports_drops() {
         flush_interval: 0.1,
         ..config()
     });
-    h.stats.add_dropped(Source::Udp, 3);
+    h.stats.add_dropped(SourceKind::Udp, 3);
     assert!(h.wait_for(Duration::from_secs(3), || {
         h.count(&Filter {
             logger: Some("logtui.drops".into()),
@@ -302,7 +302,7 @@ fn unwritable_store_is_reported_by_spawn() {
     let file = dir.path().join("plain-file");
     std::fs::write(&file, b"x").unwrap();
     let stats = std::sync::Arc::new(logtui::stats::Stats::default());
-    let (_intake, outlet) = logtui::router::Intake::new(4, stats.clone());
+    let (_intake, outlet) = logtui::intake::Intake::new(4, stats.clone());
     // A path under a regular file cannot be created.
     let e = store::spawn(
         &file.join("store.db"),
@@ -321,7 +321,7 @@ fn unwritable_store_is_reported_by_spawn() {
 fn bad_settings_are_reported_by_spawn() {
     let dir = tempfile::tempdir().unwrap();
     let stats = std::sync::Arc::new(logtui::stats::Stats::default());
-    let (_intake, outlet) = logtui::router::Intake::new(4, stats.clone());
+    let (_intake, outlet) = logtui::intake::Intake::new(4, stats.clone());
     let cfg = StoreConfig {
         flush_level: "LOUDEST".into(),
         ..config()
@@ -368,7 +368,7 @@ fn a_failed_flush_keeps_the_records_and_retries() {
     // The retry (by timer, with back-off) stores what was kept.
     assert!(h.wait_for(Duration::from_secs(10), || h.rows() == 3));
     h.close().unwrap();
-    assert_eq!(h.stats.snapshot(Source::Tcp).stored, 3);
+    assert_eq!(h.stats.snapshot(SourceKind::Tcp).stored, 3);
     let msgs: Vec<String> = h
         .all(&Filter::default())
         .into_iter()
@@ -435,7 +435,7 @@ fn shutdown_does_not_hang_when_flushes_fail_with_a_full_buffer() {
 /// indexed, and flushes still get their answer.
 #[test]
 fn a_failing_observer_costs_only_itself() {
-    use logtui::router::Intake;
+    use logtui::intake::Intake;
     use logtui::stats::Stats;
     use logtui::store::StoreEvent;
     use std::sync::Arc;

@@ -4,13 +4,13 @@
 #[path = "store_util.rs"]
 mod util;
 
-use logtui::record::{DEBUG, ERROR, INFO, Record, Source, WARNING};
+use logtui::record::{DEBUG, ERROR, INFO, Record, SourceKind, WARNING};
 use logtui::store::{self, Filter, StoreError};
 use logtui::value::Value;
 use util::{Harness, config, rec};
 
 fn full_record() -> Record {
-    let mut r = Record::new(Source::Http, "10.1.2.3:5555");
+    let mut r = Record::new(SourceKind::Http, "10.1.2.3:5555");
     r.created = 1_700_000_000.123_456;
     r.set_level(35);
     r.levelname = "AUDIT".into();
@@ -82,7 +82,7 @@ fn assert_same(a: &Record, b: &Record) {
 fn every_field_round_trips() {
     let mut h = Harness::start(config());
     let original = full_record();
-    let mut bare = Record::new(Source::Udp, "[::1]:9");
+    let mut bare = Record::new(SourceKind::Udp, "[::1]:9");
     bare.created = 5.0;
     h.send(vec![original.clone(), bare.clone()]);
     h.close().unwrap();
@@ -155,13 +155,13 @@ fn corpus() -> Harness {
         "Internal Server Error: /api/orders/17",
         104.0,
         &|r| {
-            r.source = Source::Http;
+            r.source = SourceKind::Http;
             r.origin = "192.168.1.20:8000".into();
             r.job = Some("web".into());
         },
     );
     push("celery", INFO, "task done in 12ms; ok=true", 105.0, &|r| {
-        r.source = Source::Redis;
+        r.source = SourceKind::Redis;
         r.origin = "logs:celery".into();
         r.job = Some("etl".into());
     });
@@ -233,7 +233,7 @@ fn filters_by_level_logger_source_origin_job() {
         loggers(
             &h,
             Filter {
-                source: Some(Source::Http),
+                source: Some(SourceKind::Http),
                 ..Default::default()
             }
         ),
@@ -340,7 +340,7 @@ fn full_text_search_is_safe_with_punctuation() {
             Filter {
                 search: Some("orders".into()),
                 min_level: Some(ERROR),
-                source: Some(Source::Http),
+                source: Some(SourceKind::Http),
                 ..Default::default()
             }
         ),

@@ -3,8 +3,8 @@
 #![allow(dead_code)]
 
 use logtui::config::StoreConfig;
-use logtui::record::{INFO, Record, Source};
-use logtui::router::Intake;
+use logtui::intake::Intake;
+use logtui::record::{INFO, Record, SourceKind};
 use logtui::stats::Stats;
 use logtui::store::{self, Filter, PersisterHandle, StoreError, StoreEvent};
 use std::path::PathBuf;
@@ -134,7 +134,7 @@ impl Harness {
 
 /// A plain record from `logger` at `level` with `message`.
 pub fn rec(logger: &str, level: i32, message: &str) -> Record {
-    let mut r = Record::new(Source::Tcp, "127.0.0.1:4000");
+    let mut r = Record::new(SourceKind::Tcp, "127.0.0.1:4000");
     r.logger = logger.into();
     r.set_level(level);
     r.message = message.into();

@@ -3,7 +3,7 @@
 
 use crate::cli::EmitArgs;
 use crate::encode::{self, form};
-use crate::record::{self, Record, Source};
+use crate::record::{self, Record, SourceKind};
 use anyhow::{Context, Result, anyhow, bail};
 use std::io::{BufRead, Read, Write};
 use std::time::{Duration, Instant};
@@ -34,7 +34,7 @@ pub fn run(args: &EmitArgs) -> Result<()> {
                 std::thread::sleep(wait);
             }
         }
-        let mut r = Record::new(Source::Tcp, "");
+        let mut r = Record::new(SourceKind::Tcp, "");
         r.logger = args.logger.clone();
         r.set_level(level);
         r.message = message;

@@ -2,7 +2,7 @@
 //! Opens the store read-only, so it is safe to run while `logtui record` writes.
 
 use crate::cli::{Format, Order, QueryArgs};
-use crate::record::{self, Record, Source};
+use crate::record::{self, Record, SourceKind};
 use crate::store::query::{self, Filter};
 use crate::store::schema;
 use crate::term::{escape_controls, escape_controls_keep_lines};
@@ -62,7 +62,7 @@ pub fn filter_from(a: &QueryArgs, now: f64) -> Result<Filter> {
             None => None,
         };
     let source = match &a.source {
-        Some(s) => Some(Source::parse(s).ok_or_else(|| {
+        Some(s) => Some(SourceKind::parse(s).ok_or_else(|| {
             anyhow!("unknown source '{s}': use tcp, udp, http, redis or internal")
         })?),
         None => None,
@@ -87,6 +87,7 @@ pub fn filter_from(a: &QueryArgs, now: f64) -> Result<Filter> {
         until: time(&a.until)?,
         limit: a.limit,
         descending: a.order == Order::Desc,
+        ..Filter::default()
     })
 }
 

@@ -2,7 +2,7 @@
 //! open connections, then prints a per-source summary to stderr and exits 0.
 
 use crate::config::Config;
-use crate::router::Intake;
+use crate::intake::Intake;
 use crate::source::budget::ByteBudget;
 use crate::source::{Phase, ShutdownController, http, tcp, udp};
 use crate::stats::Stats;
@@ -39,9 +39,9 @@ pub async fn run(cfg: Config) -> Result<()> {
         .with_context(|| format!("cannot open the store at {}", cfg.db.display()))?;
 
     let mut ctl = ShutdownController::new();
-    let limits = cfg.limits;
+    let limits = cfg.limits.decode();
     // One budget for the big frames and bodies of every listener together.
-    let budget = ByteBudget::new(limits.max_buffered);
+    let budget = ByteBudget::new(cfg.limits.max_buffered);
     let mut listening = Vec::new();
     if let Some(addr) = enabled(&cfg.listen.tcp) {
         let l = tcp::StreamListener::bind(addr)

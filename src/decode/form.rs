@@ -5,7 +5,7 @@ use crate::decode::DecodeError;
 use crate::decode::logrecord::RECORD_KEYS;
 use crate::decode::logrecord::{RecordBuilder, Rendering};
 use crate::limits::DecodeLimits;
-use crate::record::{Record, Source};
+use crate::record::{Record, SourceKind};
 use crate::value::Value;
 
 /// Decodes one urlencoded body or query string into a record.
@@ -24,7 +24,7 @@ pub fn decode_form(
             max: limits.max_frame,
         });
     }
-    let mut builder = RecordBuilder::new(Source::Http, origin, Rendering::Text);
+    let mut builder = RecordBuilder::new(SourceKind::Http, origin, Rendering::Text);
     let mut is_record = false;
     let mut pairs = 0usize;
     let mut decoded = 0usize;
@@ -114,7 +114,7 @@ mod tests {
         assert_eq!(r.message, "disk /dev/sda1 at 93%");
         assert_eq!((r.level, r.levelname.as_str()), (30, "WARNING"));
         assert_eq!(r.created, 1795564953.8253715);
-        assert_eq!(r.source, Source::Http);
+        assert_eq!(r.source, SourceKind::Http);
         assert_eq!(r.origin, "127.0.0.1:9");
         assert_eq!(
             r.extra,

@@ -7,7 +7,7 @@ use crate::decode::logrecord::RECORD_KEYS;
 use crate::decode::logrecord::{RecordBuilder, Rendering};
 use crate::decode::pyrepr::MAX_INT_DIGITS;
 use crate::limits::DecodeLimits;
-use crate::record::{Record, Source};
+use crate::record::{Record, SourceKind};
 use crate::value::Value;
 use std::collections::HashMap;
 
@@ -29,7 +29,7 @@ const DEDUP_INDEX_AT: usize = 32;
 pub fn decode_json(
     body: &[u8],
     limits: &DecodeLimits,
-    source: Source,
+    source: SourceKind,
     origin: &str,
 ) -> Result<Vec<Result<Record, DecodeError>>, DecodeError> {
     if body.len() > limits.max_frame {
@@ -108,7 +108,7 @@ pub fn parse_value(text: &[u8], limits: &DecodeLimits) -> Result<Value, DecodeEr
 fn to_record(
     v: Value,
     limits: &DecodeLimits,
-    source: Source,
+    source: SourceKind,
     origin: &str,
 ) -> Result<Record, DecodeError> {
     let Value::Map(pairs) = v else {
@@ -520,7 +520,7 @@ mod tests {
         decode_json(
             body.as_bytes(),
             &DecodeLimits::default(),
-            Source::Http,
+            SourceKind::Http,
             "127.0.0.1:9",
         )
     }
@@ -617,7 +617,7 @@ mod tests {
         let limits = DecodeLimits::default();
         let deep = "[".repeat(1_000_000);
         assert_eq!(
-            decode_json(deep.as_bytes(), &limits, Source::Http, "o").unwrap_err(),
+            decode_json(deep.as_bytes(), &limits, SourceKind::Http, "o").unwrap_err(),
             DecodeError::TooDeep(limits.max_depth)
         );
         let ok = "[".repeat(limits.max_depth) + &"]".repeat(limits.max_depth);

@@ -3,7 +3,7 @@
 
 use crate::decode::pyrepr;
 use crate::limits::DecodeLimits;
-use crate::record::{self, Record, Source};
+use crate::record::{self, Record, SourceKind};
 use crate::timefmt;
 use crate::value::Value;
 
@@ -241,7 +241,7 @@ pub struct RecordBuilder {
 }
 
 impl RecordBuilder {
-    pub fn new(source: Source, origin: &str, rendering: Rendering) -> RecordBuilder {
+    pub fn new(source: SourceKind, origin: &str, rendering: Rendering) -> RecordBuilder {
         RecordBuilder {
             // Blank, not `Record::new`: `finish` sets the defaults only where the sender gave
             // nothing, so the usual record allocates no default text and reads no clock.
@@ -642,7 +642,7 @@ mod tests {
     use super::*;
 
     fn build(rendering: Rendering, pairs: &[(&str, Value)]) -> Record {
-        let mut b = RecordBuilder::new(Source::Tcp, "127.0.0.1:1", rendering);
+        let mut b = RecordBuilder::new(SourceKind::Tcp, "127.0.0.1:1", rendering);
         for (k, v) in pairs {
             b.set(k, v.clone());
         }
@@ -831,7 +831,7 @@ mod tests {
             "100%s",
         ];
         let build = |rendering: Rendering, set: &dyn Fn(&mut RecordBuilder)| {
-            let mut b = RecordBuilder::new(Source::Tcp, "o", rendering);
+            let mut b = RecordBuilder::new(SourceKind::Tcp, "o", rendering);
             // A fixed clock and args, so only the field under test can differ.
             b.set("created", Value::Float(1.0));
             b.set("args", Value::List(vec![Value::Int(1)]));

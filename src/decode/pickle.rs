@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use crate::decode::logrecord::{Field, FieldValue, RecordBuilder, Rendering};
 use crate::decode::{DecodeError, pyrepr};
 use crate::limits::DecodeLimits;
-use crate::record::{Record, Source};
+use crate::record::{Record, SourceKind};
 use crate::value::Value;
 
 type Result<T> = std::result::Result<T, DecodeError>;
@@ -135,7 +135,7 @@ pub fn decode_value(payload: &[u8], limits: &DecodeLimits) -> Result<Value> {
 pub fn decode_record(
     payload: &[u8],
     limits: &DecodeLimits,
-    source: Source,
+    source: SourceKind,
     origin: &str,
 ) -> Result<Record> {
     let mut builder = RecordBuilder::new(source, origin, Rendering::Typed);
@@ -151,7 +151,7 @@ pub fn decode_record(
 fn general_record(
     payload: &[u8],
     limits: &DecodeLimits,
-    source: Source,
+    source: SourceKind,
     origin: &str,
 ) -> Result<Record> {
     let parsed = parse(payload, limits)?;
@@ -292,7 +292,7 @@ fn flat_fields(payload: &[u8], limits: &DecodeLimits, builder: &mut RecordBuilde
 fn flat_record(
     payload: &[u8],
     limits: &DecodeLimits,
-    source: Source,
+    source: SourceKind,
     origin: &str,
 ) -> Option<Record> {
     let mut builder = RecordBuilder::new(source, origin, Rendering::Typed);
@@ -2958,10 +2958,10 @@ mod tests {
     /// Asserts the flat fast path, when it takes a payload, builds exactly what the general
     /// unpickler builds. Returns whether the flat path took it.
     fn same_record_both_ways(p: &[u8], limits: &DecodeLimits) -> bool {
-        let Some(mut flat) = flat_record(p, limits, Source::Tcp, "o") else {
+        let Some(mut flat) = flat_record(p, limits, SourceKind::Tcp, "o") else {
             return false;
         };
-        let mut general = general_record(p, limits, Source::Tcp, "o")
+        let mut general = general_record(p, limits, SourceKind::Tcp, "o")
             .unwrap_or_else(|e| panic!("general path rejects what the flat path took: {e}"));
         // Without a `created` key both stamp "now", a few nanoseconds apart.
         let has_created = matches!(decode_value(p, limits), Ok(Value::Map(m)) if m.iter().any(|(k, _)| k == "created"));
@@ -3021,7 +3021,7 @@ mod tests {
             ..DecodeLimits::default()
         };
         for p in &payloads {
-            assert!(flat_record(p, &tight, Source::Tcp, "o").is_none());
+            assert!(flat_record(p, &tight, SourceKind::Tcp, "o").is_none());
         }
     }
 
@@ -3052,7 +3052,7 @@ mod tests {
         ] {
             let p = record_with("tags", value);
             assert!(same_record_both_ways(&p, &limits), "{value:?}");
-            let r = decode_record(&p, &limits, Source::Tcp, "o").unwrap();
+            let r = decode_record(&p, &limits, SourceKind::Tcp, "o").unwrap();
             assert_eq!(r.extra, vec![("tags".to_owned(), want)], "{value:?}");
             assert_eq!((r.logger.as_str(), r.created), ("n", 2.0));
             // The general path refuses a container one level down at max_depth 1: so does the
@@ -3061,9 +3061,9 @@ mod tests {
                 max_depth: 1,
                 ..DecodeLimits::default()
             };
-            assert!(flat_record(&p, &shallow, Source::Tcp, "o").is_none());
+            assert!(flat_record(&p, &shallow, SourceKind::Tcp, "o").is_none());
             assert_eq!(
-                decode_record(&p, &shallow, Source::Tcp, "o"),
+                decode_record(&p, &shallow, SourceKind::Tcp, "o"),
                 Err(DecodeError::TooDeep(1))
             );
         }
@@ -3075,11 +3075,11 @@ mod tests {
         ] {
             let p = record_with("tags", value);
             assert!(
-                flat_record(&p, &limits, Source::Tcp, "o").is_none(),
+                flat_record(&p, &limits, SourceKind::Tcp, "o").is_none(),
                 "{value:?}"
             );
             assert!(
-                decode_record(&p, &limits, Source::Tcp, "o").is_ok(),
+                decode_record(&p, &limits, SourceKind::Tcp, "o").is_ok(),
                 "{value:?}"
             );
         }

@@ -3,9 +3,9 @@
 
 use crate::decode::httpreq::{self, ChunkedDecoder, Head};
 use crate::decode::{DecodeError, form, json};
+use crate::intake::{Batcher, Intake};
 use crate::limits::DecodeLimits;
-use crate::record::{Record, Source};
-use crate::router::{Batcher, Intake};
+use crate::record::{Record, SourceKind};
 use crate::source::budget::{ByteBudget, Reservation};
 use crate::source::{Phase, Shutdown};
 use std::sync::Arc;
@@ -449,9 +449,9 @@ impl Conn {
             decode(kind, &payload, &limits, &self.origin)
         };
         let stats = &self.ctx.intake.stats;
-        stats.add_received(Source::Http, (records.len() + errors.len()) as u64);
+        stats.add_received(SourceKind::Http, (records.len() + errors.len()) as u64);
         if let Some(first) = errors.first() {
-            stats.add_rejected(Source::Http, errors.len() as u64);
+            stats.add_rejected(SourceKind::Http, errors.len() as u64);
             tracing::warn!(
                 peer = %self.origin,
                 rejected = errors.len(),
@@ -465,11 +465,11 @@ impl Conn {
         let mut kept = true;
         for r in records {
             if let Some(batch) = batcher.push(r) {
-                kept &= self.ctx.intake.try_submit(Source::Http, batch);
+                kept &= self.ctx.intake.try_submit(SourceKind::Http, batch);
             }
         }
         if !batcher.is_empty() {
-            kept &= self.ctx.intake.try_submit(Source::Http, batcher.take());
+            kept &= self.ctx.intake.try_submit(SourceKind::Http, batcher.take());
         }
         // The store's queue was full: the records are counted as dropped, and a client that
         // reads statuses (HTTPHandler does not) learns to retry.
@@ -482,8 +482,8 @@ impl Conn {
     /// Counts one refused request and reports it once in logtui's own log.
     fn reject(&self, what: &str, err: &dyn std::fmt::Display) {
         let stats = &self.ctx.intake.stats;
-        stats.add_received(Source::Http, 1);
-        stats.add_rejected(Source::Http, 1);
+        stats.add_received(SourceKind::Http, 1);
+        stats.add_rejected(SourceKind::Http, 1);
         tracing::warn!(peer = %self.origin, error = %err, "http: rejected {what}");
     }
 
@@ -602,7 +602,7 @@ fn decode(
             Ok(r) => (vec![r], Vec::new()),
             Err(e) => (Vec::new(), vec![e]),
         },
-        BodyKind::Json => match json::decode_json(payload, limits, Source::Http, origin) {
+        BodyKind::Json => match json::decode_json(payload, limits, SourceKind::Http, origin) {
             Ok(items) => {
                 let mut records = Vec::with_capacity(items.len());
                 let mut errors = Vec::new();

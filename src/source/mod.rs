@@ -1,4 +1,4 @@
-//! Listeners: sockets in, decoded records out to the router. All socket I/O lives here.
+//! Listeners: sockets in, decoded records out to the intake queue. All socket I/O lives here.
 //! Each listener binds to loopback by default and costs a bad sender only its own connection or datagram.
 
 pub mod budget;

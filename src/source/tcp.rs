@@ -2,9 +2,9 @@
 //! Backpressure, not loss: when the store's queue is full a connection stops reading until there is room.
 
 use crate::decode::{DecodeError, frame, pickle};
+use crate::intake::{Batcher, Intake};
 use crate::limits::DecodeLimits;
-use crate::record::Source;
-use crate::router::{Batcher, Intake};
+use crate::record::SourceKind;
 use crate::source::budget::{ByteBudget, Reservation};
 use crate::source::{Phase, Shutdown};
 use std::sync::Arc;
@@ -120,7 +120,7 @@ async fn accept(l: &StreamListener) -> std::io::Result<(BoxedStream, String)> {
     }
 }
 
-/// Reads frames from one connection and hands decoded records to the router.
+/// Reads frames from one connection and hands decoded records to the intake queue.
 ///
 /// A frame that is correctly delimited but does not decode costs only itself;
 /// a framing error (oversized length) costs the connection, since nothing after
@@ -156,8 +156,8 @@ pub async fn read_frames<S: AsyncRead + Unpin>(
                     let payload = &buf[start + frame::PREFIX..start + len];
                     start += len;
                     held = None;
-                    stats.add_received(Source::Tcp, 1);
-                    match pickle::decode_record(payload, &limits, Source::Tcp, peer) {
+                    stats.add_received(SourceKind::Tcp, 1);
+                    match pickle::decode_record(payload, &limits, SourceKind::Tcp, peer) {
                         Ok(rec) => {
                             if let Some(full) = batch.push(rec)
                                 && !submit(intake, full, &mut shutdown).await
@@ -166,15 +166,15 @@ pub async fn read_frames<S: AsyncRead + Unpin>(
                             }
                         }
                         Err(e) => {
-                            stats.add_rejected(Source::Tcp, 1);
+                            stats.add_rejected(SourceKind::Tcp, 1);
                             report(&e);
                         }
                     }
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    stats.add_received(Source::Tcp, 1);
-                    stats.add_rejected(Source::Tcp, 1);
+                    stats.add_received(SourceKind::Tcp, 1);
+                    stats.add_rejected(SourceKind::Tcp, 1);
                     report(&e);
                     submit(intake, batch.take(), &mut shutdown).await;
                     return;
@@ -234,8 +234,8 @@ pub async fn read_frames<S: AsyncRead + Unpin>(
                 if !buf.is_empty() {
                     // EOF (SocketHandler can time out mid-send and close) or the drain
                     // deadline: the unfinished frame is lost, and counted.
-                    stats.add_received(Source::Tcp, 1);
-                    stats.add_rejected(Source::Tcp, 1);
+                    stats.add_received(SourceKind::Tcp, 1);
+                    stats.add_rejected(SourceKind::Tcp, 1);
                     report(&DecodeError::Truncated);
                 }
                 return;
@@ -268,7 +268,7 @@ async fn submit(
     tokio::select! {
         ok = intake.submit(batch) => ok,
         _ = shutdown.reached(Phase::Stop) => {
-            intake.stats.add_dropped(Source::Tcp, n);
+            intake.stats.add_dropped(SourceKind::Tcp, n);
             tracing::warn!("tcp: drain time over with {n} records still waiting for the store");
             false
         }

@@ -2,9 +2,9 @@
 //! UDP senders cannot be slowed, so a full queue drops the batch and counts it.
 
 use crate::decode::{frame, pickle};
+use crate::intake::{Batcher, Intake};
 use crate::limits::DecodeLimits;
-use crate::record::Source;
-use crate::router::{Batcher, Intake};
+use crate::record::SourceKind;
 use crate::source::{Phase, Shutdown};
 use tokio::net::UdpSocket;
 
@@ -29,7 +29,7 @@ pub async fn serve(
                 while let Ok(got) = socket.try_recv_from(&mut buf) {
                     handle(&buf[..got.0], &got.1.to_string(), &limits, &intake, &mut batch, &mut reported);
                 }
-                intake.try_submit(Source::Udp, batch.take());
+                intake.try_submit(SourceKind::Udp, batch.take());
                 return;
             }
         };
@@ -47,7 +47,7 @@ pub async fn serve(
                 ),
                 Err(e) => tracing::debug!("udp receive error: {e}"),
             }
-            if batch.len() >= crate::router::MAX_BATCH_RECORDS {
+            if batch.len() >= crate::intake::MAX_BATCH_RECORDS {
                 break;
             }
             match socket.try_recv_from(&mut buf) {
@@ -55,7 +55,7 @@ pub async fn serve(
                 r => next = r,
             }
         }
-        intake.try_submit(Source::Udp, batch.take());
+        intake.try_submit(SourceKind::Udp, batch.take());
     }
 }
 
@@ -69,17 +69,17 @@ fn handle(
     reported: &mut u64,
 ) {
     let stats = &intake.stats;
-    stats.add_received(Source::Udp, 1);
+    stats.add_received(SourceKind::Udp, 1);
     let decoded = frame::datagram_payload(dgram, limits.max_frame)
-        .and_then(|p| pickle::decode_record(p, limits, Source::Udp, peer));
+        .and_then(|p| pickle::decode_record(p, limits, SourceKind::Udp, peer));
     match decoded {
         Ok(rec) => {
             if let Some(full) = batch.push(rec) {
-                intake.try_submit(Source::Udp, full);
+                intake.try_submit(SourceKind::Udp, full);
             }
         }
         Err(e) => {
-            stats.add_rejected(Source::Udp, 1);
+            stats.add_rejected(SourceKind::Udp, 1);
             // Log the first bad datagram and then every 1000th, so a flood cannot flood our log.
             if (*reported).is_multiple_of(1000) {
                 tracing::warn!(

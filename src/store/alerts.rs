@@ -1,7 +1,7 @@
 //! Threshold alerts: rolling per-(logger, level) counts kept in memory, firing on the crossing edge.
 //! Memory is bounded: at most `threshold + 1` timestamps per key and a cap on keys, since strangers name loggers.
 
-use crate::record::{Record, Source, WARNING, level_name};
+use crate::record::{Record, SourceKind, WARNING, level_name};
 use crate::value::Value;
 use std::collections::{HashMap, VecDeque};
 
@@ -38,7 +38,7 @@ impl Thresholds {
     /// Counts `r` and returns the alert to store when its logger has just reached the
     /// threshold for exactly its level within the window ending at `r.created`.
     pub fn observe(&mut self, r: &Record) -> Option<Record> {
-        if r.source == Source::Internal {
+        if r.source == SourceKind::Internal {
             return None;
         }
         let &(level, threshold) = self.levels.iter().find(|(l, _)| *l == r.level)?;
@@ -140,7 +140,7 @@ mod tests {
     use crate::record::{ERROR, INFO};
 
     fn rec(logger: &str, level: i32, t: f64) -> Record {
-        let mut r = Record::new(Source::Udp, "x");
+        let mut r = Record::new(SourceKind::Udp, "x");
         r.logger = logger.into();
         r.set_level(level);
         r.created = t;
@@ -169,7 +169,7 @@ mod tests {
             .filter_map(|t| th.observe(&rec("a", ERROR, t)))
             .next()
             .unwrap();
-        assert_eq!(a.source, Source::Internal);
+        assert_eq!(a.source, SourceKind::Internal);
         assert_eq!(a.logger, ALERT_LOGGER);
         assert!(a.extra.contains(&("matching_count".into(), Value::Int(3))));
     }
@@ -183,7 +183,7 @@ mod tests {
             assert!(th.keys.len() <= 100);
         }
         let mut internal = rec("x", ERROR, 0.0);
-        internal.source = Source::Internal;
+        internal.source = SourceKind::Internal;
         assert!(th.observe(&internal).is_none());
     }
 }

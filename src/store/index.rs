@@ -10,7 +10,7 @@ use super::persister::{Observer, notify};
 use super::rawstmt::RawStmt;
 use super::schema::Tuning;
 use super::words::{for_each_word, indexed};
-use crate::record::{Record, Source};
+use crate::record::{Record, SourceKind};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use std::path::{Path, PathBuf};
@@ -451,7 +451,7 @@ impl Block {
     }
 
     /// Adds the record with id `id`, which must follow the last one added directly.
-    fn add(&mut self, id: i64, created: f64, level: i32, source: Source, r: Fields<'_>) {
+    fn add(&mut self, id: i64, created: f64, level: i32, source: SourceKind, r: Fields<'_>) {
         if self.len == 0 {
             self.first = id;
         }
@@ -791,8 +791,8 @@ impl Indexer {
                     .get_ref(3)?
                     .as_str()
                     .ok()
-                    .and_then(Source::parse)
-                    .unwrap_or(Source::Internal);
+                    .and_then(SourceKind::parse)
+                    .unwrap_or(SourceKind::Internal);
                 let text = |i: usize| row.get_ref(i).ok().and_then(|v| v.as_str().ok());
                 block.add(
                     id,
@@ -868,7 +868,7 @@ mod tests {
     #[test]
     fn a_flood_of_unique_words_closes_the_block_early() {
         let mut b = Block::new(256);
-        let r = Record::new(Source::Tcp, "peer");
+        let r = Record::new(SourceKind::Tcp, "peer");
         let mut n = 0;
         while !b.is_full() {
             n += 1;
@@ -877,7 +877,7 @@ mod tests {
                 message: &text,
                 ..Fields::of(&r)
             };
-            b.add(n, 1.0, 20, Source::Tcp, f);
+            b.add(n, 1.0, 20, SourceKind::Tcp, f);
             assert!(n < 256, "never closed");
         }
         assert!(b.word_bytes >= MAX_BLOCK_WORD_BYTES);

@@ -1,4 +1,4 @@
-//! The one writer: a dedicated thread that buffers records from the router's queue and
+//! The one writer: a dedicated thread that buffers records from the intake queue and
 //! commits them in batches, raising threshold alerts, drop notices and retention as it goes.
 
 use super::alerts::Thresholds;
@@ -9,8 +9,8 @@ use super::rules::Settings;
 use super::schema::{self, Tuning};
 use super::writer::{RETENTION_CHUNK, Writer};
 use crate::config::StoreConfig;
-use crate::record::{Record, Source, WARNING, now_epoch};
-use crate::router::{Envelope, Outlet};
+use crate::intake::{Envelope, Outlet};
+use crate::record::{Record, SourceKind, WARNING, now_epoch};
 use crate::stats::Stats;
 use crate::value::Value;
 use std::path::Path;
@@ -218,7 +218,7 @@ impl Persister {
             index,
             _checkpoints: checkpoints,
             thresholds: Thresholds::new(s.thresholds.clone(), s.threshold_window),
-            buffer: Vec::with_capacity(s.buffer_size + crate::router::MAX_BATCH_RECORDS),
+            buffer: Vec::with_capacity(s.buffer_size + crate::intake::MAX_BATCH_RECORDS),
             s,
             stats,
             observer,
@@ -362,7 +362,7 @@ impl Persister {
             urgent |= r.level >= self.s.flush_level;
             self.push(r);
         }
-        for s in Source::ALL {
+        for s in SourceKind::ALL {
             if ignored[s as usize] > 0 {
                 self.stats.add_ignored(s, ignored[s as usize]);
             }
@@ -393,7 +393,7 @@ impl Persister {
     /// Buffers a record logtui made itself, counting it as received so the per-source
     /// totals add up.
     fn push_internal(&mut self, r: Record) {
-        self.stats.add_received(Source::Internal, 1);
+        self.stats.add_received(SourceKind::Internal, 1);
         if self.oldest.is_none() {
             self.oldest = Some(Instant::now());
         }
@@ -411,7 +411,7 @@ impl Persister {
         let mut parts = Vec::new();
         let mut extra = Vec::new();
         let mut total = 0u64;
-        for s in Source::ALL {
+        for s in SourceKind::ALL {
             let now = self.stats.of(s).dropped.load(Relaxed);
             let grew = now.saturating_sub(self.last_dropped[s as usize]);
             self.last_dropped[s as usize] = now;
@@ -516,7 +516,7 @@ impl Persister {
         for (_, r) in &self.buffer {
             per[r.source as usize] += 1;
         }
-        for s in Source::ALL {
+        for s in SourceKind::ALL {
             if per[s as usize] > 0 {
                 self.stats.add_stored(s, per[s as usize]);
             }

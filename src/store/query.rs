@@ -6,7 +6,7 @@ use super::extra::parse_extra;
 use super::index;
 use super::schema::{self, COLUMNS};
 use super::words::TextQuery;
-use crate::record::{Record, Source};
+use crate::record::{Record, SourceKind};
 use crate::value::Value;
 use regex::Regex;
 use rusqlite::functions::FunctionFlags;
@@ -20,7 +20,11 @@ pub struct Filter {
     pub min_level: Option<i32>,
     /// Logger name, as a case-sensitive GLOB (`app.*`).
     pub logger: Option<String>,
-    pub source: Option<Source>,
+    pub source: Option<SourceKind>,
+    /// Leave out logtui's own records (alerts, drop notices): `query` does unless asked.
+    pub hide_internal: bool,
+    /// Only records stored after this row id (how `query --follow` asks for what is new).
+    pub after_id: Option<i64>,
     /// Origin (peer address, socket path, channel), as a GLOB.
     pub origin: Option<String>,
     /// Exact job name.
@@ -120,6 +124,15 @@ fn record_clause(f: &Filter) -> Result<Where, StoreError> {
     if let Some(s) = f.source {
         w.add("source = $", SqlValue::Text(s.as_str().to_owned()));
     }
+    if f.hide_internal {
+        w.add(
+            "source != $",
+            SqlValue::Text(SourceKind::Internal.as_str().to_owned()),
+        );
+    }
+    if let Some(id) = f.after_id {
+        w.add("id > $", SqlValue::Integer(id));
+    }
     if let Some(g) = &f.origin {
         w.add("origin GLOB $", text(g));
     }
@@ -165,6 +178,16 @@ fn block_clause(f: &Filter) -> Where {
     }
     if let Some(s) = f.source {
         w.add("(sources & $) != 0", SqlValue::Integer(1 << s as u32));
+    }
+    if f.hide_internal {
+        let others = SourceKind::ALL
+            .iter()
+            .filter(|k| **k != SourceKind::Internal)
+            .fold(0i64, |m, k| m | 1 << *k as u32);
+        w.add("(sources & $) != 0", SqlValue::Integer(others));
+    }
+    if let Some(id) = f.after_id {
+        w.add("last_id > $", SqlValue::Integer(id));
     }
     if let Some(g) = &f.origin {
         w.add(&listed("origins", "GLOB $"), text(g));
@@ -362,7 +385,7 @@ pub(crate) fn record_from_row(row: &Row<'_>) -> rusqlite::Result<(i64, Record)> 
         logger: row.get(4)?,
         message: row.get(5)?,
         // Only logtui writes this column; an unknown value was made by hand.
-        source: Source::parse(&source).unwrap_or(Source::Internal),
+        source: SourceKind::parse(&source).unwrap_or(SourceKind::Internal),
         origin: row.get(7)?,
         job: row.get(8)?,
         host: row.get(9)?,

@@ -3,7 +3,7 @@
 
 use super::error::StoreError;
 use crate::config::StoreConfig;
-use crate::record::{Record, Source, parse_level_arg};
+use crate::record::{Record, SourceKind, parse_level_arg};
 use std::time::Duration;
 
 /// [`StoreConfig`], validated and parsed.
@@ -92,7 +92,7 @@ pub(crate) struct IgnoreRules {
 impl IgnoreRules {
     /// Whether `r` is to be skipped. logtui's own records never are.
     pub fn ignores(&self, r: &Record) -> bool {
-        if r.source == Source::Internal {
+        if r.source == SourceKind::Internal {
             return false;
         }
         let name = r.logger.as_str();
@@ -117,7 +117,7 @@ mod tests {
     use super::*;
 
     fn rec(logger: &str, msg: &str) -> Record {
-        let mut r = Record::new(Source::Tcp, "x");
+        let mut r = Record::new(SourceKind::Tcp, "x");
         r.logger = logger.into();
         r.message = msg.into();
         r
@@ -137,7 +137,7 @@ mod tests {
         assert!(!rules.ignores(&rec("noisy.child", "")));
         assert!(rules.ignores(&rec("app", "GET /healthcheck 200")));
         let mut internal = rec("pymongo", "healthcheck");
-        internal.source = Source::Internal;
+        internal.source = SourceKind::Internal;
         assert!(!rules.ignores(&internal));
     }
 

@@ -1,7 +1,7 @@
-//! The router: the one path from the sources to the sinks (today, the store).
+//! The intake queue: the one path from the sources to the store.
 //! Sources hand it batches; a bounded queue sits in front of the persister so a slow disk is felt, never hidden.
 
-use crate::record::{Record, Source};
+use crate::record::{Record, SourceKind};
 use crate::stats::Stats;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -20,7 +20,7 @@ pub enum Envelope {
     Flush(tokio::sync::oneshot::Sender<()>),
 }
 
-/// The sources' handle on the router. Cheap to clone.
+/// The sources' handle on the intake queue. Cheap to clone.
 #[derive(Clone)]
 pub struct Intake {
     tx: mpsc::Sender<Envelope>,
@@ -48,7 +48,7 @@ impl Intake {
 
     /// Never waits: used by UDP and HTTP, whose senders cannot be slowed.
     /// A full queue drops the batch and counts it against `source`.
-    pub fn try_submit(&self, source: Source, batch: Vec<Record>) -> bool {
+    pub fn try_submit(&self, source: SourceKind, batch: Vec<Record>) -> bool {
         if batch.is_empty() {
             return true;
         }
