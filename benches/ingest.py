@@ -6,7 +6,10 @@ socket receiver writing to SQLite in 500-row batches, alternating runs, and repo
 A run's clock starts when the first byte is sent and stops when the last record is committed,
 covered by the block index and found by a search. Peak RSS is the receiver's VmHWM.
 
-Usage: python3 benches/ingest.py [--records N] [--runs R] [--skip-baseline]
+With `--compare OTHER`, runs of a second logtui binary (say, the previous build) alternate
+with this build's, so both are measured side by side in one session on a noisy machine.
+
+Usage: python3 benches/ingest.py [--records N] [--runs R] [--skip-baseline] [--compare BIN]
 """
 import argparse
 import os
@@ -101,11 +104,11 @@ def indexed(db, n, proc, limit=300):
     raise SystemExit("the index never covered record %d" % n)
 
 
-def searchable(db, proc, limit=300):
+def searchable(db, proc, binary, limit=300):
     """Waits until `logtui query` finds the marker by searching for its word."""
     deadline = time.time() + limit
     while time.time() < deadline:
-        out = subprocess.run([BIN, "query", "--db", db, "--count", "--search", MARKER_WORD],
+        out = subprocess.run([binary, "query", "--db", db, "--count", "--search", MARKER_WORD],
                              capture_output=True, text=True)
         if out.returncode == 0 and out.stdout.strip() == "1":
             return time.time()
@@ -115,11 +118,11 @@ def searchable(db, proc, limit=300):
     raise SystemExit("the marker never became searchable")
 
 
-def run_logtui(frames, repeat, n):
+def run_logtui(frames, repeat, n, binary=BIN):
     d = tempfile.mkdtemp(prefix="logtui-bench-")
     db = os.path.join(d, "bench.db")
     proc = subprocess.Popen(
-        [BIN, "record", "--db", db, "--tcp", "127.0.0.1:0", "--udp", "off", "--http", "off"],
+        [binary, "record", "--db", db, "--tcp", "127.0.0.1:0", "--udp", "off", "--http", "off"],
         stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
     line = proc.stderr.readline()
     m = re.search(r"tcp (\S+)", line)
@@ -131,7 +134,7 @@ def run_logtui(frames, repeat, n):
     send(addr, data, repeat, marker)
     wait_count(db, "records", n + 1, proc)
     indexed(db, n + 1, proc)
-    t1 = searchable(db, proc)
+    t1 = searchable(db, proc, binary)
     rss = peak_rss_mb(proc.pid)
     proc.send_signal(signal.SIGTERM)
     proc.communicate(timeout=60)
@@ -159,6 +162,7 @@ def main():
     ap.add_argument("--records", type=int, default=1_000_000)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--skip-baseline", action="store_true")
+    ap.add_argument("--compare", metavar="BIN", help="another logtui binary, run alternately")
     a = ap.parse_args()
     subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
     chunk = 100_000 if a.records >= 100_000 else a.records
@@ -168,11 +172,15 @@ def main():
     subprocess.run([sys.executable, os.path.join(HERE, "make_frames.py"), path, str(chunk)], check=True)
     with open(path, "rb") as f:
         frames = (f.read(), marker_frame())
-    results = {"logtui": [], "cookbook": []}
+    results = {"logtui": [], "compared": [], "cookbook": []}
     for i in range(a.runs):
         rate, rss = run_logtui(frames, repeat, n)
         results["logtui"].append((rate, rss))
         print("run %d logtui   %10.0f records/s  peak RSS %6.1f MB" % (i + 1, rate, rss), flush=True)
+        if a.compare:
+            rate, rss = run_logtui(frames, repeat, n, a.compare)
+            results["compared"].append((rate, rss))
+            print("run %d compared %10.0f records/s  peak RSS %6.1f MB" % (i + 1, rate, rss), flush=True)
         if not a.skip_baseline:
             rate, rss = run_cookbook(frames, repeat, n)
             results["cookbook"].append((rate, rss))
@@ -184,8 +192,9 @@ def main():
         if v:
             med[k] = statistics.median(r for r, _ in v)
             print("  %-8s %10.0f records/s   peak RSS %6.1f MB" % (k, med[k], statistics.median(m for _, m in v)))
-    if len(med) == 2:
-        print("  logtui / cookbook = %.1fx" % (med["logtui"] / med["cookbook"]))
+    for other in ("compared", "cookbook"):
+        if other in med:
+            print("  logtui / %s = %.2fx" % (other, med["logtui"] / med[other]))
 
 
 if __name__ == "__main__":
