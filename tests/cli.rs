@@ -196,7 +196,11 @@ fn query_refuses_bad_arguments_clearly_and_filters() {
         a.extend_from_slice(args);
         query(&db, &a).trim().parse().unwrap()
     };
-    assert_eq!(count(&[]), 9 + count(&["--source", "internal"]));
+    // By default alerts (internal records) stay out of answers; --all counts both.
+    assert_eq!(count(&[]), 9);
+    assert_eq!(count(&["--all"]), 9 + count(&["--source", "internal"]));
+    assert_eq!(count(&["--search", "synthetic record"]), 9);
+    assert_eq!(count(&["--search", "synthetic record", "--all"]), 11);
     assert_eq!(count(&["--source", "tcp"]), 9);
     assert_eq!(count(&["--logger", "app.*"]), 6);
     assert_eq!(count(&["--level", "warning", "--source", "tcp"]), 6);

@@ -29,7 +29,7 @@ fn companions(db: &Path) -> impl Iterator<Item = PathBuf> + '_ {
 pub fn refuse_directory(db: &Path) -> Result<()> {
     if db.is_dir() {
         bail!(
-            "--db {} is a directory, not a store file; give a file path such as {}",
+            "cannot open the store at {}: it is a directory, not a file (give --db a file path such as {})",
             db.display(),
             db.join("logtui.db").display()
         );

@@ -81,13 +81,11 @@ pub fn run(args: &EmitArgs) -> Result<()> {
     }
     target.finish()?;
     let line = target.summary(&sent, start.elapsed());
-    if let Target::Udp(_, addr, refused) = &target {
-        if *refused > 0 {
-            bail!(
-                "nothing listens on udp {addr}: {refused} of {} datagrams were refused (port unreachable)",
-                sent.records
-            );
-        }
+    if let Target::Udp(_, addr, refused @ 1..) = &target {
+        bail!(
+            "nothing listens on udp {addr}: {refused} of {} datagrams were refused (port unreachable)",
+            sent.records
+        );
     }
     eprintln!("{line}");
     Ok(())
@@ -214,10 +212,10 @@ impl Target {
                 s.set_read_timeout(Some(Duration::from_millis(100)))
                     .context("cannot set a UDP timeout")?;
                 let mut b = [0u8; 1];
-                if let Err(e) = s.recv(&mut b) {
-                    if e.kind() == std::io::ErrorKind::ConnectionRefused {
-                        *refused += 1;
-                    }
+                if let Err(e) = s.recv(&mut b)
+                    && e.kind() == std::io::ErrorKind::ConnectionRefused
+                {
+                    *refused += 1;
                 }
             }
             Target::Http(_) => {}

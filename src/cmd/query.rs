@@ -222,12 +222,15 @@ impl Look {
             Some((first, rest)) => (first, Some(rest)),
             None => (text, None),
         };
-        let first = escape_controls(first.trim_end_matches('\r'));
-        let mut message = first.into_owned();
-        if let (Some(rest), false) = (rest, self.full) {
-            let n = rest.lines().count();
-            message.push_str(&format!(" [+{n} line{}]", if n == 1 { "" } else { "s" }));
-        }
+        let message = escape_controls(first.trim_end_matches('\r'));
+        // The fold marker survives any cut: it says there is more to see with --full.
+        let marker = match (rest, self.full) {
+            (Some(rest), false) => {
+                let n = rest.lines().count();
+                format!(" [+{n} line{}]", if n == 1 { "" } else { "s" })
+            }
+            _ => String::new(),
+        };
         // Narrow terminals give up the least telling columns first.
         let (mut logger_w, mut show_source, mut show_origin) = (LOGGER_W, true, true);
         let mut message_w = None;
@@ -278,9 +281,13 @@ impl Look {
         }
         line.push(' ');
         match message_w {
-            Some(w) => line.push_str(&term::truncate(&message, w)),
+            Some(w) => line.push_str(&term::truncate(
+                &message,
+                w.saturating_sub(term::width(&marker)).max(1),
+            )),
             None => line.push_str(&message),
         }
+        line.push_str(&marker);
         if let (Some(rest), true) = (rest, self.full) {
             // Whole, as the sender wrote it, each further line indented under the first.
             for l in rest.lines() {
@@ -446,7 +453,19 @@ mod tests {
     fn rows_fit_the_terminal_and_stay_aligned() {
         let long = rec("a.very.long.logger.name.that.misaligns", &"x".repeat(300));
         let short = rec("app", "short\nsecond line\nthird");
-        for cols in [60, 80, 120, 200] {
+        for cols in [30, 40, 60] {
+            let (a, b) = (
+                look(Some(cols), false).row(&long),
+                look(Some(cols), false).row(&short),
+            );
+            // Below ~56 columns the fixed columns alone do not fit; the terminal wraps.
+            assert!(term::width(&a) <= cols.max(56), "{cols}: {a}");
+            assert!(
+                b.ends_with(" [+2 lines]"),
+                "the fold marker survives the cut: {b}"
+            );
+        }
+        for cols in [72, 80, 120, 200] {
             let (a, b) = (
                 look(Some(cols), false).row(&long),
                 look(Some(cols), false).row(&short),
@@ -459,7 +478,7 @@ mod tests {
             assert!(b.contains("short [+2 lines]"), "{b}");
         }
         let piped = look(None, false).row(&long);
-        assert!(piped.ends_with(&"x".repeat(300)) && piped.contains("…name.that.misaligns"));
+        assert!(piped.ends_with(&"x".repeat(300)) && piped.contains(" …ger.name.that.misaligns "));
         let full = look(Some(80), true).row(&short);
         assert!(
             full.ends_with("short\n    second line\n    third"),
