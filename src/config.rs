@@ -131,7 +131,7 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("config file {path} is not valid TOML for logtui: {source}")]
+    #[error("config file {path} is not valid: {source}")]
     Parse {
         path: PathBuf,
         source: Box<toml::de::Error>,

@@ -68,7 +68,9 @@ pub fn error_text(e: &(dyn std::error::Error + 'static)) -> String {
     while let Some(err) = next {
         let text = err.to_string();
         let text = text.trim_end();
-        if !text.is_empty() && !msg.contains(text) {
+        // SQLite's error code restates, in other words, the message rusqlite already gave.
+        let restated = !msg.is_empty() && err.downcast_ref::<rusqlite::ffi::Error>().is_some();
+        if !text.is_empty() && !msg.contains(text) && !restated {
             if !msg.is_empty() {
                 msg.push_str(if text.contains('\n') { ":\n" } else { ": " });
             }

@@ -508,6 +508,41 @@ fn a_taken_port_or_a_directory_leaves_no_store_behind() {
     assert_eq!(store_files(lt.dir.path()), before);
     assert_eq!(lt.stop().0, 0);
 
+    // A file that is not a store: named once, SQLite's code not restated, nothing left behind.
+    let bogus = home.path().join("notes.db");
+    std::fs::write(&bogus, "hello, not SQLite\n").unwrap();
+    for args in [
+        vec![
+            "record",
+            "--db",
+            bogus.to_str().unwrap(),
+            "--tcp",
+            "127.0.0.1:0",
+        ],
+        vec!["query", "--db", bogus.to_str().unwrap()],
+    ] {
+        let (code, _, err) = run(&args, home.path());
+        assert_ne!(code, 0);
+        assert_reads_cleanly(&err);
+        assert!(err.ends_with(": file is not a database\n"), "{err}");
+    }
+    assert_eq!(store_files(home.path()), ["notes.db"]);
+    // A file where a directory should be.
+    let under = bogus.join("s.db");
+    let (code, _, err) = run(
+        &[
+            "record",
+            "--db",
+            under.to_str().unwrap(),
+            "--tcp",
+            "127.0.0.1:0",
+        ],
+        home.path(),
+    );
+    assert_ne!(code, 0);
+    assert_reads_cleanly(&err);
+    assert!(err.contains("notes.db is a file, not a directory"), "{err}");
+
     // A directory given as --db says so, for record and query alike.
     for cmd in ["record", "query"] {
         let (code, _, err) = run(
