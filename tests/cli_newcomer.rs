@@ -665,6 +665,11 @@ fn help_completions_and_man_page() {
         assert!(out.contains(&format!(".SH \"{section}\"")), "{section}");
     }
     assert!(out.contains("\\-\\-follow"), "the query options are in it");
+    let shipped = std::fs::read_to_string(common::manifest_path("assets/logtui.1")).unwrap();
+    assert!(
+        shipped == out,
+        "assets/logtui.1 is stale: regenerate it with `cargo run -- man > assets/logtui.1`"
+    );
 }
 
 #[test]

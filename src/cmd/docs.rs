@@ -18,30 +18,60 @@ pub fn completions(shell: clap_complete::Shell) -> Result<()> {
 pub fn man() -> Result<()> {
     let cmd = Cli::command();
     let mut out = Vec::new();
-    let render = |c: &clap::Command, out: &mut Vec<u8>| -> std::io::Result<()> {
-        let man = clap_mangen::Man::new(c.clone());
-        man.render_title(out)?;
-        man.render_name_section(out)?;
-        man.render_synopsis_section(out)?;
-        man.render_description_section(out)?;
-        man.render_options_section(out)?;
-        if c.get_subcommands().next().is_some() {
-            man.render_subcommands_section(out)?;
-        }
-        man.render_extra_section(out)?;
-        man.render_version_section(out)
-    };
-    render(&cmd, &mut out).context("cannot render the man page")?;
+    let top = clap_mangen::Man::new(cmd.clone());
+    top.render_title(&mut out)?;
+    top.render_name_section(&mut out)?;
+    top.render_synopsis_section(&mut out)?;
+    top.render_description_section(&mut out)?;
+    top.render_options_section(&mut out)?;
+    // One page: the commands are sections below, not pages of their own.
+    writeln!(out, ".SH COMMANDS")?;
+    for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+        let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
+        writeln!(
+            out,
+            ".TP\n\\fBlogtui {}\\fR\n{}",
+            sub.get_name(),
+            roff(&about)
+        )?;
+    }
+    examples(&cmd, &mut out)?;
+    top.render_version_section(&mut out)?;
     // Each subcommand's options in its own section, as its `--help` has them.
-    for sub in cmd.get_subcommands() {
+    for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
         let name = format!("logtui {}", sub.get_name());
         writeln!(out, ".SH \"{}\"", name.to_uppercase())?;
+        if let Some(about) = sub.get_about() {
+            writeln!(out, "{}", roff(&about.to_string()))?;
+        }
         let man = clap_mangen::Man::new(sub.clone().bin_name(name));
         man.render_synopsis_section(&mut out)?;
         man.render_options_section(&mut out)?;
-        man.render_extra_section(&mut out)?;
+        examples(sub, &mut out)?;
     }
     write_stdout(&out)
+}
+
+/// A command's `after_help` examples, kept as written (no refilling), under `EXAMPLES`.
+fn examples(cmd: &clap::Command, out: &mut Vec<u8>) -> std::io::Result<()> {
+    let Some(text) = cmd.get_after_help().map(|t| t.to_string()) else {
+        return Ok(());
+    };
+    let body = text.strip_prefix("Examples:\n").unwrap_or(&text);
+    writeln!(out, ".SS EXAMPLES\n.nf")?;
+    for line in body.lines() {
+        writeln!(out, "{}", roff(line))?;
+    }
+    writeln!(out, ".fi")
+}
+
+/// Text made safe for roff: backslashes and hyphens escaped, no line starting with a control dot.
+fn roff(s: &str) -> String {
+    let t = s.replace('\\', "\\e").replace('-', "\\-");
+    match t.starts_with(['.', '\'']) {
+        true => format!("\\&{t}"),
+        false => t,
+    }
 }
 
 fn write_stdout(bytes: &[u8]) -> Result<()> {
