@@ -705,3 +705,147 @@ fn the_readme_config_block_is_the_defaults() {
         "README and assets/config.example.toml agree"
     );
 }
+
+/// Runs logtui as a user who does not own the files: `nobody` via setpriv when the tests run
+/// as root (root may write anywhere), else the current user.
+fn as_other_user(args: &[&str], home: &Path) -> (i32, String, String) {
+    let uid = Command::new("id").arg("-u").output().expect("id -u");
+    let root = String::from_utf8_lossy(&uid.stdout).trim() == "0";
+    let mut cmd = match root {
+        true => {
+            let mut c = Command::new("setpriv");
+            c.args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "--",
+                bin(),
+            ]);
+            c
+        }
+        false => Command::new(bin()),
+    };
+    let out = cmd
+        .args(args)
+        .env("XDG_CONFIG_HOME", home)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run logtui as another user");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_permission_problem_names_the_file_or_directory() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(home.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let locked = home.path().join("locked");
+    std::fs::create_dir(&locked).unwrap();
+    // Readable, not writable, by anyone but its owner (and for the owner too unless root).
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let db = locked.join("s.db");
+    let (code, _, err) = as_other_user(
+        &[
+            "record",
+            "--db",
+            db.to_str().unwrap(),
+            "--tcp",
+            "127.0.0.1:0",
+            "--udp",
+            "off",
+            "--http",
+            "off",
+        ],
+        home.path(),
+    );
+    assert_ne!(code, 0);
+    assert_reads_cleanly(&err);
+    assert!(
+        err.contains(&format!(
+            "permission denied to write in {}",
+            locked.display()
+        )),
+        "{err}"
+    );
+    // An existing store that only its owner may read or write.
+    let lt = Logtui::start(&["--udp", "off", "--http", "off"]);
+    let (_, _, dir, owned) = lt.stop();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&owned, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let (code, _, err) = as_other_user(&["query", "--db", owned.to_str().unwrap()], home.path());
+    assert_ne!(code, 0);
+    assert_reads_cleanly(&err);
+    assert!(
+        err.contains("cannot read the store") && err.contains("permission denied"),
+        "{err}"
+    );
+    let (code, _, err) = as_other_user(
+        &[
+            "record",
+            "--db",
+            owned.to_str().unwrap(),
+            "--tcp",
+            "127.0.0.1:0",
+            "--udp",
+            "off",
+            "--http",
+            "off",
+        ],
+        home.path(),
+    );
+    assert_ne!(code, 0);
+    assert_reads_cleanly(&err);
+    assert!(
+        err.contains("cannot write the store") && err.contains("permission denied"),
+        "{err}"
+    );
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[test]
+fn replay_sends_a_frames_file_from_make_frames() {
+    let lt = Logtui::start(&["--udp", "off", "--http", "off"]);
+    let tcp = lt.tcp.clone().unwrap();
+    let frames = lt.dir.path().join("frames.bin");
+    let py3 = common::pythons()
+        .into_iter()
+        .find(|p| common::python_version(p).0 >= 3)
+        .expect("a Python 3");
+    let st = Command::new(py3)
+        .arg(common::manifest_path("benches/make_frames.py"))
+        .arg(&frames)
+        .arg("50")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let (code, err) = emit(&[
+        "--tcp",
+        &tcp,
+        "--replay",
+        frames.to_str().unwrap(),
+        "--count",
+        "2",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.starts_with("logtui: sent 100 records ("), "{err}");
+    let db = lt.db.clone();
+    assert!(eventually(Duration::from_secs(10), || {
+        query(&db, &["--count", "--source", "tcp"]).trim() == "100"
+    }));
+    // Not a frames file: said plainly, with where one comes from.
+    let readme = common::manifest_path("README.md");
+    let (code, err) = emit(&["--tcp", &tcp, "--replay", readme.to_str().unwrap()]);
+    assert_ne!(code, 0);
+    assert_reads_cleanly(&err);
+    assert!(
+        err.contains(
+            "is not a file of SocketHandler frames (python3 benches/make_frames.py writes one)"
+        ),
+        "{err}"
+    );
+    assert_eq!(lt.stop().0, 0);
+}

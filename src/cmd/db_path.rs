@@ -26,7 +26,7 @@ fn companions(db: &Path) -> impl Iterator<Item = PathBuf> + '_ {
 }
 
 /// Refuses a `--db` that is a directory, with a sentence that says so.
-pub fn refuse_directory(db: &Path) -> Result<()> {
+fn refuse_directory(db: &Path) -> Result<()> {
     if db.is_dir() {
         bail!(
             "cannot open the store at {}: it is a directory, not a file (give --db a file path such as {})",
@@ -116,6 +116,20 @@ pub fn check_writable(db: &Path) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Checks that the store at `db` can be read, naming the culprit before SQLite would.
+pub fn check_readable(db: &Path) -> Result<()> {
+    refuse_directory(db)?;
+    match std::fs::File::open(db) {
+        Err(e) if e.kind() == ErrorKind::PermissionDenied => bail!(
+            "cannot read the store {}: permission denied (it belongs to {})",
+            db.display(),
+            owner(db)
+        ),
+        // A missing store is reported by the store itself, with what to do.
+        _ => Ok(()),
+    }
 }
 
 fn owner(p: &Path) -> String {

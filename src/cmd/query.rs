@@ -14,7 +14,7 @@ use std::path::Path;
 use std::time::Duration;
 
 pub fn run(db: &Path, args: &QueryArgs) -> Result<()> {
-    db_path::refuse_directory(db)?;
+    db_path::check_readable(db)?;
     let conn = schema::open_read_only(db)
         .with_context(|| format!("cannot open the store at {}", db.display()))?;
     let stdout = std::io::stdout();
@@ -181,7 +181,8 @@ struct Look {
     /// The terminal's width; `None` when stdout is a pipe or file (nothing is cut).
     columns: Option<usize>,
     colour: bool,
-    utc: bool,
+    /// The zone times are shown in: UTC with `--utc`, else the machine's, looked up once.
+    zone: Option<jiff::tz::TimeZone>,
     full: bool,
 }
 
@@ -200,7 +201,7 @@ impl Look {
         Look {
             columns: is_terminal.then(term::stdout_columns).flatten(),
             colour: term::use_colour(is_terminal),
-            utc: a.utc,
+            zone: (!a.utc).then(jiff::tz::TimeZone::system),
             full: a.full,
         }
     }
@@ -208,9 +209,9 @@ impl Look {
     /// `TIME LEVEL LOGGER SOURCE ORIGIN MESSAGE`: control characters escaped, a multi-line
     /// message folded to its first line with a `[+N lines]` marker unless `--full`.
     fn row(&self, r: &Record) -> String {
-        let time = match self.utc {
-            true => timefmt::rfc3339_millis_utc(r.created),
-            false => timefmt::local_millis(r.created),
+        let time = match &self.zone {
+            None => timefmt::rfc3339_millis_utc(r.created),
+            Some(tz) => timefmt::local_millis(r.created, tz),
         };
         let mut text = r.message.clone();
         if let Some(exc) = &r.exc_text {
@@ -436,7 +437,7 @@ mod tests {
         Look {
             columns,
             colour: false,
-            utc: true,
+            zone: None,
             full,
         }
     }
