@@ -241,7 +241,8 @@ pub struct EmitArgs {
     /// Send each line of standard input as one record's message instead.
     #[arg(long)]
     pub stdin: bool,
-    /// Replay a file of ready-made SocketHandler frames (TCP only), `--count` times over.
+    /// Replay a file of ready-made SocketHandler frames (TCP only), `--count` times over;
+    /// `python3 benches/make_frames.py FILE N` writes one.
     #[arg(long, value_name = "FILE", conflicts_with = "stdin")]
     pub replay: Option<PathBuf>,
     /// Logger name of the records sent.
