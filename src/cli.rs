@@ -5,21 +5,60 @@ use crate::config::Config;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
+/// The heading global options go under, so each subcommand's `--help` lists its own first.
+const GLOBAL: &str = "Global options";
+
+const TOP_EXAMPLES: &str = "\
+Examples:
+  logtui record                          # listen on 127.0.0.1:9020 (tcp), :9021 (udp), :9022 (http)
+  logtui emit --tcp 127.0.0.1:9020       # send ten synthetic records
+  logtui query --since 5m --level warning
+  logtui completions bash > ~/.local/share/bash-completion/completions/logtui";
+
+const RECORD_EXAMPLES: &str = "\
+Examples:
+  logtui record
+  logtui record --tcp unix:/tmp/logtui.sock --udp off --http off
+  logtui record --http 0.0.0.0:9022 --http-auth user:secret --stats-interval 10
+  logtui record --db ./app.db --echo | jq .message";
+
+const QUERY_EXAMPLES: &str = "\
+Examples:
+  logtui query --level WARNING --logger 'billing*' --since 2h
+  logtui query -f --level error                 # keep printing new errors, like tail -f
+  logtui query --search \"disk full\" --format jsonl
+  logtui query --search=--dry-run               # a term starting with --
+  logtui query --source internal                # logtui's own records: threshold alerts
+  logtui query --sql \"SELECT logger, count(*) FROM records GROUP BY logger\"";
+
+const EMIT_EXAMPLES: &str = "\
+Examples:
+  logtui emit --tcp 127.0.0.1:9020 --count 1000 --rate 200
+  logtui emit --http 127.0.0.1:9022/log --method POST --auth user:pw
+  tail -f app.log | logtui emit --udp 127.0.0.1:9021 --stdin
+  python3 benches/make_frames.py frames.bin 10000 && logtui emit --tcp 127.0.0.1:9020 --replay frames.bin";
+
+const CONFIG_EXAMPLES: &str = "\
+Examples:
+  logtui config > ~/.config/logtui/config.toml   # start a config file from the defaults
+  logtui config --config ./mine.toml --udp off   # check a file: invalid values are refused";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "logtui",
     version,
-    about = "Receive Python logging records, store every one in SQLite, and query them"
+    about = "Receive Python logging records, store every one in SQLite, and query them",
+    after_help = TOP_EXAMPLES
 )]
 pub struct Cli {
     /// Configuration file (TOML). Default: $XDG_CONFIG_HOME/logtui/config.toml if it exists.
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(long, global = true, value_name = "PATH", help_heading = GLOBAL)]
     pub config: Option<PathBuf>,
     /// The SQLite store. Default: $XDG_DATA_HOME/logtui/logtui.db.
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(long, global = true, value_name = "PATH", help_heading = GLOBAL)]
     pub db: Option<PathBuf>,
     /// More of logtui's own log on stderr (-v info, -vv debug). LOGTUI_LOG overrides.
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = GLOBAL)]
     pub verbose: u8,
     #[command(subcommand)]
     pub command: Command,
@@ -28,13 +67,34 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Headless record mode: run the listeners and the store, no UI.
+    #[command(after_help = RECORD_EXAMPLES)]
     Record(RecordArgs),
     /// Search the store.
+    #[command(after_help = QUERY_EXAMPLES)]
     Query(QueryArgs),
     /// Send synthetic or stdin records to a listener, encoded as Python's handlers do.
+    #[command(after_help = EMIT_EXAMPLES)]
     Emit(EmitArgs),
-    /// Print the effective configuration as TOML.
+    /// Print the effective configuration as TOML (refusing invalid values).
+    #[command(after_help = CONFIG_EXAMPLES)]
     Config(ListenArgs),
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  logtui completions bash > ~/.local/share/bash-completion/completions/logtui\n  logtui completions zsh > ~/.zfunc/_logtui\n  logtui completions fish > ~/.config/fish/completions/logtui.fish"
+    )]
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff).
+    #[command(
+        after_help = "Examples:\n  logtui man | man -l -\n  logtui man > ~/.local/share/man/man1/logtui.1"
+    )]
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// Listener addresses: `ADDR`, or `off`.
@@ -62,7 +122,7 @@ pub struct ListenArgs {
     #[arg(long, value_name = "LEVEL")]
     pub flush_level: Option<String>,
     /// Flush buffered records after this many seconds [default: 1]
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true)]
     pub flush_interval: Option<f64>,
 }
 
@@ -71,10 +131,10 @@ pub struct RecordArgs {
     #[command(flatten)]
     pub listen: ListenArgs,
     /// After SIGINT/SIGTERM, keep reading open connections this long [default: 5]
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true)]
     pub drain_timeout: Option<f64>,
     /// Print a stats line to stderr every SECS seconds.
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true)]
     pub stats_interval: Option<f64>,
     /// Write every stored record to stdout as JSON lines.
     #[arg(long)]
@@ -102,9 +162,13 @@ pub struct QueryArgs {
     /// Logger name glob (app.*).
     #[arg(long, value_name = "GLOB")]
     pub logger: Option<String>,
-    /// Source kind: tcp, udp, http, redis or internal.
+    /// Source kind: tcp, udp, http, redis or internal (logtui's own records, such as
+    /// threshold alerts, which are left out unless asked for here or with --all).
     #[arg(long, value_name = "KIND")]
     pub source: Option<String>,
+    /// Include logtui's own records (threshold alerts, drop notices) with the rest.
+    #[arg(long)]
+    pub all: bool,
     /// Origin glob: peer address, socket path or channel (127.0.0.1:*).
     #[arg(long, value_name = "GLOB")]
     pub origin: Option<String>,
@@ -112,8 +176,9 @@ pub struct QueryArgs {
     #[arg(long, value_name = "ID")]
     pub job: Option<String>,
     /// Search message and traceback: every term must appear, case-insensitively, its words
-    /// in order (`10.0.0.7`); `word*` matches a prefix.
-    #[arg(long, value_name = "TEXT")]
+    /// in order (`10.0.0.7`); `word*` matches a prefix. A term starting with `-` needs
+    /// `--search=--term`.
+    #[arg(long, value_name = "TEXT", allow_hyphen_values = true)]
     pub search: Option<String>,
     /// Regular expression over message and traceback.
     #[arg(long, value_name = "RE")]
@@ -136,6 +201,15 @@ pub struct QueryArgs {
     /// Print only the number of matching records.
     #[arg(long)]
     pub count: bool,
+    /// Keep printing new matching records as they are stored, like `tail -f`, until Ctrl-C.
+    #[arg(short, long, conflicts_with_all = ["count", "sql"])]
+    pub follow: bool,
+    /// Times in UTC (the table shows local time by default; jsonl and csv are always UTC).
+    #[arg(long)]
+    pub utc: bool,
+    /// Show multi-line messages and tracebacks whole in the table, instead of their first line.
+    #[arg(long)]
+    pub full: bool,
     /// Run a read-only SQL query against the store instead (table `records`).
     #[arg(long, value_name = "QUERY", conflicts_with_all = ["level", "logger", "source", "origin", "job", "search", "regex", "since", "until", "count", "limit"])]
     pub sql: Option<String>,
@@ -167,7 +241,8 @@ pub struct EmitArgs {
     /// Send each line of standard input as one record's message instead.
     #[arg(long)]
     pub stdin: bool,
-    /// Replay a file of ready-made SocketHandler frames (TCP only), `--count` times over.
+    /// Replay a file of ready-made SocketHandler frames (TCP only), `--count` times over;
+    /// `python3 benches/make_frames.py FILE N` writes one.
     #[arg(long, value_name = "FILE", conflicts_with = "stdin")]
     pub replay: Option<PathBuf>,
     /// Logger name of the records sent.

@@ -136,7 +136,42 @@ pub enum ConfigError {
         path: PathBuf,
         source: Box<toml::de::Error>,
     },
+    #[error("config file {path}: {source}")]
+    Invalid { path: PathBuf, source: Invalid },
 }
+
+/// One setting whose value logtui cannot use, named by its key in the file (`store.flush_interval`).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{key}: {why}")]
+pub struct Invalid {
+    pub key: String,
+    pub why: String,
+}
+
+impl Invalid {
+    /// The command-line flag that sets this key, when there is one.
+    pub fn flag(&self) -> Option<&'static str> {
+        FLAGS.iter().find(|(k, _)| *k == self.key).map(|(_, f)| *f)
+    }
+}
+
+/// Config keys and the flags that override them (see `cli::ListenArgs::apply`).
+const FLAGS: [(&str, &str); 10] = [
+    ("listen.tcp", "--tcp"),
+    ("listen.udp", "--udp"),
+    ("listen.http", "--http"),
+    ("listen.http_auth", "--http-auth"),
+    ("limits.max_frame", "--max-frame"),
+    ("store.buffer_size", "--buffer-size"),
+    ("store.flush_level", "--flush-level"),
+    ("store.flush_interval", "--flush-interval"),
+    ("record.drain_timeout", "--drain-timeout"),
+    ("record.stats_interval", "--stats-interval"),
+];
+
+/// The longest span any seconds setting of `record` may have (a day): keeps `Duration`
+/// conversions finite whatever a config file says.
+pub const MAX_SECONDS: f64 = 86_400.0;
 
 impl Config {
     /// Loads `path`, or the default file if it exists, or the defaults.
@@ -152,14 +187,89 @@ impl Config {
             }
             Err(source) => return Err(ConfigError::Read { path, source }),
         };
-        toml::from_str(&text).map_err(|source| ConfigError::Parse {
-            path,
+        let cfg: Config = toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.clone(),
             source: Box::new(source),
-        })
+        })?;
+        // Checked here, so `logtui config` refuses what `record` would refuse.
+        cfg.validate()
+            .map_err(|source| ConfigError::Invalid { path, source })?;
+        Ok(cfg)
+    }
+
+    /// Checks every value logtui would otherwise refuse only when it uses it: levels,
+    /// seconds, counts, listener addresses and credentials.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        let bad = |key: &str, why: String| Invalid {
+            key: key.to_owned(),
+            why,
+        };
+        // The store's own rules (levels, seconds, thresholds) are read in one place.
+        crate::store::check_config(&self.store).map_err(|e| match e {
+            crate::store::StoreError::Config { key, why } => bad(&format!("store.{key}"), why),
+            other => bad("store", other.to_string()),
+        })?;
+        for (key, n) in [
+            ("store.buffer_size", self.store.buffer_size),
+            ("store.queue_batches", self.store.queue_batches),
+            ("limits.max_frame", self.limits.max_frame),
+        ] {
+            if n == 0 {
+                return Err(bad(key, "must be at least 1, not 0".into()));
+            }
+        }
+        for (key, v) in [
+            ("record.drain_timeout", self.record.drain_timeout),
+            ("record.stats_interval", self.record.stats_interval),
+        ] {
+            if !(0.0..=MAX_SECONDS).contains(&v) {
+                return Err(bad(
+                    key,
+                    format!("must be between 0 and {MAX_SECONDS} seconds, not {v}"),
+                ));
+            }
+        }
+        for (key, v, unix) in [
+            ("listen.tcp", &self.listen.tcp, true),
+            ("listen.udp", &self.listen.udp, false),
+            ("listen.http", &self.listen.http, false),
+        ] {
+            check_listen_addr(v, unix).map_err(|why| bad(key, why))?;
+        }
+        let auth = &self.listen.http_auth;
+        if !auth.is_empty() && !auth.contains(':') {
+            return Err(bad(
+                "listen.http_auth",
+                "must be user:password (or empty for no check)".into(),
+            ));
+        }
+        Ok(())
     }
 
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render config: {e}\n"))
+    }
+}
+
+/// A listener address must be `off`, `HOST:PORT` (a name or an IP, with a port number) or,
+/// for TCP, `unix:/path`; the bind itself reports what the network refuses.
+fn check_listen_addr(v: &str, unix: bool) -> Result<(), String> {
+    let v = v.trim();
+    if v.is_empty() || v.eq_ignore_ascii_case("off") {
+        return Ok(());
+    }
+    if let Some(path) = v.strip_prefix("unix:") {
+        return match (unix, path.is_empty()) {
+            (false, _) => Err(format!("{v:?}: only the tcp listener takes unix:/path")),
+            (true, true) => Err("unix: needs a socket path, as in unix:/tmp/logtui.sock".into()),
+            (true, false) => Ok(()),
+        };
+    }
+    match v.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => Ok(()),
+        _ => Err(format!(
+            "{v:?} is not HOST:PORT (for example 127.0.0.1:9020) or off"
+        )),
     }
 }
 
@@ -196,5 +306,26 @@ mod tests {
         let c: Config = toml::from_str("[store]\nbuffer_size = 3\n").unwrap();
         assert_eq!(c.store.buffer_size, 3);
         assert_eq!(c.listen.tcp, "127.0.0.1:9020");
+    }
+
+    #[test]
+    fn validation_names_the_key_and_its_flag() {
+        assert_eq!(Config::default().validate(), Ok(()));
+        let mut c = Config::default();
+        c.store.flush_interval = -1.0;
+        let e = c.validate().unwrap_err();
+        assert_eq!(e.key, "store.flush_interval");
+        assert_eq!(e.flag(), Some("--flush-interval"));
+        let mut c = Config::default();
+        c.listen.udp = "9021".into();
+        assert_eq!(c.validate().unwrap_err().key, "listen.udp");
+        c.listen.udp = "[::1]:9021".into();
+        assert_eq!(c.validate(), Ok(()));
+        c.listen.tcp = "unix:/tmp/x.sock".into();
+        c.record.drain_timeout = f64::NAN;
+        assert_eq!(c.validate().unwrap_err().key, "record.drain_timeout");
+        let mut c = Config::default();
+        c.store.thresholds.insert("LOUD".into(), 1);
+        assert_eq!(c.validate().unwrap_err().key, "store.thresholds");
     }
 }

@@ -1,7 +1,7 @@
 //! The `logtui` binary: parses arguments, loads the config, and runs one subcommand.
 //! Errors end here as one sentence on stderr and a non-zero exit.
 
-use anyhow::Result;
+use anyhow::{Result, anyhow};
 use clap::Parser;
 use logtui::cli::{Cli, Command};
 use logtui::cmd;
@@ -19,26 +19,35 @@ fn main() -> std::process::ExitCode {
     match run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            // One clear sentence: the outermost context, then its causes.
-            let mut msg = e.to_string();
-            for cause in e.chain().skip(1) {
-                msg.push_str(": ");
-                msg.push_str(&cause.to_string());
-            }
-            eprintln!("logtui: {}", logtui::term::escape_controls(&msg));
+            eprintln!("logtui: {}", logtui::term::error_text(e.as_ref()));
             std::process::ExitCode::FAILURE
         }
     }
 }
 
 fn run(cli: Cli) -> Result<()> {
+    // These need no config: they describe the command line itself.
+    match &cli.command {
+        Command::Completions(a) => return cmd::docs::completions(a.shell),
+        Command::Man => return cmd::docs::man(),
+        _ => {}
+    }
     let mut cfg = Config::load(cli.config.as_deref())?;
     if let Some(db) = &cli.db {
         cfg.db = db.clone();
     }
     match &cli.command {
-        Command::Record(a) => {
-            a.apply(&mut cfg);
+        Command::Record(a) => a.apply(&mut cfg),
+        Command::Config(a) => a.apply(&mut cfg),
+        _ => {}
+    }
+    // The file was checked as it loaded; what fails now came from a flag.
+    cfg.validate().map_err(|e| match e.flag() {
+        Some(flag) => anyhow!("invalid {flag}: {}", e.why),
+        None => anyhow!("invalid {e}"),
+    })?;
+    match &cli.command {
+        Command::Record(_) => {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
                 .enable_all()
@@ -47,11 +56,11 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Query(a) => cmd::query::run(&cfg.db, a),
         Command::Emit(a) => cmd::emit::run(a),
-        Command::Config(a) => {
-            a.apply(&mut cfg);
+        Command::Config(_) => {
             cmd::config::run(&cfg);
             Ok(())
         }
+        Command::Completions(_) | Command::Man => Ok(()),
     }
 }
 

@@ -67,6 +67,19 @@ impl Stats {
         }
     }
 
+    /// Records received but not yet stored, rejected, dropped or ignored: those still in
+    /// the queue or the persister's buffer (what an exit without draining abandons).
+    pub fn in_flight(&self) -> u64 {
+        SourceKind::ALL
+            .into_iter()
+            .map(|s| {
+                let c = self.snapshot(s);
+                c.received
+                    .saturating_sub(c.stored + c.rejected + c.dropped + c.ignored)
+            })
+            .sum()
+    }
+
     /// One line per source that saw anything, for summaries on stderr.
     pub fn summary_lines(&self) -> Vec<String> {
         SourceKind::ALL

@@ -18,6 +18,28 @@ pub fn rfc3339_micros(epoch: f64) -> String {
     )
 }
 
+/// Epoch seconds as UTC to the millisecond, for the table: `2026-11-25T00:05:23.695Z`.
+pub fn rfc3339_millis_utc(epoch: f64) -> String {
+    let micros = rfc3339_micros(epoch);
+    // `…SS.uuuuuuZ` → `…SS.mmmZ`: the same rounding as the full form, three digits kept.
+    format!("{}Z", &micros[..micros.len() - 4])
+}
+
+/// Epoch seconds in time zone `tz` (for the table, the machine's: `TZ`, else /etc/localtime,
+/// from `jiff::tz::TimeZone::system()`) to the millisecond: `2026-11-25 01:05:23.695`.
+/// Falls back to UTC (marked `Z`) for times the zone database cannot place.
+pub fn local_millis(epoch: f64, tz: &jiff::tz::TimeZone) -> String {
+    let micros = (epoch * 1e6).round();
+    let local = (micros.is_finite())
+        .then(|| jiff::Timestamp::from_microsecond(micros as i64).ok())
+        .flatten()
+        .map(|t| t.to_zoned_datetime(tz.clone()));
+    match local {
+        Some(z) => z.strftime("%Y-%m-%d %H:%M:%S%.3f").to_string(),
+        None => rfc3339_millis_utc(epoch),
+    }
+}
+
 /// Parses an ISO 8601 / RFC 3339 timestamp into epoch seconds.
 ///
 /// Accepts `T` or a space between date and time, an optional fraction, and

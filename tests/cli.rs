@@ -196,7 +196,11 @@ fn query_refuses_bad_arguments_clearly_and_filters() {
         a.extend_from_slice(args);
         query(&db, &a).trim().parse().unwrap()
     };
-    assert_eq!(count(&[]), 9 + count(&["--source", "internal"]));
+    // By default alerts (internal records) stay out of answers; --all counts both.
+    assert_eq!(count(&[]), 9);
+    assert_eq!(count(&["--all"]), 9 + count(&["--source", "internal"]));
+    assert_eq!(count(&["--search", "synthetic record"]), 9);
+    assert_eq!(count(&["--search", "synthetic record", "--all"]), 11);
     assert_eq!(count(&["--source", "tcp"]), 9);
     assert_eq!(count(&["--logger", "app.*"]), 6);
     assert_eq!(count(&["--level", "warning", "--source", "tcp"]), 6);
@@ -279,7 +283,16 @@ fn record_echoes_stored_records_and_prints_stats() {
         .status()
         .unwrap();
     assert!(st.success());
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // Wait for a stats line that shows the three stored (a poll with a deadline, not a sleep).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !lt
+        .stderr()
+        .iter()
+        .any(|l| l.starts_with("logtui: stats: tcp 3/3/0/0/0"))
+    {
+        assert!(std::time::Instant::now() < deadline, "{:?}", lt.stderr());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     let stdout = lt.child.stdout.take().unwrap();
     let (code, err, _dir, _db) = lt.stop();
     assert_eq!(code, 0, "{err:?}");

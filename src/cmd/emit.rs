@@ -4,6 +4,7 @@
 use crate::cli::EmitArgs;
 use crate::encode::{self, form};
 use crate::record::{self, Record, SourceKind};
+use crate::term::escape_controls;
 use anyhow::{Context, Result, anyhow, bail};
 use std::io::{BufRead, Read, Write};
 use std::time::{Duration, Instant};
@@ -12,20 +13,32 @@ pub fn run(args: &EmitArgs) -> Result<()> {
     let level = record::parse_level_arg(&args.level)
         .ok_or_else(|| anyhow!("unknown level '{}'", args.level))?;
     let mut target = Target::open(args)?;
+    let start = Instant::now();
     if let Some(path) = &args.replay {
-        let Target::Tcp(w) = &mut target else {
+        let Target::Tcp(w, _) = &mut target else {
             bail!("--replay sends SocketHandler frames and needs --tcp");
         };
         let frames =
             std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let per_pass = count_frames(&frames).with_context(|| {
+            format!(
+                "{} is not a file of SocketHandler frames (python3 benches/make_frames.py writes one)",
+                path.display()
+            )
+        })?;
         for _ in 0..args.count {
             w.write_all(&frames)
                 .context("the listener closed the connection")?;
         }
         w.flush().context("the listener closed the connection")?;
+        let sent = Sent {
+            records: per_pass * args.count,
+            bytes: frames.len() as u64 * args.count,
+        };
+        eprintln!("{}", target.summary(&sent, start.elapsed()));
         return Ok(());
     }
-    let start = Instant::now();
+    let mut sent = Sent::default();
     let pace = (args.rate > 0.0).then(|| Duration::from_secs_f64(1.0 / args.rate));
     let mut send = |i: u64, message: String, template: Option<(String, String)>| -> Result<()> {
         if let Some(p) = pace {
@@ -47,7 +60,10 @@ pub fn run(args: &EmitArgs) -> Result<()> {
         r.process_name = Some("MainProcess".into());
         r.thread = Some(1);
         r.thread_name = Some("MainThread".into());
-        target.send(&r, template, start.elapsed().as_secs_f64() * 1000.0)
+        let bytes = target.send(&r, template, start.elapsed().as_secs_f64() * 1000.0)?;
+        sent.records += 1;
+        sent.bytes += bytes as u64;
+        Ok(())
     };
     if args.stdin {
         for (i, line) in std::io::stdin().lock().lines().enumerate() {
@@ -63,12 +79,42 @@ pub fn run(args: &EmitArgs) -> Result<()> {
             send(i, msg, Some(template))?;
         }
     }
-    target.finish()
+    target.finish()?;
+    let line = target.summary(&sent, start.elapsed());
+    if let Target::Udp(_, addr, refused @ 1..) = &target {
+        bail!(
+            "nothing listens on udp {addr}: {refused} of {} datagrams were refused (port unreachable)",
+            sent.records
+        );
+    }
+    eprintln!("{line}");
+    Ok(())
+}
+
+/// What `emit` sent, for its closing line.
+#[derive(Debug, Default)]
+struct Sent {
+    records: u64,
+    bytes: u64,
+}
+
+/// The records in a file of SocketHandler frames (4-byte big-endian length, then the pickle);
+/// `None` when the lengths do not add up to the file.
+fn count_frames(mut b: &[u8]) -> Option<u64> {
+    let mut n = 0;
+    while !b.is_empty() {
+        let len = u32::from_be_bytes(b.get(..4)?.try_into().ok()?) as usize;
+        b = b.get(4 + len..)?;
+        n += 1;
+    }
+    Some(n)
 }
 
 enum Target {
-    Tcp(Box<dyn Write>),
-    Udp(std::net::UdpSocket, String),
+    /// The stream and where it goes (for the closing line).
+    Tcp(Box<dyn Write>, String),
+    /// The socket, where it sends, and how many datagrams the OS reported as refused.
+    Udp(std::net::UdpSocket, String, u64),
     Http(HttpTarget),
 }
 
@@ -94,13 +140,16 @@ impl Target {
                         .with_context(|| format!("cannot connect to {addr}"))?,
                 )),
             };
-            return Ok(Target::Tcp(w));
+            return Ok(Target::Tcp(w, addr.clone()));
         }
         if let Some(addr) = &a.udp {
             let s = std::net::UdpSocket::bind("127.0.0.1:0")
                 .or_else(|_| std::net::UdpSocket::bind("[::1]:0"))
                 .context("cannot open a UDP socket")?;
-            return Ok(Target::Udp(s, addr.clone()));
+            // Connected, so a "port unreachable" answer shows up as an error on a later send.
+            s.connect(addr.as_str())
+                .with_context(|| format!("cannot send datagrams to {addr}"))?;
+            return Ok(Target::Udp(s, addr.clone(), 0));
         }
         if let Some(addr) = &a.http {
             let (hostport, path) = match addr.find('/') {
@@ -124,26 +173,86 @@ impl Target {
         bail!("say where to send: --tcp ADDR, --udp ADDR or --http ADDR")
     }
 
-    fn send(&mut self, r: &Record, template: Option<(String, String)>, rel_ms: f64) -> Result<()> {
+    /// Sends one record; returns the bytes it put on the wire.
+    fn send(
+        &mut self,
+        r: &Record,
+        template: Option<(String, String)>,
+        rel_ms: f64,
+    ) -> Result<usize> {
         match self {
-            Target::Tcp(w) => w
-                .write_all(&socket_frame(r, rel_ms))
-                .context("the listener closed the connection"),
-            Target::Udp(s, addr) => {
+            Target::Tcp(w, _) => {
                 let frame = socket_frame(r, rel_ms);
-                s.send_to(&frame, addr.as_str())
-                    .with_context(|| format!("cannot send a datagram to {addr}"))?;
-                Ok(())
+                w.write_all(&frame)
+                    .context("the listener closed the connection")?;
+                Ok(frame.len())
+            }
+            Target::Udp(s, addr, refused) => {
+                let frame = socket_frame(r, rel_ms);
+                match s.send(&frame) {
+                    Ok(n) => Ok(n),
+                    // The answer to an earlier datagram: nothing listens there.
+                    Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                        *refused += 1;
+                        Ok(0)
+                    }
+                    Err(e) => Err(e).with_context(|| format!("cannot send a datagram to {addr}")),
+                }
             }
             Target::Http(h) => h.send(r, template, rel_ms),
         }
     }
 
-    fn finish(self) -> Result<()> {
-        if let Target::Tcp(mut w) = self {
-            w.flush().context("the listener closed the connection")?;
+    fn finish(&mut self) -> Result<()> {
+        match self {
+            Target::Tcp(w, _) => w.flush().context("the listener closed the connection")?,
+            Target::Udp(s, _, refused) => {
+                // A "port unreachable" for the last datagram arrives after its send; a short
+                // wait for it is the only way to hear it (and silence proves nothing).
+                s.set_read_timeout(Some(Duration::from_millis(100)))
+                    .context("cannot set a UDP timeout")?;
+                let mut b = [0u8; 1];
+                if let Err(e) = s.recv(&mut b)
+                    && e.kind() == std::io::ErrorKind::ConnectionRefused
+                {
+                    *refused += 1;
+                }
+            }
+            Target::Http(_) => {}
         }
         Ok(())
+    }
+
+    /// The closing line: what was sent, where, how fast, and what is known about delivery.
+    fn summary(&self, sent: &Sent, took: Duration) -> String {
+        let secs = took.as_secs_f64().max(1e-6);
+        let (to, delivery) = match self {
+            Target::Tcp(_, a) => (format!("tcp {a}"), "the listener accepted the stream"),
+            Target::Udp(_, a, _) => (
+                format!("udp {a}"),
+                "UDP has no replies, so logtui cannot know whether anything received them",
+            ),
+            Target::Http(h) => (
+                format!("http {}{}", h.hostport, h.path),
+                "each answered 200",
+            ),
+        };
+        format!(
+            "logtui: sent {} records ({}) to {to} in {:.2} s ({:.0} records/s); {delivery}",
+            sent.records,
+            human_bytes(sent.bytes),
+            took.as_secs_f64(),
+            sent.records as f64 / secs,
+        )
+    }
+}
+
+/// `512 bytes`, `5.6 KiB`, `12.0 MiB`.
+fn human_bytes(n: u64) -> String {
+    match n {
+        0..1024 => format!("{n} bytes"),
+        1024..1_048_576 => format!("{:.1} KiB", n as f64 / 1024.0),
+        _ => format!("{:.1} MiB", n as f64 / 1_048_576.0),
     }
 }
 
@@ -154,7 +263,7 @@ fn socket_frame(r: &Record, rel_ms: f64) -> Vec<u8> {
 
 impl HttpTarget {
     /// One connection and one request per record, waiting for the reply, as HTTPHandler does.
-    fn send(&self, r: &Record, template: Option<(String, String)>, rel_ms: f64) -> Result<()> {
+    fn send(&self, r: &Record, template: Option<(String, String)>, rel_ms: f64) -> Result<usize> {
         let (msg, args) = template.unwrap_or_else(|| (r.message.clone(), "()".to_owned()));
         let mut pairs: Vec<(String, String)> = Vec::new();
         for (k, v) in encode::logrecord_dict(r, rel_ms) {
@@ -203,8 +312,8 @@ impl HttpTarget {
         let status = String::from_utf8_lossy(reply.split(|b| *b == b'\r').next().unwrap_or(b""))
             .into_owned();
         if !status.contains(" 200") {
-            bail!("the listener answered '{status}'");
+            bail!("the listener answered '{}'", escape_controls(&status));
         }
-        Ok(())
+        Ok(req.len())
     }
 }

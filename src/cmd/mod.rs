@@ -2,6 +2,8 @@
 //! Errors are `anyhow` here: one clear sentence for the user, details in the log.
 
 pub mod config;
+pub mod db_path;
+pub mod docs;
 pub mod emit;
 pub mod query;
 pub mod record;

@@ -1,32 +1,75 @@
 //! `logtui record`: the listeners and the store, no UI. Stops on SIGINT/SIGTERM after draining
 //! open connections, then prints a per-source summary to stderr and exits 0.
 
+use crate::cmd::db_path;
 use crate::config::Config;
 use crate::intake::Intake;
 use crate::source::budget::ByteBudget;
 use crate::source::{Phase, ShutdownController, http, tcp, udp};
 use crate::stats::Stats;
 use crate::store::persister::{self, StoreEvent};
-use crate::term::escape_controls;
-use anyhow::{Context, Result, bail};
+use crate::term::{escape_controls, escape_json_line};
+use anyhow::{Context, Result, anyhow, bail};
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
 pub async fn run(cfg: Config) -> Result<()> {
-    // Settings first: a bad one is a startup error before any port is taken.
+    // Settings first (the config was validated as it loaded): nothing is taken yet.
     let every = seconds("stats_interval", cfg.record.stats_interval)?;
     let drain = seconds("drain_timeout", cfg.record.drain_timeout)?;
+    let auth = parse_auth(&cfg.listen.http_auth)?;
+    let (tcp_addr, udp_addr, http_addr) = (
+        enabled(&cfg.listen.tcp),
+        enabled(&cfg.listen.udp),
+        enabled(&cfg.listen.http),
+    );
+    if tcp_addr.is_none() && udp_addr.is_none() && http_addr.is_none() {
+        bail!("every listener is off: enable at least one of --tcp, --udp, --http");
+    }
+    db_path::check_writable(&cfg.db)?;
+
+    // The ports next, before the store: a taken port must not leave a new store behind.
+    let mut listening = Vec::new();
+    let tcp_l = match tcp_addr {
+        Some(addr) => {
+            let l = tcp::StreamListener::bind(addr)
+                .await
+                .map_err(|e| bind_error("SocketHandler (tcp)", "--tcp", addr, e))?;
+            listening.push(format!("tcp {}", l.local_addr()));
+            Some(l)
+        }
+        None => None,
+    };
+    let udp_s = match udp_addr {
+        Some(addr) => {
+            let s = tokio::net::UdpSocket::bind(addr)
+                .await
+                .map_err(|e| bind_error("DatagramHandler (udp)", "--udp", addr, e))?;
+            listening.push(format!("udp {}", s.local_addr()?));
+            Some(s)
+        }
+        None => None,
+    };
+    let http_l = match http_addr {
+        Some(addr) => {
+            let l = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| bind_error("HTTPHandler (http)", "--http", addr, e))?;
+            listening.push(format!("http {}", l.local_addr()?));
+            Some(l)
+        }
+        None => None,
+    };
+
     let stats = Arc::new(Stats::default());
     let (intake, outlet) = Intake::new(cfg.store.queue_batches, stats.clone());
-
-    // The store first: an unwritable store is a startup error, before any port is taken.
     let echo = cfg.record.echo;
     let observer = Box::new(move |ev: StoreEvent<'_>| match ev {
         StoreEvent::Stored(rows) if echo => {
             let mut out = std::io::stdout().lock();
             for (id, r) in rows {
-                let _ = writeln!(out, "{}", r.to_json_line(*id));
+                let _ = writeln!(out, "{}", escape_json_line(&r.to_json_line(*id)));
             }
             let _ = out.flush();
         }
@@ -35,19 +78,22 @@ pub async fn run(cfg: Config) -> Result<()> {
             eprintln!("logtui: ALERT {}", escape_controls(&r.message));
         }
     });
-    let persister = persister::spawn(&cfg.db, &cfg.store, outlet, stats.clone(), observer)
-        .with_context(|| format!("cannot open the store at {}", cfg.db.display()))?;
+    let created = db_path::Created::before(&cfg.db);
+    let persister = match persister::spawn(&cfg.db, &cfg.store, outlet, stats.clone(), observer) {
+        Ok(p) => p,
+        Err(e) => {
+            // A failed start leaves nothing new behind.
+            created.undo();
+            return Err(anyhow::Error::new(e)
+                .context(format!("cannot open the store at {}", cfg.db.display())));
+        }
+    };
 
     let mut ctl = ShutdownController::new();
     let limits = cfg.limits.decode();
     // One budget for the big frames and bodies of every listener together.
     let budget = ByteBudget::new(cfg.limits.max_buffered);
-    let mut listening = Vec::new();
-    if let Some(addr) = enabled(&cfg.listen.tcp) {
-        let l = tcp::StreamListener::bind(addr)
-            .await
-            .with_context(|| format!("cannot listen for SocketHandler (tcp) on {addr}"))?;
-        listening.push(format!("tcp {}", l.local_addr()));
+    if let Some(l) = tcp_l {
         tokio::spawn(tcp::serve(
             l,
             limits,
@@ -56,19 +102,10 @@ pub async fn run(cfg: Config) -> Result<()> {
             ctl.handle(),
         ));
     }
-    if let Some(addr) = enabled(&cfg.listen.udp) {
-        let s = tokio::net::UdpSocket::bind(addr)
-            .await
-            .with_context(|| format!("cannot listen for DatagramHandler (udp) on {addr}"))?;
-        listening.push(format!("udp {}", s.local_addr()?));
+    if let Some(s) = udp_s {
         tokio::spawn(udp::serve(s, limits, intake.clone(), ctl.handle()));
     }
-    if let Some(addr) = enabled(&cfg.listen.http) {
-        let l = tokio::net::TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("cannot listen for HTTPHandler (http) on {addr}"))?;
-        listening.push(format!("http {}", l.local_addr()?));
-        let auth = parse_auth(&cfg.listen.http_auth)?;
+    if let Some(l) = http_l {
         tokio::spawn(http::serve(
             l,
             auth,
@@ -77,9 +114,6 @@ pub async fn run(cfg: Config) -> Result<()> {
             intake.clone(),
             ctl.handle(),
         ));
-    }
-    if listening.is_empty() {
-        bail!("every listener is off: enable at least one of --tcp, --udp, --http");
     }
     // Tests and scripts wait for this line; it names the ports actually bound.
     eprintln!(
@@ -102,9 +136,13 @@ pub async fn run(cfg: Config) -> Result<()> {
 
     wait_for_signal().await?;
     // A second Ctrl-C means "now": leave without draining, but say so.
-    tokio::spawn(async {
+    let pending = stats.clone();
+    tokio::spawn(async move {
         if wait_for_signal().await.is_ok() {
-            eprintln!("logtui: second signal: exiting without draining; buffered records are lost");
+            eprintln!(
+                "logtui: second signal: exiting without draining; {} received records not yet stored are abandoned",
+                pending.in_flight()
+            );
             std::process::exit(130);
         }
     });
@@ -134,12 +172,26 @@ pub async fn run(cfg: Config) -> Result<()> {
     Ok(())
 }
 
-/// The longest span any seconds setting may have (a day): keeps `Duration` conversions
-/// finite whatever a config file says.
-const MAX_SECONDS: f64 = 86_400.0;
+/// One sentence for a listener that cannot bind, naming the listener, its flag and the port,
+/// and saying what usually causes it.
+fn bind_error(what: &str, flag: &str, addr: &str, e: std::io::Error) -> anyhow::Error {
+    use std::io::ErrorKind::*;
+    let why = match e.kind() {
+        AddrInUse => format!(
+            "the address is already in use (another logtui or another program has it; choose another port with {flag} HOST:PORT, or {flag} off)"
+        ),
+        PermissionDenied => {
+            "permission denied (ports below 1024 need privileges; unix sockets need a writable directory)".to_owned()
+        }
+        AddrNotAvailable => "no interface on this machine has that address".to_owned(),
+        _ => e.to_string(),
+    };
+    anyhow!("cannot listen for {what} on {addr}: {why}")
+}
 
 /// Reads a seconds setting, refusing what is not a finite, non-negative number.
 fn seconds(key: &str, v: f64) -> Result<Duration> {
+    use crate::config::MAX_SECONDS;
     if !(0.0..=MAX_SECONDS).contains(&v) {
         bail!("{key} must be between 0 and {MAX_SECONDS} seconds, not {v}");
     }
