@@ -283,16 +283,15 @@ fn record_echoes_stored_records_and_prints_stats() {
         .status()
         .unwrap();
     assert!(st.success());
-    // Wait for a stats line that shows the three stored (a poll with a deadline, not a sleep).
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !lt
-        .stderr()
-        .iter()
-        .any(|l| l.starts_with("logtui: stats: tcp 3/3/0/0/0"))
-    {
-        assert!(std::time::Instant::now() < deadline, "{:?}", lt.stderr());
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    common::poll_until(
+        std::time::Duration::from_secs(20),
+        "a stats line with 3 stored",
+        || {
+            lt.stderr()
+                .iter()
+                .any(|l| l.starts_with("logtui: stats: tcp 3/3/0/0/0"))
+        },
+    );
     let stdout = lt.child.stdout.take().unwrap();
     let (code, err, _dir, _db) = lt.stop();
     assert_eq!(code, 0, "{err:?}");

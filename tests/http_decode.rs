@@ -1,6 +1,8 @@
 //! Integration tests for HTTP intake: real HTTPHandler/Logbook/Smarter captures through the pure decoders,
 //! hostile inputs, agreement with CPython's `%`, and the listener end to end with CPython's own HTTPHandler.
 
+mod common;
+
 use logtui::decode::httpreq::{self, Head};
 use logtui::decode::{DecodeError, form, json, pyrepr};
 use logtui::intake::{Envelope, Intake, Outlet};
@@ -230,8 +232,7 @@ for path in sys.argv[1:]:
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/http");
     argv.extend(files.iter().map(|f| dir.join(f).display().to_string()));
     let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-    let Some(out) = python(&argv) else {
-        eprintln!("python3 not found; skipping");
+    let Some(out) = common::python_or_skip(python(&argv), "python3") else {
         return;
     };
     let expected: Vec<String> = out
@@ -576,8 +577,9 @@ for _ in range(int(sys.argv[2])):
 
 #[test]
 fn percent_format_agrees_with_cpython() {
-    let Some(out) = python(&["-c", PY_PERCENT_CASES, "7", "20000"]) else {
-        eprintln!("python3 not found; skipping the CPython comparison");
+    let Some(out) =
+        common::python_or_skip(python(&["-c", PY_PERCENT_CASES, "7", "20000"]), "python3")
+    else {
         return;
     };
     let limits = DecodeLimits::default();
@@ -626,6 +628,7 @@ struct Server {
     stats: Arc<Stats>,
     ctrl: ShutdownController,
     task: tokio::task::JoinHandle<()>,
+    budget: ByteBudget,
 }
 
 async fn start(auth: Option<(&str, &str)>, limits: Limits) -> Server {
@@ -640,7 +643,7 @@ async fn start(auth: Option<(&str, &str)>, limits: Limits) -> Server {
         listener,
         auth,
         limits.decode(),
-        budget,
+        budget.clone(),
         intake,
         ctrl.handle(),
     ));
@@ -650,6 +653,7 @@ async fn start(auth: Option<(&str, &str)>, limits: Limits) -> Server {
         stats,
         ctrl,
         task,
+        budget,
     }
 }
 
@@ -769,8 +773,9 @@ async fn cpython_httphandler_get_and_post_with_credentials() {
             "user".into(),
             "pä:ss".into(),
         ];
-        let Some((sent, stderr)) = run_python("python3", args).await else {
-            eprintln!("python3 not found; skipping");
+        let Some((sent, stderr)) =
+            common::python_or_skip(run_python("python3", args).await, "python3")
+        else {
             return;
         };
         assert!(stderr.is_empty(), "the sender reported errors: {stderr}");
@@ -816,11 +821,10 @@ lg.info("second")
 lg.warning("%d%% of %s", 50, u"disk")
 print(json.dumps(seen))
 "#;
-    let Some(exe) = dirs::home_dir()
+    let exe = dirs::home_dir()
         .map(|h| h.join(".pyenv/versions/2.7.18/bin/python"))
-        .filter(|p| p.exists())
-    else {
-        eprintln!("python 2.7 not found; skipping");
+        .filter(|p| p.exists());
+    let Some(exe) = common::python_or_skip(exe, "Python 2.7 (~/.pyenv/versions/2.7.18)") else {
         return;
     };
     let mut srv = start(None, Limits::default()).await;
@@ -995,8 +999,14 @@ async fn raw_clients_keepalive_chunked_and_refusals() {
     auth_srv.stop().await;
 
     // An idle keep-alive connection does not hold up shutdown.
-    let _idle = TcpStream::connect(srv.addr).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // One answered request proves the listener holds the connection, which then sits idle.
+    let mut idle = TcpStream::connect(srv.addr).await.unwrap();
+    assert_eq!(
+        exchange(&mut idle, b"GET /?name=i&msg=j HTTP/1.1\r\n\r\n")
+            .await
+            .0,
+        200
+    );
     srv.stop().await;
 }
 
@@ -1036,7 +1046,12 @@ async fn big_bodies_wait_for_the_shared_byte_budget() {
     let mut a = TcpStream::connect(srv.addr).await.unwrap();
     let half = first.len() / 2;
     a.write_all(&first[..half]).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    common::poll_until_async(
+        Duration::from_secs(10),
+        "the stalled upload to hold the budget",
+        || srv.budget.available() < 256 * 1024,
+    )
+    .await;
     let mut b = TcpStream::connect(srv.addr).await.unwrap();
     b.write_all(&post(&body("second"))).await.unwrap();
     let early = tokio::time::timeout(Duration::from_millis(500), read_response(&mut b)).await;

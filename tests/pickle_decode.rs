@@ -1,6 +1,8 @@
 //! Integration tests of the SocketHandler pickle decoder: real captured frames checked field by field, and hostile input.
 //! Where CPython is installed, it also pickles structures for us (protocols 0–5, Python 2.7 and 3) and says what they must decode to.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -970,8 +972,8 @@ fn cross_check(py: &Path, cases: &str) -> usize {
 
 #[test]
 fn cpython3_pickles_of_every_protocol_decode_as_python_sees_them() {
-    let Some(py) = python("3.12").or_else(|| python("3")) else {
-        eprintln!("SKIPPED: no Python 3 interpreter found");
+    let Some(py) = common::python_or_skip(python("3.12").or_else(|| python("3")), "Python 3")
+    else {
         return;
     };
     let n = cross_check(&py, CASES_PY3);
@@ -980,8 +982,7 @@ fn cpython3_pickles_of_every_protocol_decode_as_python_sees_them() {
 
 #[test]
 fn cpython2_pickles_decode_as_python_sees_them() {
-    let Some(py) = python("2.7") else {
-        eprintln!("SKIPPED: no Python 2.7 interpreter found");
+    let Some(py) = common::python_or_skip(python("2.7"), "Python 2.7") else {
         return;
     };
     let n = cross_check(&py, CASES_PY2);
@@ -991,8 +992,8 @@ fn cpython2_pickles_decode_as_python_sees_them() {
 /// Self-referencing and very deep structures pickled by CPython itself, every protocol.
 #[test]
 fn cpython_hostile_structures() {
-    let Some(py) = python("3.12").or_else(|| python("3")) else {
-        eprintln!("SKIPPED: no Python 3 interpreter found");
+    let Some(py) = common::python_or_skip(python("3.12").or_else(|| python("3")), "Python 3")
+    else {
         return;
     };
     let script = r#"

@@ -110,7 +110,10 @@ fn round_trip(py: &std::path::Path, auth: Option<&str>) {
 #[test]
 fn every_cpython_round_trips_through_every_listener() {
     let pys = pythons();
-    assert!(!pys.is_empty());
+    // Empty only when LOGTUI_TEST_ALLOW_NO_PYTHON=1 opted out (pythons() said SKIPPED).
+    if pys.is_empty() {
+        return;
+    }
     for py in &pys {
         let (major, minor) = python_version(py);
         eprintln!("== {} ({major}.{minor})", py.display());

@@ -19,6 +19,7 @@ fn size_trigger_flushes_at_buffer_size_and_not_before() {
     });
     h.send(vec![info("one")]);
     h.send(vec![info("two")]);
+    // Part of the scenario: nothing may be flushed for a while, and an absence cannot be polled.
     std::thread::sleep(SOON);
     assert_eq!(h.rows(), 0, "flushed before the buffer was full");
     h.send(vec![info("three")]);
@@ -35,6 +36,7 @@ fn level_trigger_flushes_an_error_at_once() {
         ..config()
     });
     h.send(vec![info("quiet")]);
+    // Part of the scenario: nothing may be flushed for a while, and an absence cannot be polled.
     std::thread::sleep(SOON);
     assert_eq!(h.rows(), 0);
     h.send(vec![rec("app", ERROR, "boom")]);
@@ -93,6 +95,7 @@ fn interval_trigger_flushes_by_timer_without_more_records() {
 fn explicit_flush_commits_then_acks() {
     let h = Harness::start(config());
     h.send(vec![info("a"), info("b")]);
+    // Part of the scenario: nothing may be flushed for a while, and an absence cannot be polled.
     std::thread::sleep(Duration::from_millis(100));
     assert_eq!(h.rows(), 0);
     h.flush();
@@ -363,6 +366,7 @@ fn a_failed_flush_keeps_the_records_and_retries() {
     // The flush cannot commit: the requester is told so instead of waiting forever.
     let acked = h.rt.block_on(h.intake.as_ref().unwrap().flush());
     assert!(!acked, "a failed flush must not be acknowledged");
+    // Part of the scenario: timer retries fail against the hidden table for a while.
     std::thread::sleep(Duration::from_millis(300));
     hide_table(&h, false);
     // The retry (by timer, with back-off) stores what was kept.

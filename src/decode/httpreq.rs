@@ -74,21 +74,27 @@ pub fn find_head_end(buf: &[u8], from: usize) -> Option<usize> {
     None
 }
 
+/// Most header fields one request head may carry: 64. Python's HTTPHandler sends four to six
+/// (Host, Content-type, Content-length, Authorization, Accept-Encoding), proxies add a handful;
+/// httparse fills a fixed array, so this also bounds the per-request work on the stack. A head
+/// with more is refused as too large (431), as an oversized head is.
+pub const MAX_HEADERS: usize = 64;
+
 /// Parses a request head from the start of `buf`.
 ///
 /// Returns the head and its length in bytes once the empty line has arrived,
 /// `Ok(None)` when more bytes are needed, and an error when the bytes cannot be
-/// HTTP/1.x or the head would exceed `max_head` (`FrameTooLarge`). The request
-/// line is checked as soon as it is complete, so a stranger speaking another
-/// protocol is turned away without waiting for the cap.
+/// HTTP/1.x, the head would exceed `max_head` (`FrameTooLarge`) or it has more than
+/// [`MAX_HEADERS`] fields (`TooLarge`). The request line is checked as soon as it is
+/// complete, so a stranger speaking another protocol is turned away without waiting for the cap.
+///
+/// The syntax (request line, header names and values, line ends) is httparse's; what the
+/// fields mean and which combinations are refused (framing, repeats) is logtui's own, below.
 pub fn parse_head(buf: &[u8], max_head: usize) -> Result<Option<(Head, usize)>, DecodeError> {
+    let lead = leading_blank(buf);
     let Some(end) = find_head_end(buf, 0) else {
-        let lead = buf
-            .iter()
-            .take_while(|&&c| c == b'\r' || c == b'\n')
-            .count();
         if let Some(nl) = buf[lead..].iter().position(|&c| c == b'\n') {
-            request_line(trim_cr(&buf[lead..lead + nl]))?;
+            parse_request(&buf[lead..=lead + nl], &mut [])?;
         } else {
             // The method is a short token: anything else this early (a TLS hello, binary) is not HTTP.
             let method = buf[lead..].iter().take_while(|&&c| c != b' ');
@@ -112,16 +118,20 @@ pub fn parse_head(buf: &[u8], max_head: usize) -> Result<Option<(Head, usize)>, 
             max: max_head,
         });
     }
-    let lead = buf
-        .iter()
-        .take_while(|&&c| c == b'\r' || c == b'\n')
-        .count();
-    let mut lines = buf[lead..end].split(|&c| c == b'\n').map(trim_cr);
-    let (method, target, version_1_0) = request_line(lines.next().unwrap_or_default())?;
+    let raw = &buf[lead..end];
+    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let parsed = parse_request(raw, &mut fields)?;
+    if parsed.len != Some(raw.len()) {
+        // find_head_end and httparse agree on where a head ends; if they ever do not, refuse.
+        return Err(bad("head ends where no empty line is"));
+    }
+    let method = &raw[..parsed.method_len];
+    // httparse allows exactly one space after the method, so the target's bytes are these.
+    let target = &raw[parsed.method_len + 1..parsed.method_len + 1 + parsed.target_len];
     let mut head = Head {
-        method,
-        target,
-        version_1_0,
+        method: text_lossless(method),
+        target: text_lossless(target),
+        version_1_0: parsed.version_1_0,
         content_length: None,
         chunked: false,
         content_type: None,
@@ -131,70 +141,48 @@ pub fn parse_head(buf: &[u8], max_head: usize) -> Result<Option<(Head, usize)>, 
     };
     let mut keep_alive = false;
     let mut codings: Vec<String> = Vec::new();
-    for line in lines.filter(|l| !l.is_empty()) {
-        if line[0] == b' ' || line[0] == b'\t' {
-            return Err(bad("obsolete header line folding"));
-        }
-        let colon = line
-            .iter()
-            .position(|&c| c == b':')
-            .ok_or_else(|| bad("header line without ':'"))?;
-        let name = &line[..colon];
-        if name.is_empty() || !name.iter().all(|&c| is_tchar(c)) {
-            return Err(bad("invalid header name"));
-        }
-        let raw = &line[colon + 1..];
-        if raw.iter().any(|&c| (c < 0x20 && c != b'\t') || c == 0x7f) {
-            return Err(bad("control character in header value"));
-        }
+    for field in &fields[..parsed.fields] {
         // Header bytes beyond ASCII are obs-text: keep them losslessly rather than refuse.
-        let value = text_lossless(raw);
+        let value = text_lossless(field.value);
         let value = value.trim_matches([' ', '\t']);
-        let name = std::str::from_utf8(name)
-            .unwrap_or_default()
-            .to_ascii_lowercase();
-        match name.as_str() {
-            "content-length" => {
-                // A repeated header or a list must agree on one value (RFC 9110 §8.6).
-                for part in value.split(',') {
-                    let part = part.trim();
-                    if part.is_empty()
-                        || part.len() > 19
-                        || !part.bytes().all(|c| c.is_ascii_digit())
-                    {
-                        return Err(bad("invalid Content-Length"));
-                    }
-                    let n: u64 = part.parse().map_err(|_| bad("invalid Content-Length"))?;
-                    if head.content_length.is_some_and(|m| m != n) {
-                        return Err(bad("conflicting Content-Length"));
-                    }
-                    head.content_length = Some(n);
+        let name = field.name;
+        if name.eq_ignore_ascii_case("content-length") {
+            // A repeated header or a list must agree on one value (RFC 9110 §8.6).
+            for part in value.split(',') {
+                let part = part.trim();
+                if part.is_empty() || part.len() > 19 || !part.bytes().all(|c| c.is_ascii_digit()) {
+                    return Err(bad("invalid Content-Length"));
                 }
+                let n: u64 = part.parse().map_err(|_| bad("invalid Content-Length"))?;
+                if head.content_length.is_some_and(|m| m != n) {
+                    return Err(bad("conflicting Content-Length"));
+                }
+                head.content_length = Some(n);
             }
-            "transfer-encoding" => codings.extend(
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            codings.extend(
                 value
                     .split(',')
                     .map(|c| c.trim().to_ascii_lowercase())
                     .filter(|c| !c.is_empty()),
-            ),
-            "connection" => {
-                for token in value.split(',').map(str::trim) {
-                    if token.eq_ignore_ascii_case("close") {
-                        head.connection_close = true;
-                    } else if token.eq_ignore_ascii_case("keep-alive") {
-                        keep_alive = true;
-                    }
+            );
+        } else if name.eq_ignore_ascii_case("connection") {
+            for token in value.split(',').map(str::trim) {
+                if token.eq_ignore_ascii_case("close") {
+                    head.connection_close = true;
+                } else if token.eq_ignore_ascii_case("keep-alive") {
+                    keep_alive = true;
                 }
             }
-            "expect" => head.expect_continue |= value.eq_ignore_ascii_case("100-continue"),
-            "content-type" => head.content_type = Some(value.to_owned()),
-            "authorization" => {
-                if head.authorization.is_some() {
-                    return Err(bad("repeated Authorization"));
-                }
-                head.authorization = Some(value.to_owned());
+        } else if name.eq_ignore_ascii_case("expect") {
+            head.expect_continue |= value.eq_ignore_ascii_case("100-continue");
+        } else if name.eq_ignore_ascii_case("content-type") {
+            head.content_type = Some(value.to_owned());
+        } else if name.eq_ignore_ascii_case("authorization") {
+            if head.authorization.is_some() {
+                return Err(bad("repeated Authorization"));
             }
-            _ => {}
+            head.authorization = Some(value.to_owned());
         }
     }
     if !codings.is_empty() {
@@ -217,37 +205,95 @@ pub fn parse_head(buf: &[u8], max_head: usize) -> Result<Option<(Head, usize)>, 
     Ok(Some((head, end)))
 }
 
+/// How many CR and LF bytes open `buf`: blank lines before the request line, which are dropped
+/// (RFC 9112 §2.2). Any mix counts, as it always has; httparse would refuse a CR not followed by LF.
+fn leading_blank(buf: &[u8]) -> usize {
+    buf.iter()
+        .take_while(|&&c| c == b'\r' || c == b'\n')
+        .count()
+}
+
+/// What httparse found in a complete request line, and in the fields after it.
+struct Parsed {
+    method_len: usize,
+    target_len: usize,
+    version_1_0: bool,
+    /// Bytes from the request line through the empty line; `None` while fields are still arriving.
+    len: Option<usize>,
+    /// How many entries of the caller's array hold fields.
+    fields: usize,
+}
+
+/// Runs httparse over `raw` (no leading blank lines, request line complete), mapping its errors
+/// to logtui's: the request line first, then the fields into `fields`.
+///
+/// httparse wants a UTF-8 request target, but Python 2's httplib sends a byte-string path as
+/// it is, and logtui reads such a target as Latin-1 ([`text_lossless`]). So when the request
+/// line is not UTF-8, httparse reads a copy of it with each byte past ASCII replaced by `@`:
+/// a byte that is valid in a target and invalid in a method or version, as bytes past ASCII are.
+/// The caller takes the target from the original bytes.
+fn parse_request<'b>(
+    raw: &'b [u8],
+    fields: &mut [httparse::Header<'b>],
+) -> Result<Parsed, DecodeError> {
+    let line_end = raw
+        .iter()
+        .position(|&c| c == b'\n')
+        .map_or(raw.len(), |p| p + 1);
+    let patched;
+    let line = match std::str::from_utf8(&raw[..line_end]) {
+        Ok(_) => &raw[..line_end],
+        Err(_) => {
+            patched = raw[..line_end]
+                .iter()
+                .map(|&c| if c.is_ascii() { c } else { b'@' })
+                .collect::<Vec<u8>>();
+            &patched[..]
+        }
+    };
+    let mut none = [httparse::EMPTY_HEADER; 0];
+    let mut req = httparse::Request::new(&mut none);
+    // The request line alone: httparse then waits for fields, or says what is wrong.
+    match req.parse(line).map_err(httparse_error)? {
+        httparse::Status::Partial if req.version.is_some() => {}
+        _ => return Err(bad("request line is not METHOD TARGET VERSION")),
+    }
+    let mut parsed = Parsed {
+        method_len: req.method.map_or(0, str::len),
+        target_len: req.path.map_or(0, str::len),
+        version_1_0: req.version == Some(0),
+        len: None,
+        fields: 0,
+    };
+    if let httparse::Status::Complete((n, found)) =
+        httparse::parse_headers(&raw[line_end..], fields).map_err(httparse_error)?
+    {
+        parsed.len = Some(line_end + n);
+        parsed.fields = found.len();
+    }
+    Ok(parsed)
+}
+
+/// logtui's answer for each httparse refusal: too many fields is a head too large (431), the rest is 400.
+fn httparse_error(e: httparse::Error) -> DecodeError {
+    match e {
+        httparse::Error::TooManyHeaders => DecodeError::TooLarge("64-header"),
+        httparse::Error::Token => bad("invalid method or request target"),
+        httparse::Error::Version => bad("unsupported HTTP version"),
+        // A line that opens with a space (obsolete line folding) or lacks its ':' lands here too.
+        httparse::Error::HeaderName => bad("invalid header name"),
+        httparse::Error::HeaderValue => bad("control character in header value"),
+        httparse::Error::NewLine => bad("carriage return not followed by line feed"),
+        httparse::Error::Status => bad("request line is not METHOD TARGET VERSION"),
+    }
+}
+
 fn bad(detail: &str) -> DecodeError {
     DecodeError::malformed("HTTP head", detail)
 }
 
-fn trim_cr(line: &[u8]) -> &[u8] {
-    line.strip_suffix(b"\r").unwrap_or(line)
-}
-
-/// `METHOD SP target SP HTTP/1.x`.
-fn request_line(line: &[u8]) -> Result<(String, String, bool), DecodeError> {
-    let mut parts = line.split(|&c| c == b' ');
-    let (Some(method), Some(target), Some(version), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(bad("request line is not METHOD TARGET VERSION"));
-    };
-    if method.is_empty() || !method.iter().all(|&c| is_tchar(c)) {
-        return Err(bad("invalid method"));
-    }
-    if target.is_empty() || target.iter().any(|&c| c <= b' ' || c == 0x7f) {
-        return Err(bad("invalid request target"));
-    }
-    let version_1_0 = match version {
-        b"HTTP/1.1" => false,
-        b"HTTP/1.0" => true,
-        _ => return Err(bad("unsupported HTTP version")),
-    };
-    Ok((text_lossless(method), text_lossless(target), version_1_0))
-}
-
-/// A `token` character (RFC 9110 §5.6.2): what methods and header names are made of.
+/// A `token` character (RFC 9110 §5.6.2): what methods are made of. Checked by hand only while
+/// the request line has not ended, so a stranger's binary is refused before httparse can see it.
 fn is_tchar(c: u8) -> bool {
     c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c)
 }
@@ -489,6 +535,16 @@ mod tests {
         assert!(h.chunked && h.content_length.is_none());
         let h = head(b"POST /x HTTP/1.1\r\nContent-Length: 5, 5\r\n\r\n");
         assert_eq!(h.content_length, Some(5));
+    }
+
+    #[test]
+    fn latin1_targets_and_values_are_kept() {
+        // Python 2's httplib sends a byte-string path as is; httparse alone would refuse it.
+        let h = head(b"GET /l\xf6g?m=caf\xe9 HTTP/1.0\r\nContent-Type: caf\xe9\r\n\r\n");
+        assert_eq!(h.target, "/l\u{f6}g?m=caf\u{e9}");
+        assert_eq!(h.content_type.as_deref(), Some("caf\u{e9}"));
+        assert!(parse_head(b"G\xe9T /x HTTP/1.1\r\n\r\n", DEFAULT_MAX_HEAD).is_err());
+        assert!(parse_head(b"GET /x HTTP/1.\xb1\r\n\r\n", DEFAULT_MAX_HEAD).is_err());
     }
 
     #[test]

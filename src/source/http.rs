@@ -251,7 +251,11 @@ impl Conn {
                     Ok(None) => {}
                     Err(e) => {
                         self.reject("bad request head", &e);
-                        let status = if matches!(e, DecodeError::FrameTooLarge { .. }) {
+                        // Too long, or too many fields (TooLarge): 431 Request Header Fields Too Large.
+                        let status = if matches!(
+                            e,
+                            DecodeError::FrameTooLarge { .. } | DecodeError::TooLarge(_)
+                        ) {
                             431
                         } else {
                             400

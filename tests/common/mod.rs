@@ -1,12 +1,12 @@
 //! Test support: runs the real `logtui` binary on free loopback ports with a store in a temp dir,
-//! and finds the machine's CPythons. Shared by the integration tests that drive real senders.
+//! finds the machine's CPythons (failing loudly when one is missing), and polls for conditions.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_logtui")
@@ -22,6 +22,8 @@ pub struct Logtui {
     pub http: Option<String>,
     stderr: Arc<Mutex<Vec<String>>>,
     lines: mpsc::Receiver<String>,
+    /// Reads stderr until the process closes it; joined on stop, so no line is missed.
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Logtui {
@@ -55,7 +57,7 @@ impl Logtui {
         let (tx, lines) = mpsc::channel();
         let pipe = child.stderr.take().expect("stderr");
         let sink = stderr.clone();
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             for line in BufReader::new(pipe).lines().map_while(Result::ok) {
                 sink.lock().unwrap().push(line.clone());
                 let _ = tx.send(line);
@@ -70,6 +72,7 @@ impl Logtui {
             http: None,
             stderr,
             lines,
+            reader: Some(reader),
         };
         loop {
             let line = me
@@ -105,8 +108,10 @@ impl Logtui {
             .expect("kill");
         let status = wait_timeout(&mut self.child, Duration::from_secs(30))
             .expect("logtui did not exit within 30 s");
-        // Let the reader thread take the last lines.
-        std::thread::sleep(Duration::from_millis(50));
+        // The pipe closed with the process: the reader ends once it has taken the last lines.
+        if let Some(reader) = self.reader.take() {
+            reader.join().expect("stderr reader");
+        }
         let err = self.stderr();
         (status.code().unwrap_or(-1), err, self.dir, self.db)
     }
@@ -145,8 +150,75 @@ pub fn query(db: &Path, args: &[&str]) -> String {
     String::from_utf8(out.stdout).expect("utf-8 output")
 }
 
+/// Polls `cond` every 10 ms until it holds; panics naming `what` if it still does not after `limit`.
+/// Tests wait on something they can observe (the store's count, a stats line, the budget), never a sleep.
+#[track_caller]
+pub fn poll_until(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !cond() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// [`poll_until`] for async tests: waits with the runtime's timer, so the server it polls keeps running.
+#[track_caller]
+pub fn poll_until_async<'a>(
+    limit: Duration,
+    what: &'a str,
+    mut cond: impl FnMut() -> bool + 'a,
+) -> impl std::future::Future<Output = ()> + 'a {
+    let deadline = Instant::now() + limit;
+    async move {
+        while !cond() {
+            assert!(
+                Instant::now() < deadline,
+                "timed out after {limit:?} waiting for {what}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+/// The one way to run the suite on a machine without the interpreters it needs: set to `1`, a
+/// test that needs a missing Python says SKIPPED and passes. CI never sets it.
+pub const ALLOW_NO_PYTHON: &str = "LOGTUI_TEST_ALLOW_NO_PYTHON";
+
+/// Whether [`ALLOW_NO_PYTHON`] is set to `1`.
+pub fn no_python_allowed() -> bool {
+    std::env::var(ALLOW_NO_PYTHON).is_ok_and(|v| v == "1")
+}
+
+/// `found`, or — when the interpreter a test needs is missing — a loud failure naming `what`,
+/// unless [`ALLOW_NO_PYTHON`] opts out: then `None`, after saying SKIPPED, and the test returns.
+#[track_caller]
+pub fn python_or_skip<T>(found: Option<T>, what: &str) -> Option<T> {
+    if found.is_some() {
+        return found;
+    }
+    assert!(
+        no_python_allowed(),
+        "this test needs {what}, which is not installed; install it, or set {ALLOW_NO_PYTHON}=1 \
+         to skip the tests that need it"
+    );
+    eprintln!("SKIPPED: {what} not found and {ALLOW_NO_PYTHON}=1");
+    None
+}
+
+/// Whether `exe` runs and exits 0 with `--version`.
+pub fn runs(exe: &Path) -> bool {
+    Command::new(exe)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
 /// Every CPython on this machine: `LOGTUI_TEST_PYTHONS` (colon-separated) if set, else each
-/// `~/.pyenv/versions/*/bin/python`, else `python3`. Never empty: a machine with none fails loudly.
+/// `~/.pyenv/versions/*/bin/python`, else `python3`. Empty only when none runs and
+/// [`ALLOW_NO_PYTHON`] opts out; otherwise a machine with none fails loudly.
 pub fn pythons() -> Vec<PathBuf> {
     if let Ok(list) = std::env::var("LOGTUI_TEST_PYTHONS") {
         return list
@@ -166,7 +238,11 @@ pub fn pythons() -> Vec<PathBuf> {
         .collect();
     found.sort();
     if found.is_empty() {
-        found.push(PathBuf::from("python3"));
+        let py3 = PathBuf::from("python3");
+        found.extend(python_or_skip(
+            runs(&py3).then_some(py3),
+            "a CPython (python3)",
+        ));
     }
     found
 }
