@@ -5,9 +5,9 @@
 //! BRIN), so the store needs no per-record B-tree index and the writer only appends. Its own
 //! thread builds it after each commit, beside the writer; it is derived, and rebuilt if lost.
 
+use super::db::raw::{Db, StmtId};
 use super::error::StoreError;
 use super::persister::{Observer, notify};
-use super::rawstmt::RawStmt;
 use super::schema::Tuning;
 use super::words::{for_each_word, indexed};
 use crate::record::{Record, SourceKind};
@@ -301,21 +301,25 @@ pub(crate) fn spawn(
     if t.checkpoint_in_background {
         super::checkpoint::backstop(&conn, &path, t.wal_autocheckpoint)?;
     }
-    let ins_block = RawStmt::prepare(
-        &conn,
-        "INSERT INTO blocks(first_id, last_id, min_created, max_created, max_level, sources,
-                            loggers, origins, jobs)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )
-    .map_err(err("prepare block insert"))?;
-    let ins_words = RawStmt::prepare(&conn, "INSERT INTO words(rowid, w) VALUES (?1, ?2)")
+    let mut db = Db::new(conn);
+    let ins_block = db
+        .prepare(
+            "INSERT INTO blocks(first_id, last_id, min_created, max_created, max_level, sources,
+                                loggers, origins, jobs)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )
+        .map_err(err("prepare block insert"))?;
+    let ins_words = db
+        .prepare("INSERT INTO words(rowid, w) VALUES (?1, ?2)")
         .map_err(err("prepare word insert"))?;
     let (tx, rx) = std::sync::mpsc::sync_channel(CHANNEL);
     let (recycle_tx, recycled) = std::sync::mpsc::sync_channel(CHANNEL + 2);
     let ix = Indexer {
-        ins_block,
-        ins_words,
-        conn,
+        db,
+        stmts: BlockStmts {
+            block: ins_block,
+            words: ins_words,
+        },
         reader,
         path,
         state,
@@ -482,7 +486,7 @@ impl Block {
     }
 
     /// Writes the block (if it holds anything) and empties it.
-    fn write(&mut self, blocks: &mut RawStmt, words: &mut RawStmt) -> rusqlite::Result<()> {
+    fn write(&mut self, db: &mut Db, st: BlockStmts) -> rusqlite::Result<()> {
         if self.len == 0 {
             return Ok(());
         }
@@ -495,27 +499,30 @@ impl Block {
             }
             text.push_str(&w);
         }
-        blocks.bind_i64(1, self.first)?;
-        blocks.bind_i64(2, self.last)?;
-        blocks.bind_f64(3, self.min_created)?;
-        blocks.bind_f64(4, self.max_created)?;
-        blocks.bind_i64(5, i64::from(self.max_level))?;
-        blocks.bind_i64(6, self.sources)?;
-        // SAFETY: the strings outlive the `step` that follows; both statements are
-        // cleared right after it.
-        let r = unsafe {
-            (|| {
-                blocks.bind_opt_str(7, self.loggers.json(&mut l).then_some(l.as_str()))?;
-                blocks.bind_opt_str(8, self.origins.json(&mut o).then_some(o.as_str()))?;
-                blocks.bind_opt_str(9, self.jobs.json(&mut j).then_some(j.as_str()))?;
-                blocks.step()?;
-                words.bind_i64(1, self.first)?;
-                words.bind_str(2, &text)?;
-                words.step()
-            })()
-        };
-        blocks.clear_bindings();
-        words.clear_bindings();
+        let (loggers, origins, jobs) = (
+            self.loggers.json(&mut l).then_some(l.as_str()),
+            self.origins.json(&mut o).then_some(o.as_str()),
+            self.jobs.json(&mut j).then_some(j.as_str()),
+        );
+        let r = db
+            .stmt(st.block)
+            .run(|b| {
+                b.bind_i64(1, self.first)?;
+                b.bind_i64(2, self.last)?;
+                b.bind_f64(3, self.min_created)?;
+                b.bind_f64(4, self.max_created)?;
+                b.bind_i64(5, i64::from(self.max_level))?;
+                b.bind_i64(6, self.sources)?;
+                b.bind_opt_str(7, loggers)?;
+                b.bind_opt_str(8, origins)?;
+                b.bind_opt_str(9, jobs)
+            })
+            .and_then(|()| {
+                db.stmt(st.words).run(|b| {
+                    b.bind_i64(1, self.first)?;
+                    b.bind_str(2, &text)
+                })
+            });
         // After a flood of unique words, give the memory back rather than keep it forever.
         if self.words.capacity() > 1 << 14 {
             self.words.shrink_to(1 << 10);
@@ -557,11 +564,18 @@ impl<'a> Fields<'a> {
     }
 }
 
-/// The index thread's state. Statements come before the connection so they drop first.
+/// The index's two inserts, prepared on its [`Db`].
+#[derive(Clone, Copy)]
+struct BlockStmts {
+    block: StmtId,
+    words: StmtId,
+}
+
+/// The index thread's state.
 struct Indexer {
-    ins_block: RawStmt,
-    ins_words: RawStmt,
-    conn: Connection,
+    /// The index file's connection and its inserts.
+    db: Db,
+    stmts: BlockStmts,
     /// Read-only connection to the store, for backfilling.
     reader: Connection,
     path: PathBuf,
@@ -673,7 +687,8 @@ impl Indexer {
 
     fn begin(&mut self) -> Result<(), StoreError> {
         if self.tx_since.is_none() {
-            self.conn
+            self.db
+                .conn()
                 .execute_batch("BEGIN IMMEDIATE")
                 .map_err(|e| StoreError::sqlite(&self.path, "begin index transaction", e))?;
             self.tx_since = Some(Instant::now());
@@ -696,7 +711,7 @@ impl Indexer {
     fn write_live(&mut self) -> Result<(), StoreError> {
         let last = self.live.last;
         self.live
-            .write(&mut self.ins_block, &mut self.ins_words)
+            .write(&mut self.db, self.stmts)
             .map_err(|e| StoreError::sqlite(&self.path, "write a block", e))?;
         self.pending.indexed_max = self.pending.indexed_max.max(last);
         Ok(())
@@ -706,12 +721,13 @@ impl Indexer {
     /// stay: a query looking inside finds nothing there, which is correct.
     fn forget(&mut self, below: i64) -> Result<(), StoreError> {
         let r = (|| {
-            self.conn
+            self.db.conn()
                 .prepare_cached(
                     "DELETE FROM words WHERE rowid IN (SELECT first_id FROM blocks WHERE last_id < ?1)",
                 )?
                 .execute([below])?;
-            self.conn
+            self.db
+                .conn()
                 .prepare_cached("DELETE FROM blocks WHERE last_id < ?1")?
                 .execute([below])
         })();
@@ -724,8 +740,8 @@ impl Indexer {
     fn commit(&mut self) {
         if self.tx_since.is_some() && !self.broken {
             let r = self.write_live().and_then(|()| {
-                write_state(&self.conn, &self.pending)
-                    .and_then(|()| self.conn.execute_batch("COMMIT"))
+                write_state(self.db.conn(), &self.pending)
+                    .and_then(|()| self.db.conn().execute_batch("COMMIT"))
                     .map_err(|e| StoreError::sqlite(&self.path, "commit the block index", e))
             });
             if r.is_ok() {
@@ -744,8 +760,8 @@ impl Indexer {
     /// the store, so nothing is lost for good; queries scan what the index lacks).
     fn check(&mut self, r: Result<(), StoreError>) {
         if let Err(e) = r {
-            if !self.conn.is_autocommit() {
-                let _ = self.conn.execute_batch("ROLLBACK");
+            if !self.db.conn().is_autocommit() {
+                let _ = self.db.conn().execute_batch("ROLLBACK");
             }
             self.tx_since = None;
             self.broken = true;
@@ -774,7 +790,7 @@ impl Indexer {
             let mut put = |row: &rusqlite::Row<'_>| -> rusqlite::Result<()> {
                 let id: i64 = row.get(0)?;
                 if block.must_close_before(id) {
-                    block.write(&mut self.ins_block, &mut self.ins_words)?;
+                    block.write(&mut self.db, self.stmts)?;
                 }
                 // Only logtui writes these columns, but a row edited by hand must not stop
                 // the index for good: an unreadable time or level matches every filter.
@@ -827,7 +843,7 @@ impl Indexer {
                     }
                 }
             }
-            r.and_then(|()| block.write(&mut self.ins_block, &mut self.ins_words))
+            r.and_then(|()| block.write(&mut self.db, self.stmts))
                 .map_err(|e| StoreError::sqlite(&self.path, "index stored records", e))?;
             // A short read means nothing is left below `live_from`: ids may be sparse
             // (retention), so progress follows the rows, not the id arithmetic.

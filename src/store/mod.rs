@@ -3,12 +3,12 @@
 
 pub mod alerts;
 mod checkpoint;
+mod db;
 pub mod error;
 pub mod extra;
 pub mod index;
 pub mod persister;
 pub mod query;
-mod rawstmt;
 mod rules;
 pub mod schema;
 pub mod words;

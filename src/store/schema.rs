@@ -94,23 +94,6 @@ impl Default for Tuning {
     }
 }
 
-/// Turns off SQLite's allocation statistics, which take a process-wide mutex on every
-/// allocation (contended when the writer and the index thread run together). SQLite
-/// accepts this only before its first use in the process; afterwards it is a no-op.
-pub(crate) fn configure_sqlite() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        // SAFETY: sqlite3_config is safe to call before SQLite is initialized, and when it
-        // already is, it returns SQLITE_MISUSE without touching anything.
-        let _ = unsafe {
-            rusqlite::ffi::sqlite3_config(
-                rusqlite::ffi::SQLITE_CONFIG_MEMSTATUS,
-                0 as std::ffi::c_int,
-            )
-        };
-    });
-}
-
 /// Opens (creating if missing) the store at `path` for writing: parent directories,
 /// WAL mode, `synchronous=NORMAL`, the schema, and the block index file beside it.
 pub fn open(path: &Path) -> Result<Connection, StoreError> {
@@ -120,7 +103,6 @@ pub fn open(path: &Path) -> Result<Connection, StoreError> {
 /// [`open`] with explicit physical settings (they apply when the file is created).
 #[doc(hidden)]
 pub fn open_tuned(path: &Path, t: &Tuning) -> Result<Connection, StoreError> {
-    configure_sqlite();
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
             path: dir.to_path_buf(),
@@ -298,7 +280,6 @@ pub fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
             path: path.to_path_buf(),
         });
     }
-    configure_sqlite();
     let err = |op: &'static str| move |e| StoreError::sqlite(path, op, e);
     let conn = Connection::open_with_flags(
         path,
