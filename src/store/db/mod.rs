@@ -2,3 +2,4 @@
 //! Everything above (the index, the write side, the read side) stands on this.
 
 pub(crate) mod raw;
+pub(crate) mod schema;

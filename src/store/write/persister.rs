@@ -3,15 +3,18 @@
 
 use super::alerts::Thresholds;
 use super::checkpoint::Checkpointer;
-use super::error::StoreError;
-use super::index::{IndexHandle, IndexMsg};
 use super::rules::Settings;
-use super::schema::{self, Tuning};
 use super::writer::{RETENTION_CHUNK, Writer};
 use crate::config::StoreConfig;
 use crate::intake::{Envelope, Outlet};
 use crate::record::{Record, SourceKind, WARNING, now_epoch};
 use crate::stats::Stats;
+use crate::store::db::schema::{self, Tuning};
+use crate::store::error::StoreError;
+use crate::store::event::notify;
+pub use crate::store::event::{Observer, StoreEvent};
+use crate::store::index::build::{self as index, IndexHandle, IndexMsg};
+use crate::store::index::index_path;
 use crate::value::Value;
 use std::path::Path;
 use std::sync::Arc;
@@ -20,20 +23,6 @@ use std::time::Duration;
 use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
-
-/// What the persister tells its observer after a commit. Events come in commit order
-/// from one thread (the index thread, so a slow observer such as `--echo`
-/// does not hold up the writer); a flush is acknowledged only after its events.
-#[derive(Debug)]
-pub enum StoreEvent<'a> {
-    /// Records just committed, with their row ids, in insert order.
-    Stored(&'a [(i64, Record)]),
-    /// A threshold alert that has just been committed.
-    Alert(&'a Record),
-}
-
-/// The observer's type.
-pub type Observer = Box<dyn FnMut(StoreEvent<'_>) + Send>;
 
 /// The running persister.
 pub struct PersisterHandle {
@@ -81,22 +70,22 @@ pub fn spawn_tuned(
     // Two writers would hand out the same ids, and the second one's records would fall
     // where the first one's index says there are none.
     let lock = writer_lock(path)?;
-    let conn = schema::open_tuned(path, tuning)?;
+    let conn = schema::open_writer(path, tuning)?;
     let writer = Writer::new(conn, path, tuning.rows_per_insert)?;
     // Before the writer's first commit: see `index::spawn`.
     let (index, observer) = match tuning.index {
         true => (
-            Some(super::index::spawn(path, writer.conn(), tuning, observer)?),
+            Some(index::spawn(path, writer.conn(), tuning, observer)?),
             None,
         ),
         false => (None, Some(observer)),
     };
     let checkpoints = match tuning.checkpoint_in_background {
         true => {
-            super::checkpoint::backstop(writer.conn(), path, tuning.wal_autocheckpoint)?;
+            schema::backstop(writer.conn(), path, tuning.wal_autocheckpoint)?;
             let mut files = vec![path.to_path_buf()];
             if tuning.index {
-                files.push(super::index::index_path(path));
+                files.push(index_path(path));
             }
             Some(super::checkpoint::spawn(&files)?)
         }
@@ -147,16 +136,6 @@ fn writer_lock(path: &Path) -> Result<std::fs::File, StoreError> {
             lock,
         }),
         Err(std::fs::TryLockError::Error(source)) => Err(StoreError::Lock { lock, source }),
-    }
-}
-
-/// Tells `obs` about committed `rows`, then about the alerts among them (by position).
-pub(crate) fn notify(obs: &mut Observer, rows: &[(i64, Record)], alerts: &[usize]) {
-    obs(StoreEvent::Stored(rows));
-    for &i in alerts {
-        if let Some((_, a)) = rows.get(i) {
-            obs(StoreEvent::Alert(a));
-        }
     }
 }
 

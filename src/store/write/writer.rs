@@ -1,10 +1,10 @@
 //! The insert path and retention deletes: one transaction per flush, one prepared insert
 //! whose text parameters point into the records (no per-record allocation or copy).
 
-use super::db::raw::{Binder, Db, Stmt, StmtId};
-use super::error::StoreError;
-use super::schema::{self, COLUMNS, NCOLUMNS};
 use crate::record::{Record, now_epoch};
+use crate::store::db::raw::{Binder, Db, Stmt, StmtId};
+use crate::store::db::schema::{self, COLUMNS, NCOLUMNS};
+use crate::store::error::StoreError;
 use rusqlite::{Connection, Params, params};
 use std::ffi::c_int;
 use std::path::{Path, PathBuf};
