@@ -2,6 +2,7 @@
 //! records into blocks; at start-up it backfills what the index lacks from the store.
 
 use super::format::{self, Block, BlockStmts, Fields, State, index_path, open_index, read_state};
+use super::gate::ByteGate;
 use crate::record::{Record, SourceKind};
 use crate::store::db::raw::Db;
 use crate::store::db::schema::{self, Tuning, backstop};
@@ -10,23 +11,26 @@ use crate::store::event::{Observer, notify};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TryRecvError};
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 /// Work for the index thread, in commit order.
 pub(crate) enum IndexMsg {
-    /// Records just committed to the store, and the positions of alerts among them. The
-    /// thread tells the observer, indexes them and frees them, all off the writer's core.
-    Index(Vec<(i64, Record)>, Vec<usize>),
+    /// Records just committed to the store, the positions of alerts among them, and their
+    /// size (as [`Record::approx_size`] counts it). The thread tells the observer, indexes
+    /// them and frees them, all off the writer's core.
+    Index(Vec<(i64, Record)>, Vec<usize>, usize),
     /// Retention has deleted every record below this id: drop the blocks that held them.
     Forget(i64),
     /// Answer once everything before it is committed to the index.
     Ack(oneshot::Sender<()>),
 }
 
-/// Batches in flight to the index thread; beyond this the writer waits, so the index
-/// never falls more than a few flushes behind the store.
+/// Batches in flight to the index thread; beyond this, or beyond the queue's byte limit
+/// (see [`spawn`]), the writer waits, so the index never falls more than a few flushes
+/// behind the store and what waits for it stays bounded in memory.
 const CHANNEL: usize = 4;
 /// Store rows indexed per transaction while rebuilding.
 const BACKFILL_CHUNK: i64 = 20_480;
@@ -37,12 +41,17 @@ pub(crate) struct IndexHandle {
     recycled: Receiver<Vec<(i64, Record)>>,
     thread: Option<std::thread::JoinHandle<()>>,
     gone: bool,
+    /// Bytes of records queued for the index thread and not yet freed by it.
+    bytes: Arc<ByteGate>,
 }
 
 impl IndexHandle {
-    /// Queues `msg`, waiting while the index is `CHANNEL` messages behind.
+    /// Queues `msg`, waiting while the index is `CHANNEL` messages or its byte limit behind.
     pub fn send(&mut self, msg: IndexMsg) {
         let Some(tx) = &self.tx else { return };
+        if let IndexMsg::Index(_, _, n) = &msg {
+            self.bytes.reserve(*n);
+        }
         if let Err(std::sync::mpsc::SendError(msg)) = tx.send(msg) {
             // The records are committed either way: a flush still gets its answer.
             if let IndexMsg::Ack(a) = msg {
@@ -87,6 +96,7 @@ pub(crate) fn spawn(
     main: &Connection,
     t: &Tuning,
     observer: Observer,
+    queue_bytes: usize,
 ) -> Result<IndexHandle, StoreError> {
     let path = index_path(store);
     let conn = open_index(&path, t)?;
@@ -183,6 +193,7 @@ pub(crate) fn spawn(
         .map_err(err("prepare word insert"))?;
     let (tx, rx) = std::sync::mpsc::sync_channel(CHANNEL);
     let (recycle_tx, recycled) = std::sync::mpsc::sync_channel(CHANNEL + 2);
+    let bytes = Arc::new(ByteGate::new(queue_bytes));
     let ix = Indexer {
         db,
         stmts: BlockStmts {
@@ -200,6 +211,7 @@ pub(crate) fn spawn(
         broken: false,
         observer,
         observing: true,
+        bytes: bytes.clone(),
     };
     let thread = std::thread::Builder::new()
         .name("logtui-index".into())
@@ -210,6 +222,7 @@ pub(crate) fn spawn(
         recycled,
         thread: Some(thread),
         gone: false,
+        bytes,
     })
 }
 
@@ -236,6 +249,14 @@ struct Indexer {
     /// Told about every committed batch, before it is indexed, until it panics once.
     observer: Observer,
     observing: bool,
+    /// Released as each batch is freed; closed when this thread ends, however it ends.
+    bytes: Arc<ByteGate>,
+}
+
+impl Drop for Indexer {
+    fn drop(&mut self) {
+        self.bytes.close();
+    }
 }
 
 /// How long the index keeps one transaction open under a steady stream.
@@ -298,7 +319,7 @@ impl Indexer {
     fn handle(&mut self, m: IndexMsg) {
         match m {
             IndexMsg::Ack(a) => self.acks.push(a),
-            IndexMsg::Index(mut v, alerts) => {
+            IndexMsg::Index(mut v, alerts, bytes) => {
                 if self.observing {
                     let seen = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                         notify(&mut self.observer, &v, &alerts)
@@ -316,6 +337,7 @@ impl Indexer {
                     self.check(r);
                 }
                 v.clear();
+                self.bytes.release(bytes);
                 let _ = self.recycle.try_send(v);
             }
             IndexMsg::Forget(below) => {

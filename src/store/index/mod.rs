@@ -3,6 +3,7 @@
 
 pub(crate) mod build;
 pub(crate) mod format;
+mod gate;
 pub mod words;
 
 pub use format::index_path;

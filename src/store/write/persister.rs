@@ -75,7 +75,13 @@ pub fn spawn_tuned(
     // Before the writer's first commit: see `index::spawn`.
     let (index, observer) = match tuning.index {
         true => (
-            Some(index::spawn(path, writer.conn(), tuning, observer)?),
+            Some(index::spawn(
+                path,
+                writer.conn(),
+                tuning,
+                observer,
+                settings.buffer_bytes.saturating_mul(INDEX_QUEUE_FLUSHES),
+            )?),
             None,
         ),
         false => (None, Some(observer)),
@@ -150,6 +156,13 @@ const RETRY_MAX: Duration = Duration::from_secs(5);
 const SHUTDOWN_ATTEMPTS: u32 = 4;
 /// Most alerts stored per flush; the rest are summed up in one record.
 const MAX_ALERTS_PER_FLUSH: usize = 100;
+/// How many buffers' worth of bytes (`buffer_bytes`) may wait for the index thread: the
+/// writer runs at most this far ahead of the index in memory, as `CHANNEL` bounds it in
+/// flushes.
+const INDEX_QUEUE_FLUSHES: usize = 2;
+/// While flushes fail, the buffer may grow to this many times its size (records and bytes)
+/// before the queue is left to fill.
+const FAILING_GROWTH: usize = 4;
 
 struct Persister {
     w: Writer,
@@ -164,6 +177,8 @@ struct Persister {
     thresholds: Thresholds,
     /// Records waiting for the next commit, with their ids once written.
     buffer: Vec<(i64, Record)>,
+    /// What `buffer` holds in bytes, as [`Record::approx_size`] counts them.
+    buffered_bytes: usize,
     /// Positions of alert records in `buffer`.
     alerts: Vec<usize>,
     alerts_suppressed: u64,
@@ -198,6 +213,7 @@ impl Persister {
             _checkpoints: checkpoints,
             thresholds: Thresholds::new(s.thresholds.clone(), s.threshold_window),
             buffer: Vec::with_capacity(s.buffer_size + crate::intake::MAX_BATCH_RECORDS),
+            buffered_bytes: 0,
             s,
             stats,
             observer,
@@ -248,7 +264,9 @@ impl Persister {
     /// Whether to take more from the queue. While flushes fail the buffer may grow to a
     /// bound, then the queue fills and the sources feel it (TCP waits, UDP/HTTP count drops).
     fn accepting(&self) -> bool {
-        self.failures == 0 || self.buffer.len() < (self.s.buffer_size * 4).max(10_000)
+        self.failures == 0
+            || (self.buffer.len() < (self.s.buffer_size * FAILING_GROWTH).max(10_000)
+                && self.buffered_bytes < self.s.buffer_bytes.saturating_mul(FAILING_GROWTH))
     }
 
     fn flush_due(&self) -> Option<Instant> {
@@ -306,7 +324,7 @@ impl Persister {
                 let mut open = true;
                 if urgent {
                     // One flush for the whole burst: take what is already queued first.
-                    while self.buffer.len() < self.s.buffer_size {
+                    while !self.full() {
                         match outlet.try_recv() {
                             Ok(Envelope::Records(b)) => {
                                 self.take(b);
@@ -320,12 +338,18 @@ impl Persister {
                         }
                     }
                 }
-                if urgent || self.buffer.len() >= self.s.buffer_size || !self.acks.is_empty() {
+                if urgent || self.full() || !self.acks.is_empty() {
                     self.flush(!self.acks.is_empty());
                 }
                 open
             }
         }
+    }
+
+    /// Whether the buffer has reached its size in records or in bytes (as the intake's
+    /// batches count them: [`Record::approx_size`]), and so must be flushed.
+    fn full(&self) -> bool {
+        self.buffer.len() >= self.s.buffer_size || self.buffered_bytes >= self.s.buffer_bytes
     }
 
     /// Buffers a batch after the ignore rules; returns whether it holds an urgent record.
@@ -358,6 +382,7 @@ impl Persister {
         } else {
             self.thresholds.observe(&r)
         };
+        self.buffered_bytes += r.approx_size();
         self.buffer.push((0, r));
         if let Some(a) = alert {
             if self.alerts.len() < MAX_ALERTS_PER_FLUSH {
@@ -376,6 +401,7 @@ impl Persister {
         if self.oldest.is_none() {
             self.oldest = Some(Instant::now());
         }
+        self.buffered_bytes += r.approx_size();
         self.buffer.push((0, r));
     }
 
@@ -508,7 +534,11 @@ impl Persister {
                     .recycled()
                     .unwrap_or_else(|| Vec::with_capacity(self.buffer.capacity()));
                 let batch = std::mem::replace(&mut self.buffer, fresh);
-                index.send(IndexMsg::Index(batch, std::mem::take(&mut self.alerts)));
+                index.send(IndexMsg::Index(
+                    batch,
+                    std::mem::take(&mut self.alerts),
+                    self.buffered_bytes,
+                ));
             }
             None => {
                 if let Some(obs) = &mut self.observer {
@@ -519,6 +549,7 @@ impl Persister {
             }
         }
         self.oldest = None;
+        self.buffered_bytes = 0;
         self.ack_all();
     }
 
