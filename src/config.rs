@@ -35,6 +35,9 @@ pub struct ListenConfig {
 pub struct StoreConfig {
     /// Flush when this many records are buffered.
     pub buffer_size: usize,
+    /// Flush when the buffered records hold about this many bytes (counted as the intake
+    /// counts its batches), so a run of huge records cannot hold gigabytes.
+    pub buffer_bytes: usize,
     /// Flush at once when a record at or above this level arrives (name or number).
     pub flush_level: String,
     /// Flush buffered records after this many seconds, by timer.
@@ -96,6 +99,7 @@ impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
             buffer_size: 2000,
+            buffer_bytes: 8 << 20,
             flush_level: "WARNING".into(),
             flush_interval: 1.0,
             queue_batches: 32,

@@ -1,5 +1,6 @@
 //! logtui: receives Python logging records from stock handlers, stores every one in SQLite, and shows them.
 //! The data path reads in order: `source` → `decode` → `intake` → `store` (and, later, the views).
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod cli;
 pub mod cmd;

@@ -488,3 +488,50 @@ fn a_failing_observer_costs_only_itself() {
         .unwrap();
     assert_eq!(covered, 2, "the index kept going");
 }
+
+#[test]
+fn big_records_flush_by_bytes_before_the_record_count_is_reached() {
+    // 300 KiB messages against a 1 MiB byte threshold: every fourth record fills the
+    // buffer, long before 1000 records would, and no timer (an hour) or level fires.
+    let h = Harness::start(StoreConfig {
+        buffer_size: 1000,
+        buffer_bytes: 1 << 20,
+        ..config()
+    });
+    let big = "x".repeat(300 << 10);
+    for _ in 0..8 {
+        h.send(vec![info(&big)]);
+    }
+    assert!(
+        h.wait_for(Duration::from_secs(10), || h.rows() == 8),
+        "the byte threshold never flushed: {} rows stored",
+        h.rows()
+    );
+    h.send(vec![info("small")]);
+    h.flush();
+    let seen = h.seen.lock().unwrap();
+    // Two flushes by bytes (4 records each), then the explicit one for the small record.
+    assert_eq!(seen.commits, 3, "one commit per 1 MiB of records");
+    assert_eq!(seen.stored.len(), 9);
+}
+
+#[test]
+fn a_zero_byte_threshold_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let stats = std::sync::Arc::new(logtui::stats::Stats::default());
+    let (_intake, outlet) = logtui::intake::Intake::new(4, stats.clone());
+    let cfg = StoreConfig {
+        buffer_bytes: 0,
+        ..config()
+    };
+    let e = store::spawn(
+        &dir.path().join("s.db"),
+        &cfg,
+        outlet,
+        stats,
+        Box::new(|_| {}),
+    )
+    .err()
+    .expect("spawn must fail");
+    assert!(e.to_string().contains("buffer_bytes"), "{e}");
+}

@@ -1,26 +1,37 @@
 //! The SQLite store: one buffered persister writes, queries read.
 //! Records live in `<db>`, appended in arrival order; the block index in `<db>-index`, kept by its own thread.
+//!
+//! Layers, each importing only those below it: `error` and `event` (leaves); `db`
+//! (connections, schema, raw statements); `index` (the block index format and its thread);
+//! then `write` and `read`, side by side and never importing each other; `open` composes them.
 
-pub mod alerts;
-mod checkpoint;
+mod db;
 pub mod error;
-pub mod extra;
+mod event;
 pub mod index;
-pub mod persister;
-pub mod query;
-mod rawstmt;
-mod rules;
-pub mod schema;
-pub mod words;
-mod writer;
+mod open;
+pub mod read;
+pub mod write;
 
 pub use error::StoreError;
-pub use persister::{Observer, PersisterHandle, StoreEvent, spawn};
-pub use query::{Filter, count, for_each, run_sql};
-pub use schema::{open, open_read_only};
+pub use event::{Observer, StoreEvent};
+pub use open::{open, open_read_only};
+pub use read::query::{Filter, count, for_each, run_sql};
+pub use write::persister::{PersisterHandle, spawn};
+
+// The paths commands, tests and benches have always used.
+pub use index::words;
+pub use read::{extra, query};
+pub use write::{alerts, persister};
+
+/// Opening and physical settings, where callers have found them.
+pub mod schema {
+    pub use super::db::schema::{SCHEMA_VERSION, Tuning};
+    pub use super::open::{open, open_read_only, open_tuned};
+}
 
 /// Checks the `[store]` settings as the persister will read them, so a bad value is refused
 /// when the config is loaded rather than when the store opens.
 pub fn check_config(c: &crate::config::StoreConfig) -> Result<(), StoreError> {
-    rules::Settings::from_config(c).map(|_| ())
+    write::rules::Settings::from_config(c).map(|_| ())
 }

@@ -1,7 +1,7 @@
 //! Opening the store: pragmas, the `records` table and its block index file.
 //! The schema version lives in `PRAGMA user_version`, so a later logtui can migrate or refuse.
 
-use super::error::StoreError;
+use crate::store::error::StoreError;
 use rusqlite::{Connection, OpenFlags};
 use std::path::Path;
 
@@ -16,7 +16,7 @@ pub(crate) const COLUMNS: &str = "created, level, levelname, logger, message, so
 /// How many columns [`COLUMNS`] names.
 pub(crate) const NCOLUMNS: usize = 22;
 
-const TABLE: &str = "CREATE TABLE IF NOT EXISTS records (
+pub(crate) const TABLE: &str = "CREATE TABLE IF NOT EXISTS records (
     id           INTEGER PRIMARY KEY,
     created      REAL NOT NULL,
     level        INTEGER NOT NULL,
@@ -44,7 +44,7 @@ const TABLE: &str = "CREATE TABLE IF NOT EXISTS records (
 
 /// The per-record B-tree indexes of schema 1, dropped on upgrade: the block index serves
 /// those lookups, and the writer no longer pays about 3 µs per record to maintain them.
-const OLD_INDEXES: &[&str] = &[
+pub(crate) const OLD_INDEXES: &[&str] = &[
     "records_created",
     "records_level",
     "records_logger",
@@ -53,7 +53,8 @@ const OLD_INDEXES: &[&str] = &[
 ];
 
 /// Identifies this store, so an index file can tell it indexes this one.
-const META: &str = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID";
+pub(crate) const META: &str =
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID";
 
 /// Physical settings of a new store. The defaults are what `open` uses; the other
 /// values exist so the benchmark can measure alternatives.
@@ -74,7 +75,7 @@ pub struct Tuning {
     pub checkpoint_in_background: bool,
     /// Rows per insert statement run (1 = one statement per record).
     pub rows_per_insert: usize,
-    /// Whether to keep the block index (its own file, see [`super::index`]).
+    /// Whether to keep the block index (its own file, `<db>-index`).
     pub index: bool,
     /// Most records summarised by one block of the index.
     pub block_records: usize,
@@ -94,33 +95,10 @@ impl Default for Tuning {
     }
 }
 
-/// Turns off SQLite's allocation statistics, which take a process-wide mutex on every
-/// allocation (contended when the writer and the index thread run together). SQLite
-/// accepts this only before its first use in the process; afterwards it is a no-op.
-pub(crate) fn configure_sqlite() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        // SAFETY: sqlite3_config is safe to call before SQLite is initialized, and when it
-        // already is, it returns SQLITE_MISUSE without touching anything.
-        let _ = unsafe {
-            rusqlite::ffi::sqlite3_config(
-                rusqlite::ffi::SQLITE_CONFIG_MEMSTATUS,
-                0 as std::ffi::c_int,
-            )
-        };
-    });
-}
-
 /// Opens (creating if missing) the store at `path` for writing: parent directories,
-/// WAL mode, `synchronous=NORMAL`, the schema, and the block index file beside it.
-pub fn open(path: &Path) -> Result<Connection, StoreError> {
-    open_tuned(path, &Tuning::default())
-}
-
-/// [`open`] with explicit physical settings (they apply when the file is created).
-#[doc(hidden)]
-pub fn open_tuned(path: &Path, t: &Tuning) -> Result<Connection, StoreError> {
-    configure_sqlite();
+/// WAL mode, `synchronous=NORMAL` and the schema, with physical settings `t` (they apply
+/// when the file is created).
+pub(crate) fn open_writer(path: &Path, t: &Tuning) -> Result<Connection, StoreError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
             path: dir.to_path_buf(),
@@ -142,10 +120,6 @@ pub fn open_tuned(path: &Path, t: &Tuning) -> Result<Connection, StoreError> {
         .map_err(err("set busy timeout"))?;
     writer_pragmas(&conn, path, t)?;
     create_schema(&conn, path)?;
-    if t.index {
-        // The index file beside it, empty until the persister fills it.
-        super::index::open_index(&super::index::index_path(path), t)?;
-    }
     Ok(conn)
 }
 
@@ -284,21 +258,19 @@ fn upgrade_from_1(conn: &Connection, path: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn user_version(conn: &Connection, path: &Path) -> Result<i64, StoreError> {
+pub(crate) fn user_version(conn: &Connection, path: &Path) -> Result<i64, StoreError> {
     conn.query_row("PRAGMA user_version", [], |r| r.get(0))
         .map_err(|e| StoreError::sqlite(path, "read schema version", e))
 }
 
 /// Opens an existing store for reading only (`SQLITE_OPEN_READ_ONLY` and
-/// `PRAGMA query_only`). The `regexp` SQL function is registered on it, and the
-/// block index file, when present, is attached as schema `idx`.
-pub fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
+/// `PRAGMA query_only`), refusing files that are not a store this build can read.
+pub(crate) fn open_reader(path: &Path) -> Result<Connection, StoreError> {
     if !path.exists() {
         return Err(StoreError::Missing {
             path: path.to_path_buf(),
         });
     }
-    configure_sqlite();
     let err = |op: &'static str| move |e| StoreError::sqlite(path, op, e);
     let conn = Connection::open_with_flags(
         path,
@@ -318,110 +290,16 @@ pub fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
             found: v,
             supported: SCHEMA_VERSION,
         }),
-        _ => {
-            super::query::register_functions(&conn)?;
-            super::index::attach(&conn, path)?;
-            Ok(conn)
-        }
+        _ => Ok(conn),
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn creates_schema_once_and_reopens() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("a/b/store.db");
-        let c = open(&path).unwrap();
-        assert_eq!(user_version(&c, &path).unwrap(), SCHEMA_VERSION);
-        drop(c);
-        let c = open(&path).unwrap();
-        let n: i64 = c
-            .query_row(
-                "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name LIKE 'records_%'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
-        assert_eq!(
-            n, 0,
-            "lookups go through the block index, not per-record indexes"
-        );
-        assert!(super::super::index::index_path(&path).exists());
-        let ro = open_read_only(&path).unwrap();
-        assert!(ro.execute("DELETE FROM records", []).is_err());
-    }
-
-    #[test]
-    fn schema_1_is_upgraded_in_place() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s.db");
-        let old_fts = dir.path().join("s.db-fts");
-        std::fs::write(&old_fts, b"old index").unwrap();
-        {
-            let c = Connection::open(&path).unwrap();
-            let mut sql = format!("{TABLE};\n{META};\n");
-            for name in OLD_INDEXES {
-                sql.push_str(&format!("CREATE INDEX {name} ON records(created);\n"));
-            }
-            sql.push_str(
-                "INSERT INTO meta VALUES ('store_id', 7);
-                 INSERT INTO records(created, level, levelname, logger, message, source, origin)
-                 VALUES (1.5, 20, 'INFO', 'a', 'kept', 'tcp', 'x');
-                 PRAGMA user_version = 1;",
-            );
-            c.execute_batch(&sql).unwrap();
-        }
-        let c = open(&path).unwrap();
-        assert_eq!(user_version(&c, &path).unwrap(), SCHEMA_VERSION);
-        let (indexes, msg): (i64, String) = c
-            .query_row(
-                "SELECT (SELECT count(*) FROM sqlite_schema WHERE type = 'index'),
-                        (SELECT message FROM records)",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .unwrap();
-        assert_eq!((indexes, msg.as_str()), (0, "kept"));
-        assert!(!old_fts.exists());
-    }
-
-    #[test]
-    fn read_only_missing_file_is_a_clear_error() {
-        let dir = tempfile::tempdir().unwrap();
-        let e = open_read_only(&dir.path().join("nope.db")).unwrap_err();
-        assert!(matches!(e, StoreError::Missing { .. }), "{e}");
-        assert!(e.to_string().contains("nope.db"));
-    }
-
-    #[test]
-    fn newer_schema_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s.db");
-        open(&path)
-            .unwrap()
-            .execute_batch("PRAGMA user_version = 99")
-            .unwrap();
-        assert!(matches!(
-            open(&path),
-            Err(StoreError::TooNew { found: 99, .. })
-        ));
-        assert!(matches!(
-            open_read_only(&path),
-            Err(StoreError::TooNew { found: 99, .. })
-        ));
-    }
-
-    #[test]
-    fn foreign_database_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("other.db");
-        Connection::open(&path)
-            .unwrap()
-            .execute_batch("CREATE TABLE t(x)")
-            .unwrap();
-        assert!(matches!(open(&path), Err(StoreError::NotAStore { .. })));
-    }
+/// Raises `conn`'s automatic checkpoint to a backstop far above the usual WAL size, for a
+/// connection whose database the checkpoint thread looks after.
+pub(crate) fn backstop(conn: &Connection, path: &Path, pages: u32) -> Result<(), StoreError> {
+    conn.execute_batch(&format!(
+        "PRAGMA wal_autocheckpoint = {}",
+        pages.saturating_mul(8)
+    ))
+    .map_err(|e| StoreError::sqlite(path, "set pragmas", e))
 }

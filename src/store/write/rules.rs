@@ -1,15 +1,16 @@
 //! The persister's settings, checked once: flush triggers, ignore rules, thresholds, retention.
 //! Bad values are reported by `spawn` before anything starts, not discovered at the first record.
 
-use super::error::StoreError;
 use crate::config::StoreConfig;
 use crate::record::{Record, SourceKind, parse_level_arg};
+use crate::store::error::StoreError;
 use std::time::Duration;
 
 /// [`StoreConfig`], validated and parsed.
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
     pub buffer_size: usize,
+    pub buffer_bytes: usize,
     pub flush_level: i32,
     pub flush_interval: Duration,
     pub ignore: IgnoreRules,
@@ -29,6 +30,12 @@ impl Settings {
                 format!("{:?} is not a level name or number", c.flush_level),
             )
         })?;
+        if c.buffer_bytes == 0 {
+            return Err(bad(
+                "buffer_bytes",
+                "0 would flush after every record; it must be a number of bytes > 0".into(),
+            ));
+        }
         if !c.flush_interval.is_finite() || c.flush_interval < 0.0 || c.flush_interval > 1e9 {
             return Err(bad(
                 "flush_interval",
@@ -62,6 +69,7 @@ impl Settings {
         }
         Ok(Settings {
             buffer_size: c.buffer_size.max(1),
+            buffer_bytes: c.buffer_bytes,
             flush_level,
             flush_interval: Duration::from_secs_f64(c.flush_interval),
             ignore: IgnoreRules {

@@ -3,15 +3,18 @@
 
 use super::alerts::Thresholds;
 use super::checkpoint::Checkpointer;
-use super::error::StoreError;
-use super::index::{IndexHandle, IndexMsg};
 use super::rules::Settings;
-use super::schema::{self, Tuning};
 use super::writer::{RETENTION_CHUNK, Writer};
 use crate::config::StoreConfig;
 use crate::intake::{Envelope, Outlet};
 use crate::record::{Record, SourceKind, WARNING, now_epoch};
 use crate::stats::Stats;
+use crate::store::db::schema::{self, Tuning};
+use crate::store::error::StoreError;
+use crate::store::event::notify;
+pub use crate::store::event::{Observer, StoreEvent};
+use crate::store::index::build::{self as index, IndexHandle, IndexMsg};
+use crate::store::index::index_path;
 use crate::value::Value;
 use std::path::Path;
 use std::sync::Arc;
@@ -20,20 +23,6 @@ use std::time::Duration;
 use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
-
-/// What the persister tells its observer after a commit. Events come in commit order
-/// from one thread (the index thread, so a slow observer such as `--echo`
-/// does not hold up the writer); a flush is acknowledged only after its events.
-#[derive(Debug)]
-pub enum StoreEvent<'a> {
-    /// Records just committed, with their row ids, in insert order.
-    Stored(&'a [(i64, Record)]),
-    /// A threshold alert that has just been committed.
-    Alert(&'a Record),
-}
-
-/// The observer's type.
-pub type Observer = Box<dyn FnMut(StoreEvent<'_>) + Send>;
 
 /// The running persister.
 pub struct PersisterHandle {
@@ -81,22 +70,28 @@ pub fn spawn_tuned(
     // Two writers would hand out the same ids, and the second one's records would fall
     // where the first one's index says there are none.
     let lock = writer_lock(path)?;
-    let conn = schema::open_tuned(path, tuning)?;
+    let conn = schema::open_writer(path, tuning)?;
     let writer = Writer::new(conn, path, tuning.rows_per_insert)?;
     // Before the writer's first commit: see `index::spawn`.
     let (index, observer) = match tuning.index {
         true => (
-            Some(super::index::spawn(path, writer.conn(), tuning, observer)?),
+            Some(index::spawn(
+                path,
+                writer.conn(),
+                tuning,
+                observer,
+                settings.buffer_bytes.saturating_mul(INDEX_QUEUE_FLUSHES),
+            )?),
             None,
         ),
         false => (None, Some(observer)),
     };
     let checkpoints = match tuning.checkpoint_in_background {
         true => {
-            super::checkpoint::backstop(writer.conn(), path, tuning.wal_autocheckpoint)?;
+            schema::backstop(writer.conn(), path, tuning.wal_autocheckpoint)?;
             let mut files = vec![path.to_path_buf()];
             if tuning.index {
-                files.push(super::index::index_path(path));
+                files.push(index_path(path));
             }
             Some(super::checkpoint::spawn(&files)?)
         }
@@ -150,16 +145,6 @@ fn writer_lock(path: &Path) -> Result<std::fs::File, StoreError> {
     }
 }
 
-/// Tells `obs` about committed `rows`, then about the alerts among them (by position).
-pub(crate) fn notify(obs: &mut Observer, rows: &[(i64, Record)], alerts: &[usize]) {
-    obs(StoreEvent::Stored(rows));
-    for &i in alerts {
-        if let Some((_, a)) = rows.get(i) {
-            obs(StoreEvent::Alert(a));
-        }
-    }
-}
-
 /// How often, at most, drops are looked for while idle.
 const DROP_CHECK: Duration = Duration::from_secs(1);
 /// How often retention runs.
@@ -171,6 +156,13 @@ const RETRY_MAX: Duration = Duration::from_secs(5);
 const SHUTDOWN_ATTEMPTS: u32 = 4;
 /// Most alerts stored per flush; the rest are summed up in one record.
 const MAX_ALERTS_PER_FLUSH: usize = 100;
+/// How many buffers' worth of bytes (`buffer_bytes`) may wait for the index thread: the
+/// writer runs at most this far ahead of the index in memory, as `CHANNEL` bounds it in
+/// flushes.
+const INDEX_QUEUE_FLUSHES: usize = 2;
+/// While flushes fail, the buffer may grow to this many times its size (records and bytes)
+/// before the queue is left to fill.
+const FAILING_GROWTH: usize = 4;
 
 struct Persister {
     w: Writer,
@@ -185,6 +177,8 @@ struct Persister {
     thresholds: Thresholds,
     /// Records waiting for the next commit, with their ids once written.
     buffer: Vec<(i64, Record)>,
+    /// What `buffer` holds in bytes, as [`Record::approx_size`] counts them.
+    buffered_bytes: usize,
     /// Positions of alert records in `buffer`.
     alerts: Vec<usize>,
     alerts_suppressed: u64,
@@ -219,6 +213,7 @@ impl Persister {
             _checkpoints: checkpoints,
             thresholds: Thresholds::new(s.thresholds.clone(), s.threshold_window),
             buffer: Vec::with_capacity(s.buffer_size + crate::intake::MAX_BATCH_RECORDS),
+            buffered_bytes: 0,
             s,
             stats,
             observer,
@@ -269,7 +264,9 @@ impl Persister {
     /// Whether to take more from the queue. While flushes fail the buffer may grow to a
     /// bound, then the queue fills and the sources feel it (TCP waits, UDP/HTTP count drops).
     fn accepting(&self) -> bool {
-        self.failures == 0 || self.buffer.len() < (self.s.buffer_size * 4).max(10_000)
+        self.failures == 0
+            || (self.buffer.len() < (self.s.buffer_size * FAILING_GROWTH).max(10_000)
+                && self.buffered_bytes < self.s.buffer_bytes.saturating_mul(FAILING_GROWTH))
     }
 
     fn flush_due(&self) -> Option<Instant> {
@@ -327,7 +324,7 @@ impl Persister {
                 let mut open = true;
                 if urgent {
                     // One flush for the whole burst: take what is already queued first.
-                    while self.buffer.len() < self.s.buffer_size {
+                    while !self.full() {
                         match outlet.try_recv() {
                             Ok(Envelope::Records(b)) => {
                                 self.take(b);
@@ -341,12 +338,18 @@ impl Persister {
                         }
                     }
                 }
-                if urgent || self.buffer.len() >= self.s.buffer_size || !self.acks.is_empty() {
+                if urgent || self.full() || !self.acks.is_empty() {
                     self.flush(!self.acks.is_empty());
                 }
                 open
             }
         }
+    }
+
+    /// Whether the buffer has reached its size in records or in bytes (as the intake's
+    /// batches count them: [`Record::approx_size`]), and so must be flushed.
+    fn full(&self) -> bool {
+        self.buffer.len() >= self.s.buffer_size || self.buffered_bytes >= self.s.buffer_bytes
     }
 
     /// Buffers a batch after the ignore rules; returns whether it holds an urgent record.
@@ -379,6 +382,7 @@ impl Persister {
         } else {
             self.thresholds.observe(&r)
         };
+        self.buffered_bytes += r.approx_size();
         self.buffer.push((0, r));
         if let Some(a) = alert {
             if self.alerts.len() < MAX_ALERTS_PER_FLUSH {
@@ -397,6 +401,7 @@ impl Persister {
         if self.oldest.is_none() {
             self.oldest = Some(Instant::now());
         }
+        self.buffered_bytes += r.approx_size();
         self.buffer.push((0, r));
     }
 
@@ -529,7 +534,11 @@ impl Persister {
                     .recycled()
                     .unwrap_or_else(|| Vec::with_capacity(self.buffer.capacity()));
                 let batch = std::mem::replace(&mut self.buffer, fresh);
-                index.send(IndexMsg::Index(batch, std::mem::take(&mut self.alerts)));
+                index.send(IndexMsg::Index(
+                    batch,
+                    std::mem::take(&mut self.alerts),
+                    self.buffered_bytes,
+                ));
             }
             None => {
                 if let Some(obs) = &mut self.observer {
@@ -540,6 +549,7 @@ impl Persister {
             }
         }
         self.oldest = None;
+        self.buffered_bytes = 0;
         self.ack_all();
     }
 

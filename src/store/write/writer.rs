@@ -1,22 +1,22 @@
 //! The insert path and retention deletes: one transaction per flush, one prepared insert
 //! whose text parameters point into the records (no per-record allocation or copy).
 
-use super::error::StoreError;
-use super::rawstmt::RawStmt;
-use super::schema::{self, COLUMNS, NCOLUMNS};
 use crate::record::{Record, now_epoch};
+use crate::store::db::raw::{Binder, Db, Stmt, StmtId};
+use crate::store::db::schema::{self, COLUMNS, NCOLUMNS};
+use crate::store::error::StoreError;
 use rusqlite::{Connection, Params, params};
 use std::ffi::c_int;
 use std::path::{Path, PathBuf};
 
-/// The connection the persister owns, with what it needs to write. The statements come
-/// before the connection so they are finalized first.
+/// The connection the persister owns, with what it needs to write.
 pub(crate) struct Writer {
-    ins: RawStmt,
+    /// The connection and the inserts prepared on it.
+    db: Db,
+    ins: StmtId,
     /// Inserts `multi` rows per run (fewer statement runs, cursors kept open across rows).
-    ins_multi: Option<RawStmt>,
+    ins_multi: Option<StmtId>,
     multi: usize,
-    conn: Connection,
     path: PathBuf,
     /// The id the next record gets. Ids are never reused, even when retention empties the
     /// table, because the high-water mark is kept in `meta`.
@@ -58,17 +58,18 @@ impl Writer {
             )
         };
         let err = |op: &'static str| move |e| StoreError::sqlite(path, op, e);
-        let ins = RawStmt::prepare(&conn, &rows(1)).map_err(err("prepare insert"))?;
+        let next_id = schema::next_id(&conn).map_err(err("read the next record id"))?;
+        let mut db = Db::new(conn);
+        let ins = db.prepare(&rows(1)).map_err(err("prepare insert"))?;
         let ins_multi = match multi > 1 {
-            true => Some(RawStmt::prepare(&conn, &rows(multi)).map_err(err("prepare insert"))?),
+            true => Some(db.prepare(&rows(multi)).map_err(err("prepare insert"))?),
             false => None,
         };
-        let next_id = schema::next_id(&conn).map_err(err("read the next record id"))?;
         Ok(Writer {
+            db,
             ins,
             ins_multi,
             multi,
-            conn,
             path: path.to_path_buf(),
             next_id,
             json: vec![String::new(); multi.max(1)],
@@ -83,7 +84,7 @@ impl Writer {
 
     /// The connection, for reads done on the writer thread.
     pub fn conn(&self) -> &Connection {
-        &self.conn
+        self.db.conn()
     }
 
     /// Inserts every record in one transaction and fills in the row ids. On error
@@ -99,16 +100,18 @@ impl Writer {
                 r.created = now_epoch();
             }
         }
-        self.conn
+        self.db
+            .conn()
             .execute_batch("BEGIN IMMEDIATE")
             .map_err(|e| StoreError::sqlite(&self.path, "begin write transaction", e))?;
         let mut result = Ok(());
         let multi = self.multi.max(1);
         for chunk in batch.chunks(multi) {
-            let r = match (&mut self.ins_multi, chunk.len() == multi) {
-                (Some(m), true) => insert_rows(m, chunk, &mut self.json),
+            let r = match (self.ins_multi, chunk.len() == multi) {
+                (Some(m), true) => insert_rows(self.db.stmt(m), chunk, &mut self.json),
                 _ => chunk.iter().try_for_each(|row| {
-                    insert_rows(&mut self.ins, std::slice::from_ref(row), &mut self.json)
+                    let st = self.db.stmt(self.ins);
+                    insert_rows(st, std::slice::from_ref(row), &mut self.json)
                 }),
             };
             if let Err(e) = r {
@@ -120,27 +123,24 @@ impl Writer {
                 break;
             }
         }
-        self.ins.clear_bindings();
-        if let Some(m) = &mut self.ins_multi {
-            m.clear_bindings();
-        }
         let next = first + n as i64;
         if result.is_ok() {
             result = self
-                .conn
+                .db
+                .conn()
                 .prepare_cached("INSERT OR REPLACE INTO meta(key, value) VALUES ('next_id', ?1)")
                 .and_then(|mut st| st.execute([next]))
-                .and_then(|_| self.conn.execute_batch("COMMIT"))
+                .and_then(|_| self.db.conn().execute_batch("COMMIT"))
                 .map_err(|e| StoreError::sqlite(&self.path, format!("commit {n} records"), e));
         }
         match &result {
             Ok(()) => self.next_id = next,
             Err(_) => {
-                if !self.conn.is_autocommit() {
-                    let _ = self.conn.execute_batch("ROLLBACK");
+                if !self.db.conn().is_autocommit() {
+                    let _ = self.db.conn().execute_batch("ROLLBACK");
                 }
                 // Someone else may have written rows: start after whatever is there now.
-                if let Ok(id) = schema::next_id(&self.conn) {
+                if let Ok(id) = schema::next_id(self.db.conn()) {
                     self.next_id = id.max(self.next_id);
                 }
             }
@@ -195,7 +195,8 @@ impl Writer {
     }
 
     fn delete_chunk(&mut self, op: &str, sql: &str, p: impl Params) -> Result<usize, StoreError> {
-        self.conn
+        self.db
+            .conn()
             .prepare_cached(sql)
             .and_then(|mut s| s.execute(p))
             .map_err(|e| StoreError::sqlite(&self.path, op, e))
@@ -204,7 +205,8 @@ impl Writer {
     /// The lowest id still stored (the next id when the table is empty): every id below
     /// it is gone for good.
     pub fn first_id(&self) -> Result<i64, StoreError> {
-        self.conn
+        self.db
+            .conn()
             .query_row(
                 "SELECT coalesce(min(id), ?1) FROM records",
                 [self.next_id],
@@ -215,60 +217,61 @@ impl Writer {
 }
 
 /// Inserts `rows` (with their ids already set) with one run of `st`, which takes exactly
-/// that many rows.
+/// that many rows. `json` holds one reusable buffer per row for its `extra` JSON.
 fn insert_rows(
-    st: &mut RawStmt,
+    mut st: Stmt<'_>,
     rows: &[(i64, Record)],
     json: &mut [String],
 ) -> rusqlite::Result<()> {
-    for (k, ((id, r), buf)) in rows.iter().zip(json.iter_mut()).enumerate() {
-        bind_one(st, (k * PARAMS) as c_int, *id, r, buf)?;
+    // Rendered before binding, so the bound text is borrowed unchanged while the run lasts.
+    for ((_, r), buf) in rows.iter().zip(json.iter_mut()) {
+        buf.clear();
+        if !r.extra.is_empty() {
+            crate::value::write_json_map(&r.extra, buf);
+        }
     }
-    st.step()
+    let json = &*json;
+    st.run(|b| {
+        for (k, ((id, r), buf)) in rows.iter().zip(json).enumerate() {
+            bind_one(b, (k * PARAMS) as c_int, *id, r, buf)?;
+        }
+        Ok(())
+    })
 }
 
 /// Binds one record at parameters `base + 1 ..= base + PARAMS`.
-fn bind_one(
-    ins: &mut RawStmt,
+fn bind_one<'d>(
+    ins: &mut Binder<'_, 'd>,
     base: c_int,
     id: i64,
-    r: &Record,
-    json: &mut String,
+    r: &'d Record,
+    json: &'d str,
 ) -> rusqlite::Result<()> {
     ins.bind_i64(base + 1, id)?;
     let base = base + 1;
     ins.bind_f64(base + 1, r.created)?;
     ins.bind_i64(base + 2, i64::from(r.level))?;
-    // SAFETY: `r` and `json` stay alive and unchanged until the statement's `step` (in
-    // `insert_rows`) returns; every parameter is rebound before it runs again, and
-    // `write` clears all bindings before the records leave.
-    unsafe {
-        ins.bind_str(base + 3, &r.levelname)?;
-        ins.bind_str(base + 4, &r.logger)?;
-        ins.bind_str(base + 5, &r.message)?;
-        ins.bind_str(base + 6, r.source.as_str())?;
-        ins.bind_str(base + 7, &r.origin)?;
-        ins.bind_opt_str(base + 8, r.job.as_deref())?;
-        ins.bind_opt_str(base + 9, r.host.as_deref())?;
-        ins.bind_opt_i64(base + 10, r.process)?;
-        ins.bind_opt_str(base + 11, r.process_name.as_deref())?;
-        ins.bind_opt_i64(base + 12, r.thread)?;
-        ins.bind_opt_str(base + 13, r.thread_name.as_deref())?;
-        ins.bind_opt_str(base + 14, r.task_name.as_deref())?;
-        ins.bind_opt_str(base + 15, r.pathname.as_deref())?;
-        ins.bind_opt_str(base + 16, r.filename.as_deref())?;
-        ins.bind_opt_str(base + 17, r.module.as_deref())?;
-        ins.bind_opt_i64(base + 18, r.lineno)?;
-        ins.bind_opt_str(base + 19, r.func.as_deref())?;
-        ins.bind_opt_str(base + 20, r.exc_text.as_deref())?;
-        ins.bind_opt_str(base + 21, r.stack_info.as_deref())?;
-        if r.extra.is_empty() {
-            ins.bind_null(base + 22)?;
-        } else {
-            json.clear();
-            crate::value::write_json_map(&r.extra, json);
-            ins.bind_str(base + 22, json)?;
-        }
+    ins.bind_str(base + 3, &r.levelname)?;
+    ins.bind_str(base + 4, &r.logger)?;
+    ins.bind_str(base + 5, &r.message)?;
+    ins.bind_str(base + 6, r.source.as_str())?;
+    ins.bind_str(base + 7, &r.origin)?;
+    ins.bind_opt_str(base + 8, r.job.as_deref())?;
+    ins.bind_opt_str(base + 9, r.host.as_deref())?;
+    ins.bind_opt_i64(base + 10, r.process)?;
+    ins.bind_opt_str(base + 11, r.process_name.as_deref())?;
+    ins.bind_opt_i64(base + 12, r.thread)?;
+    ins.bind_opt_str(base + 13, r.thread_name.as_deref())?;
+    ins.bind_opt_str(base + 14, r.task_name.as_deref())?;
+    ins.bind_opt_str(base + 15, r.pathname.as_deref())?;
+    ins.bind_opt_str(base + 16, r.filename.as_deref())?;
+    ins.bind_opt_str(base + 17, r.module.as_deref())?;
+    ins.bind_opt_i64(base + 18, r.lineno)?;
+    ins.bind_opt_str(base + 19, r.func.as_deref())?;
+    ins.bind_opt_str(base + 20, r.exc_text.as_deref())?;
+    ins.bind_opt_str(base + 21, r.stack_info.as_deref())?;
+    match r.extra.is_empty() {
+        true => ins.bind_null(base + 22),
+        false => ins.bind_str(base + 22, json),
     }
-    Ok(())
 }

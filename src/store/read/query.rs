@@ -1,224 +1,23 @@
 //! Reading the store: filtered, streamed records, counts, and read-only SQL.
 //! The block index narrows each query to the id ranges that may match; every user value is bound as a parameter.
 
-use super::error::{StoreError, on};
 use super::extra::parse_extra;
-use super::index;
-use super::schema::{self, COLUMNS};
-use super::words::TextQuery;
+pub use super::filter::Filter;
+use super::filter::{block_clause, record_clause};
+use super::functions::register_functions;
 use crate::record::{Record, SourceKind};
+use crate::store::db::schema::{self, COLUMNS};
+use crate::store::error::{self, StoreError, on};
+use crate::store::index::format as index;
 use crate::value::Value;
-use regex::Regex;
-use rusqlite::functions::FunctionFlags;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, Row, params_from_iter};
-
-/// Which records to read. Every field narrows; `Default` reads everything, oldest first.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Filter {
-    /// Records at or above this level.
-    pub min_level: Option<i32>,
-    /// Logger name, as a case-sensitive GLOB (`app.*`).
-    pub logger: Option<String>,
-    pub source: Option<SourceKind>,
-    /// Leave out logtui's own records (alerts, drop notices): `query` does unless asked.
-    pub hide_internal: bool,
-    /// Only records stored after this row id (how `query --follow` asks for what is new).
-    pub after_id: Option<i64>,
-    /// Origin (peer address, socket path, channel), as a GLOB.
-    pub origin: Option<String>,
-    /// Exact job name.
-    pub job: Option<String>,
-    /// Search over message and traceback: every whitespace-separated term must occur (as
-    /// a phrase of its words, case-insensitively); a trailing `*` makes a term a prefix.
-    /// See [`super::words::TextQuery`].
-    pub search: Option<String>,
-    /// A regular expression (Rust `regex` syntax) matched against message or traceback.
-    pub regex: Option<String>,
-    /// Created at or after, epoch seconds.
-    pub since: Option<f64>,
-    /// Created before, epoch seconds (exclusive).
-    pub until: Option<f64>,
-    /// At most this many records (for `count`, a cap on the count).
-    pub limit: Option<u64>,
-    /// Newest first. Order is arrival order (row id), which is also how the store and its
-    /// index are laid out; `created` is the sender's clock and may disagree across senders.
-    pub descending: bool,
-}
-
-/// Registers the SQL functions queries use: `regexp(pattern, text)` (so `text REGEXP
-/// pattern` works) and `logtui_search(search, message, exc_text)`, each parsing its first
-/// argument once per statement.
-pub fn register_functions(conn: &Connection) -> Result<(), StoreError> {
-    conn.create_scalar_function(
-        "logtui_search",
-        3,
-        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
-        |ctx| {
-            let q = ctx.get_or_create_aux(
-                0,
-                |v| -> Result<TextQuery, Box<dyn std::error::Error + Send + Sync>> {
-                    Ok(TextQuery::parse(v.as_str()?))
-                },
-            )?;
-            let text = |i: usize| match ctx.get_raw(i) {
-                rusqlite::types::ValueRef::Text(t) => std::str::from_utf8(t).ok(),
-                _ => None,
-            };
-            Ok(q.matches(text(1).unwrap_or(""), text(2)))
-        },
-    )
-    .map_err(on(conn, "register logtui_search function"))?;
-    conn.create_scalar_function(
-        "regexp",
-        2,
-        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
-        |ctx| {
-            let re = ctx.get_or_create_aux(
-                0,
-                |v| -> Result<Regex, Box<dyn std::error::Error + Send + Sync>> {
-                    Ok(Regex::new(v.as_str()?)?)
-                },
-            )?;
-            Ok(match ctx.get_raw(1) {
-                rusqlite::types::ValueRef::Text(t) => {
-                    std::str::from_utf8(t).ok().map(|s| re.is_match(s))
-                }
-                _ => None,
-            })
-        },
-    )
-    .map_err(on(conn, "register regexp function"))
-}
-
-/// A WHERE clause under construction: each condition names its one parameter as `$`.
-#[derive(Default)]
-struct Where {
-    sql: String,
-    params: Vec<SqlValue>,
-}
-
-impl Where {
-    fn add(&mut self, cond: &str, v: SqlValue) {
-        self.params.push(v);
-        let n = format!("?{}", self.params.len());
-        self.sql.push_str(if self.sql.is_empty() {
-            " WHERE "
-        } else {
-            " AND "
-        });
-        self.sql.push_str(&cond.replace('$', &n));
-    }
-}
-
-/// The conditions on each record for `f`, and their parameters.
-fn record_clause(f: &Filter) -> Result<Where, StoreError> {
-    let mut w = Where::default();
-    let text = |s: &String| SqlValue::Text(s.clone());
-    if let Some(l) = f.min_level {
-        w.add("level >= $", SqlValue::Integer(l.into()));
-    }
-    if let Some(g) = &f.logger {
-        w.add("logger GLOB $", text(g));
-    }
-    if let Some(s) = f.source {
-        w.add("source = $", SqlValue::Text(s.as_str().to_owned()));
-    }
-    if f.hide_internal {
-        w.add(
-            "source != $",
-            SqlValue::Text(SourceKind::Internal.as_str().to_owned()),
-        );
-    }
-    if let Some(id) = f.after_id {
-        w.add("id > $", SqlValue::Integer(id));
-    }
-    if let Some(g) = &f.origin {
-        w.add("origin GLOB $", text(g));
-    }
-    if let Some(j) = &f.job {
-        w.add("job = $", text(j));
-    }
-    if let Some(t) = f.since {
-        w.add("created >= $", SqlValue::Real(t));
-    }
-    if let Some(t) = f.until {
-        w.add("created < $", SqlValue::Real(t));
-    }
-    if let Some(search) = f
-        .search
-        .as_ref()
-        .filter(|s| !TextQuery::parse(s).is_empty())
-    {
-        w.add("logtui_search($, message, exc_text)", text(search));
-    }
-    if let Some(re) = &f.regex {
-        Regex::new(re).map_err(|e| StoreError::BadRegex {
-            pattern: re.clone(),
-            source: Box::new(e),
-        })?;
-        w.add("(message REGEXP $ OR exc_text REGEXP $)", text(re));
-    }
-    Ok(w)
-}
-
-/// The conditions on each block of the index for `f`: a block that fails them holds no
-/// match. A block lists no loggers (origins, jobs) when it has too many to list.
-fn block_clause(f: &Filter) -> Where {
-    let mut w = Where::default();
-    let text = |s: &String| SqlValue::Text(s.clone());
-    let listed = |col: &str, cond: &str| {
-        format!("({col} IS NULL OR EXISTS (SELECT 1 FROM json_each({col}) WHERE value {cond}))")
-    };
-    if let Some(l) = f.min_level {
-        w.add("max_level >= $", SqlValue::Integer(l.into()));
-    }
-    if let Some(g) = &f.logger {
-        w.add(&listed("loggers", "GLOB $"), text(g));
-    }
-    if let Some(s) = f.source {
-        w.add("(sources & $) != 0", SqlValue::Integer(1 << s as u32));
-    }
-    if f.hide_internal {
-        let others = SourceKind::ALL
-            .iter()
-            .filter(|k| **k != SourceKind::Internal)
-            .fold(0i64, |m, k| m | 1 << *k as u32);
-        w.add("(sources & $) != 0", SqlValue::Integer(others));
-    }
-    if let Some(id) = f.after_id {
-        w.add("last_id > $", SqlValue::Integer(id));
-    }
-    if let Some(g) = &f.origin {
-        w.add(&listed("origins", "GLOB $"), text(g));
-    }
-    if let Some(j) = &f.job {
-        w.add(&listed("jobs", "= $"), text(j));
-    }
-    if let Some(t) = f.since {
-        w.add("max_created >= $", SqlValue::Real(t));
-    }
-    if let Some(t) = f.until {
-        w.add("min_created < $", SqlValue::Real(t));
-    }
-    if let Some(q) = f
-        .search
-        .as_deref()
-        .and_then(|s| TextQuery::parse(s).index_query())
-    {
-        w.add(
-            "first_id IN (SELECT rowid FROM idx.words WHERE words MATCH $)",
-            SqlValue::Text(q),
-        );
-    }
-    w
-}
 
 /// The id ranges that may hold records matching `f`, ascending and disjoint: the blocks
 /// the index cannot rule out, plus every range it does not cover yet. Everything when the
 /// store has no index file.
 fn candidate_ranges(conn: &Connection, f: &Filter) -> Result<Vec<(i64, i64)>, StoreError> {
-    let store = super::error::conn_path(conn);
+    let store = error::conn_path(conn);
     let everything = vec![(i64::MIN, i64::MAX)];
     if !index::attach(conn, &store)? {
         return Ok(everything);
@@ -408,7 +207,7 @@ pub(crate) fn record_from_row(row: &Row<'_>) -> rusqlite::Result<(i64, Record)> 
 
 /// Runs one read-only statement, handing `f` the column names and each row's values.
 /// Statements that could write (per `sqlite3_stmt_readonly`) are refused; run this on a
-/// connection from [`super::schema::open_read_only`], which cannot write either way.
+/// connection from `store::open_read_only`, which cannot write either way.
 pub fn run_sql(
     conn: &Connection,
     sql: &str,

@@ -1,9 +1,9 @@
 //! Background WAL checkpoints for the store and its index file: a thread that copies committed
 //! pages home every 200 ms, so the fsyncs that end each checkpoint never stall a busy thread.
 
-use super::error::StoreError;
+use crate::store::error::StoreError;
 use rusqlite::{Connection, OpenFlags};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::mpsc::{RecvTimeoutError, SyncSender};
 use std::time::Duration;
 
@@ -69,14 +69,4 @@ impl Drop for Checkpointer {
             tracing::error!("the checkpoint thread panicked");
         }
     }
-}
-
-/// Raises `conn`'s automatic checkpoint to a backstop far above the usual WAL size, for a
-/// connection whose database the checkpoint thread looks after.
-pub(crate) fn backstop(conn: &Connection, path: &Path, pages: u32) -> Result<(), StoreError> {
-    conn.execute_batch(&format!(
-        "PRAGMA wal_autocheckpoint = {}",
-        pages.saturating_mul(8)
-    ))
-    .map_err(|e| StoreError::sqlite(path, "set pragmas", e))
 }
