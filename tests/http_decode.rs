@@ -2,9 +2,10 @@
 //! hostile inputs, agreement with CPython's `%`, and the listener end to end with CPython's own HTTPHandler.
 
 use logtui::decode::httpreq::{self, Head};
-use logtui::decode::{DecodeError, form, json, pyrepr};
+use logtui::decode::{DecodeError, form, json};
 use logtui::intake::{Envelope, Intake, Outlet};
 use logtui::limits::{DecodeLimits, Limits};
+use logtui::python as pyrepr;
 use logtui::record::{Record, SourceKind};
 use logtui::source::budget::ByteBudget;
 use logtui::source::http::serve;

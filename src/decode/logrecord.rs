@@ -1,8 +1,8 @@
 //! Maps a LogRecord-shaped key/value set onto [`Record`], whatever carried it:
 //! a pickled `record.__dict__`, an HTTPHandler form, Logbook's `to_dict`, Smarter's or Logbook's Redis JSON.
 
-use crate::decode::pyrepr;
 use crate::limits::DecodeLimits;
+use crate::python as pyrepr;
 use crate::record::{self, Record, SourceKind};
 use crate::timefmt;
 use crate::value::Value;
