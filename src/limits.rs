@@ -25,6 +25,41 @@ pub const DEFAULT_MAX_DECODED: usize = 64 * 1024 * 1024;
 /// larger than a read chunk: 16 frames at the default `max_frame`.
 pub const DEFAULT_MAX_BUFFERED: usize = 256 * 1024 * 1024;
 
+/// Most bytes one `%` formatting may produce. A template such as `%9999999s` is legal Python
+/// but would make us allocate for a stranger; 16 MiB (the default frame cap) is far above any
+/// real message, and going past it keeps the template and the args text instead.
+pub const MAX_FORMATTED: usize = 16 * 1024 * 1024;
+
+/// Widest field width or precision a `%` conversion may ask for. Python accepts up to
+/// `sys.maxsize`; a log line padded past 1 MiB is an attack, not a message, and the cap keeps
+/// the number itself from costing anything before the budget sees it.
+pub const MAX_FORMAT_WIDTH: usize = 1024 * 1024;
+
+/// Highest precision of `%e %f %g`. An f64 has at most 767 significant decimal digits and its
+/// smallest value 1074 fractional ones, so no precision past 1100 shows anything but zeros;
+/// `%.16777216g` would make the float formatter write 16 MiB for one number.
+pub const MAX_FLOAT_PRECISION: usize = 1100;
+
+/// Maps up to this many pairs are searched in place by `%(key)s`; a bigger one is indexed by a
+/// hash map on the first lookup, so a template repeating `%(key)s` costs O(1) per lookup.
+/// Real args dicts hold a handful of keys, and a linear scan of 16 beats hashing.
+pub const SMALL_MAP: usize = 16;
+
+/// Work units (about a byte scanned or produced each) every record may spend on formatting,
+/// however small it is: 1 Mi units is about a millisecond, enough for any real message with
+/// room to spare, yet a 1 KB template repeating a conversion against a big argument stops there.
+pub const FORMAT_WORK_FLOOR: usize = 1 << 20;
+
+/// Work units per byte of a record's template and arguments, on top of the floor: an honest
+/// message produces about as much as it carries (a 16 MiB `%s` argument renders once), so 8× its
+/// size formats every real record while keeping the worst case linear in what the sender sent.
+pub const FORMAT_WORK_PER_BYTE: usize = 8;
+
+/// The work budget of one record whose template and arguments come to `input_bytes`.
+pub fn format_work_budget(input_bytes: usize) -> usize {
+    FORMAT_WORK_FLOOR.saturating_add(FORMAT_WORK_PER_BYTE.saturating_mul(input_bytes))
+}
+
 /// The `[limits]` section of the configuration: what decoders may produce from one payload,
 /// and what the listeners may hold for all senders together.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

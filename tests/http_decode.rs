@@ -1053,3 +1053,51 @@ async fn big_bodies_wait_for_the_shared_byte_budget() {
     assert!(recs[1].message.starts_with("second"));
     srv.stop().await;
 }
+
+/// `urllib.parse.quote_plus` for the few characters these tests send.
+fn quote_plus(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('&', "%26")
+        .replace('+', "%2B")
+        .replace('=', "%3D")
+        .replace(' ', "+")
+}
+
+/// A form whose template repeats a zero-width conversion against a multi-megabyte argument
+/// (and ones asking for absurd widths or precisions) keeps its template and args text and is
+/// marked `format_refused`, promptly; an honest form beside it formats as before.
+#[test]
+fn form_work_bombs_keep_the_template_and_are_marked() {
+    let limits = DecodeLimits::default();
+    let mark = |r: &logtui::record::Record| {
+        r.extra
+            .iter()
+            .find(|(k, _)| k == "format_refused")
+            .and_then(|(_, v)| v.as_str().map(str::to_owned))
+    };
+    let big = "x".repeat(3 << 20);
+    let bomb = "%(k).0s".repeat(20_000);
+    let body = format!(
+        "name=bomb&msg={}&args={}",
+        quote_plus(&bomb),
+        quote_plus(&format!("{{'k': '{big}'}}"))
+    );
+    let started = std::time::Instant::now();
+    let r = form::decode_form(body.as_bytes(), &limits, "p").expect("a record");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert_eq!(r.message, bomb);
+    assert_eq!(mark(&r).as_deref(), Some("work budget"));
+    for (msg, args) in [("%.16777216g", "(1.0,)"), ("%999999999d", "(1,)")] {
+        let body = format!("name=x&msg={}&args={args}", quote_plus(msg));
+        let r = form::decode_form(body.as_bytes(), &limits, "p").expect("a record");
+        assert_eq!(
+            (r.message.as_str(), mark(&r).as_deref()),
+            (msg, Some("work budget"))
+        );
+    }
+    let r = form::decode_form(b"name=x&msg=%25d+%25s&args=(1,+'a')", &limits, "p").unwrap();
+    assert_eq!((r.message.as_str(), mark(&r)), ("1 a", None));
+    // What Python itself refuses is kept, but not marked: it is the sender's bug, not ours.
+    let r = form::decode_form(b"name=x&msg=%25d+%25d&args=(1,)", &limits, "p").unwrap();
+    assert_eq!((r.message.as_str(), mark(&r)), ("%d %d", None));
+}

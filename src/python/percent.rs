@@ -1,18 +1,16 @@
 //! Python 3's `%` operator (`PyUnicode_Format`), rebuilt rule by rule for `msg % args`.
 //! Refuses where Python raises; output bounded so a template cannot make us allocate gigabytes.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use crate::value::Value;
 
+use crate::limits::{MAX_FLOAT_PRECISION, MAX_FORMAT_WIDTH, MAX_FORMATTED, SMALL_MAP};
+
 use super::MAX_INT_DIGITS;
 use super::repr::{py_ascii, py_repr, py_str};
-
-/// Most bytes one `%` formatting may produce. A template such as `%999999999s`
-/// is legal Python but would make us allocate gigabytes for a stranger; 16 MiB
-/// (the default frame cap) is far above any real message, and going past it
-/// gives `None`, so the caller keeps the template and the args text instead.
-pub const MAX_FORMATTED: usize = 16 * 1024 * 1024;
+use super::{Refused, Work};
 
 /// Formats `template % args` exactly as Python 3's `%` operator would, or `None` when Python would raise.
 ///
@@ -21,9 +19,32 @@ pub const MAX_FORMATTED: usize = 16 * 1024 * 1024;
 /// no `%(…)` in the template, a single argument that need not be used), and any
 /// other value is one argument. `None` is also returned for the few results a
 /// Rust `String` cannot hold (a lone surrogate from `%c`) and for output past
-/// [`MAX_FORMATTED`].
+/// [`MAX_FORMATTED`]. The work is unbounded but for the output cap: strangers' input goes
+/// through [`percent_format_within`].
 pub fn percent_format(template: &str, args: &Value) -> Option<String> {
-    let mut st = ArgState::new(args);
+    percent_format_within(template, args, &mut Work::new(usize::MAX)).ok()
+}
+
+/// [`percent_format`], charging `work` for everything it scans and produces: the template,
+/// each conversion's rendered text (before a precision cuts it), padding, digits and map lookups.
+/// Widths and precisions past [`MAX_FORMAT_WIDTH`] and [`MAX_FLOAT_PRECISION`], and output past
+/// [`MAX_FORMATTED`], are refused as [`Refused::Budget`] too: Python would format them, we will not.
+pub fn percent_format_within(
+    template: &str,
+    args: &Value,
+    work: &mut Work,
+) -> Result<String, Refused> {
+    let out = format_all(template, args, work);
+    match out {
+        Some(s) if !work.exhausted() => Ok(s),
+        _ if work.exhausted() => Err(Refused::Budget),
+        _ => Err(Refused::Python),
+    }
+}
+
+fn format_all(template: &str, args: &Value, work: &mut Work) -> Option<String> {
+    work.charge(template.len())?;
+    let mut st = ArgState::new(args, work);
     let mut out = String::with_capacity(template.len() + 16);
     let mut rest = template;
     while let Some(at) = rest.find('%') {
@@ -40,7 +61,7 @@ pub fn percent_format(template: &str, args: &Value) -> Option<String> {
         format_one(&mut cur, &mut st, &mut out)?;
         rest = &cur.s[cur.pos..];
         if out.len() > MAX_FORMATTED {
-            return None;
+            return st.work.refuse();
         }
     }
     out.push_str(rest);
@@ -48,40 +69,42 @@ pub fn percent_format(template: &str, args: &Value) -> Option<String> {
     if st.dict.is_none() && st.argidx < st.arglen {
         return None;
     }
-    (out.len() <= MAX_FORMATTED).then_some(out)
+    if out.len() > MAX_FORMATTED {
+        return st.work.refuse();
+    }
+    Some(out)
 }
 
 /// CPython's argument cursor (`arglen`/`argidx` in `PyUnicode_Format`), kept
 /// literally because its quirks are observable: a non-tuple argument is consumed
 /// once, and `%(key)` replaces the current argument with the looked-up value.
-struct ArgState<'a> {
+struct ArgState<'a, 'w> {
     tuple: &'a [Value],
     current: &'a Value,
     arglen: isize,
     argidx: isize,
     dict: Option<&'a [(String, Value)]>,
+    /// `dict` indexed by key (the last duplicate's position), built on the first lookup
+    /// in a map bigger than [`SMALL_MAP`], so repeated `%(key)s` never rescans a big dict.
+    index: Option<HashMap<&'a str, usize, foldhash::fast::RandomState>>,
+    work: &'w mut Work,
 }
 
-impl<'a> ArgState<'a> {
-    fn new(args: &'a Value) -> ArgState<'a> {
-        match args {
-            Value::List(items) => ArgState {
-                tuple: items,
-                current: args,
-                arglen: items.len() as isize,
-                argidx: 0,
-                dict: None,
-            },
-            other => ArgState {
-                tuple: &[],
-                current: other,
-                arglen: -1,
-                argidx: -2,
-                dict: match other {
-                    Value::Map(pairs) => Some(pairs),
-                    _ => None,
-                },
-            },
+impl<'a, 'w> ArgState<'a, 'w> {
+    fn new(args: &'a Value, work: &'w mut Work) -> ArgState<'a, 'w> {
+        let (tuple, arglen, argidx, dict): (&[Value], isize, isize, _) = match args {
+            Value::List(items) => (items, items.len() as isize, 0, None),
+            Value::Map(pairs) => (&[], -1, -2, Some(pairs.as_slice())),
+            _ => (&[], -1, -2, None),
+        };
+        ArgState {
+            tuple,
+            current: args,
+            arglen,
+            argidx,
+            dict,
+            index: None,
+            work,
         }
     }
 
@@ -100,8 +123,21 @@ impl<'a> ArgState<'a> {
 
     fn select_key(&mut self, key: &str) -> Option<()> {
         let pairs = self.dict?; // "format requires a mapping"
+        self.work.charge(key.len() + 1)?;
         // The last duplicate wins, as when Python builds a dict.
-        let (_, v) = pairs.iter().rev().find(|(k, _)| k == key)?;
+        let v = if pairs.len() <= SMALL_MAP {
+            &pairs.iter().rev().find(|(k, _)| k == key)?.1
+        } else {
+            if self.index.is_none() {
+                self.work.charge(pairs.len())?;
+                let mut index = HashMap::with_capacity_and_hasher(pairs.len(), Default::default());
+                for (i, (k, _)) in pairs.iter().enumerate() {
+                    index.insert(k.as_str(), i);
+                }
+                self.index = Some(index);
+            }
+            &pairs[*self.index.as_ref()?.get(key)?].1
+        };
         self.current = v;
         self.arglen = -1;
         self.argidx = -2;
@@ -125,17 +161,15 @@ impl Cursor<'_> {
         Some(c)
     }
 
-    /// A decimal count from the template; Python raises past `sys.maxsize`, we refuse past our output cap.
-    fn number(&mut self) -> Option<usize> {
+    /// A decimal count from the template, saturating: Python raises past `sys.maxsize`, and the
+    /// caller refuses anything past [`MAX_FORMAT_WIDTH`] long before that.
+    fn number(&mut self) -> usize {
         let mut n: usize = 0;
         while let Some(d) = self.peek().and_then(|c| c.to_digit(10)) {
-            n = n.checked_mul(10)?.checked_add(d as usize)?;
-            if n > MAX_FORMATTED {
-                return None;
-            }
+            n = n.saturating_mul(10).saturating_add(d as usize);
             self.pos += 1;
         }
-        Some(n)
+        n
     }
 }
 
@@ -152,6 +186,7 @@ struct Spec {
 
 /// Parses and applies one conversion; `cur` starts just after the `%`.
 fn format_one(cur: &mut Cursor, st: &mut ArgState, out: &mut String) -> Option<()> {
+    st.work.charge(1)?;
     let mut spec = Spec::default();
     if cur.peek() == Some('(') {
         cur.pos += 1;
@@ -191,10 +226,10 @@ fn format_one(cur: &mut Cursor, st: &mut ArgState, out: &mut String) -> Option<(
         }
         spec.width = usize::try_from(w.unsigned_abs()).ok()?;
     } else {
-        spec.width = cur.number()?;
+        spec.width = cur.number();
     }
-    if spec.width > MAX_FORMATTED {
-        return None;
+    if spec.width > MAX_FORMAT_WIDTH {
+        return st.work.refuse();
     }
     if cur.peek() == Some('.') {
         cur.pos += 1;
@@ -203,10 +238,10 @@ fn format_one(cur: &mut Cursor, st: &mut ArgState, out: &mut String) -> Option<(
             let p = star_arg(st.next()?)?;
             spec.prec = Some(usize::try_from(p.max(0)).ok()?);
         } else {
-            spec.prec = Some(cur.number()?);
+            spec.prec = Some(cur.number());
         }
-        if spec.prec.is_some_and(|p| p > MAX_FORMATTED) {
-            return None;
+        if spec.prec.is_some_and(|p| p > MAX_FORMAT_WIDTH) {
+            return st.work.refuse();
         }
     }
     // One C length modifier is accepted and ignored (`%ld`).
@@ -222,21 +257,28 @@ fn format_one(cur: &mut Cursor, st: &mut ArgState, out: &mut String) -> Option<(
                 'r' => py_repr(v),
                 _ => py_ascii(v),
             };
+            // Charged in full: the text was rendered whole before the precision cut it.
+            st.work.charge(text.len())?;
             if let Some(p) = spec.prec
                 && let Some((cut, _)) = text.char_indices().nth(p)
             {
                 text.truncate(cut);
             }
-            pad(out, &spec, &text, false, false)
+            pad(out, st.work, &spec, &text, false, false)
         }
         'd' | 'i' | 'u' | 'x' | 'X' | 'o' => {
-            let text = format_int(v, conv, spec.alt, spec.prec)?;
+            let text = format_int(v, conv, spec.alt, spec.prec, st.work)?;
             let prefixed = spec.alt && conv != 'd' && conv != 'i' && conv != 'u';
-            pad(out, &spec, &text, true, prefixed)
+            pad(out, st.work, &spec, &text, true, prefixed)
         }
         'e' | 'E' | 'f' | 'F' | 'g' | 'G' => {
-            let text = format_float(as_float(v)?, conv, spec.alt, spec.prec.unwrap_or(6))?;
-            pad(out, &spec, &text, true, false)
+            let prec = spec.prec.unwrap_or(6);
+            if prec > MAX_FLOAT_PRECISION {
+                return st.work.refuse();
+            }
+            let text = format_float(as_float(v)?, conv, spec.alt, prec)?;
+            st.work.charge(text.len())?;
+            pad(out, st.work, &spec, &text, true, false)
         }
         'c' => {
             let c = match v {
@@ -252,7 +294,14 @@ fn format_one(cur: &mut Cursor, st: &mut ArgState, out: &mut String) -> Option<(
                 }
                 _ => None?,
             };
-            pad(out, &spec, c.encode_utf8(&mut [0; 4]), false, false)
+            pad(
+                out,
+                st.work,
+                &spec,
+                c.encode_utf8(&mut [0; 4]),
+                false,
+                false,
+            )
         }
         _ => None, // "unsupported format character"
     }
@@ -269,7 +318,14 @@ fn star_arg(v: &Value) -> Option<i64> {
 
 /// Writes `text` padded to the width, as CPython's `unicode_format_arg_output` does:
 /// numbers take a sign from `+`/space, zero fill goes after the sign and any `0x` prefix.
-fn pad(out: &mut String, spec: &Spec, text: &str, numeric: bool, prefixed: bool) -> Option<()> {
+fn pad(
+    out: &mut String,
+    work: &mut Work,
+    spec: &Spec,
+    text: &str,
+    numeric: bool,
+    prefixed: bool,
+) -> Option<()> {
     let mut body = text;
     let mut sign = "";
     if numeric {
@@ -292,8 +348,9 @@ fn pad(out: &mut String, spec: &Spec, text: &str, numeric: bool, prefixed: bool)
     let len = sign.len() + prefix.len() + body.chars().count();
     let fill = spec.width.saturating_sub(len);
     if out.len() + fill + text.len() > MAX_FORMATTED {
-        return None;
+        return work.refuse();
     }
+    work.charge(fill)?;
     let zero = numeric && spec.zero && !spec.ljust;
     if !spec.ljust && !zero {
         out.extend(std::iter::repeat_n(' ', fill));
@@ -312,7 +369,13 @@ fn pad(out: &mut String, spec: &Spec, text: &str, numeric: bool, prefixed: bool)
 
 /// `%d %x %o` of an int, bool or (for `%d`) float, as CPython's `_PyUnicode_FormatLong`
 /// writes it: `-`, then `0x`/`0o` under `#`, then digits zero-padded to the precision.
-fn format_int(v: &Value, conv: char, alt: bool, prec: Option<usize>) -> Option<String> {
+fn format_int(
+    v: &Value,
+    conv: char,
+    alt: bool,
+    prec: Option<usize>,
+    work: &mut Work,
+) -> Option<String> {
     let decimal = matches!(conv, 'd' | 'i' | 'u');
     let (neg, digits) = match v {
         Value::Int(i) => (*i < 0, i.unsigned_abs().to_string()),
@@ -344,6 +407,13 @@ fn format_int(v: &Value, conv: char, alt: bool, prec: Option<usize>) -> Option<S
         }
         _ => return None,
     };
+    // Decimal digits are copied; hex and octal of a big int cost one pass over the limbs per
+    // 9-digit chunk, so quadratic in the length.
+    let cost = match conv {
+        'x' | 'X' | 'o' if digits.len() > 38 => digits.len() * digits.len() / 64,
+        _ => digits.len(),
+    };
+    work.charge(cost + prec.unwrap_or(0))?;
     let (body, prefix) = match conv {
         'x' => (to_radix(&digits, 4, false), "0x"),
         'X' => (to_radix(&digits, 4, true), "0X"),
@@ -438,9 +508,6 @@ fn as_float(v: &Value) -> Option<f64> {
 /// Rust's fixed-precision float formatting is exact and rounds half to even, like dtoa.
 fn format_float(x: f64, conv: char, alt: bool, prec: usize) -> Option<String> {
     let upper = conv.is_ascii_uppercase();
-    if prec > MAX_FORMATTED {
-        return None;
-    }
     if !x.is_finite() {
         // NaN's sign is not shown by `%`; infinity's is.
         let word = if x.is_nan() {

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::limits::DecodeLimits;
+use crate::python::{Refused, Work, percent_format_within};
 use crate::value::Value;
 
 fn lit(s: &str) -> Option<Value> {
@@ -310,4 +311,59 @@ fn str_and_repr() {
         deep = Value::List(vec![deep]);
     }
     assert_eq!(py_repr(&deep).len(), 20_001);
+}
+
+fn within(t: &str, args: &Value) -> Result<String, Refused> {
+    let input = t.len() + args.approx_size();
+    percent_format_within(
+        t,
+        args,
+        &mut Work::new(crate::limits::format_work_budget(input)),
+    )
+}
+
+#[test]
+fn work_bombs_are_refused_as_budget() {
+    // A 1 KB-ish template repeating a zero-width conversion against a 4 MiB argument.
+    let big = Value::Map(vec![("k".into(), s(&"x".repeat(4 << 20)))]);
+    let bomb = "%(k).0s".repeat(5000);
+    assert_eq!(within(&bomb, &big), Err(Refused::Budget));
+    let one = Value::List(vec![Value::Float(1.0)]);
+    assert_eq!(within("%.16777216g", &one), Err(Refused::Budget));
+    assert_eq!(within("%.1101f", &one), Err(Refused::Budget));
+    let int = Value::List(vec![Value::Int(1)]);
+    assert_eq!(within("%999999999d", &int), Err(Refused::Budget));
+    assert_eq!(within("%.999999999d", &int), Err(Refused::Budget));
+    // What Python itself refuses stays a Python refusal.
+    assert_eq!(within("%d %d", &int), Err(Refused::Python));
+}
+
+#[test]
+fn honest_messages_fit_the_budget() {
+    let text = "y".repeat(16 << 20);
+    let args = Value::List(vec![s(&text)]);
+    assert_eq!(within("%s", &args).map(|m| m.len()), Ok(16 << 20));
+    let one = Value::List(vec![Value::Float(0.1)]);
+    assert_eq!(
+        within("%.1100f", &one).map(|m| m.len()),
+        Ok(1102),
+        "the precision ceiling itself still formats"
+    );
+    let big = Value::Map(vec![("k".into(), s(&"x".repeat(4 << 20)))]);
+    assert_eq!(within("%(k).3s", &big).as_deref(), Ok("xxx"));
+}
+
+#[test]
+fn big_maps_are_indexed_and_the_last_duplicate_wins() {
+    let mut pairs: Vec<(String, Value)> = (0..100_000)
+        .map(|i| (format!("k{i}"), Value::Int(i)))
+        .collect();
+    pairs.push(("k7".into(), s("last")));
+    let args = Value::Map(pairs);
+    let t = "%(k0)s %(k99999)s %(k7)s ".repeat(10_000);
+    let started = std::time::Instant::now();
+    let m = within(&t, &args).expect("formats");
+    assert!(m.starts_with("0 99999 last 0 99999 last"), "{}", &m[..40]);
+    // 30 000 linear scans of 100 000 pairs would take seconds, not milliseconds.
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
 }
