@@ -1101,3 +1101,47 @@ fn form_work_bombs_keep_the_template_and_are_marked() {
     let r = form::decode_form(b"name=x&msg=%25d+%25d&args=(1,)", &limits, "p").unwrap();
     assert_eq!((r.message.as_str(), mark(&r)), ("%d %d", None));
 }
+
+/// Every JSON value counts against `max_items`, top-level ones included, and
+/// `decode_json_each` hands records over one by one, keeping only the first failure.
+#[test]
+fn json_bodies_count_every_value_and_stream_their_records() {
+    let limits = DecodeLimits {
+        max_items: 1000,
+        ..DecodeLimits::default()
+    };
+    let each = |body: &str| {
+        let mut seen = 0usize;
+        let s = json::decode_json_each(body.as_bytes(), &limits, SourceKind::Http, "p", |_| {
+            seen += 1
+        });
+        (seen, s)
+    };
+    // 5000 bare numbers: 1000 are read (and are not records), then the limit ends the body.
+    let (seen, s) = each(&"1 ".repeat(5000));
+    let s = s.expect("JSON");
+    assert_eq!((seen, s.records, s.rejected), (0, 0, 1001));
+    assert!(
+        matches!(s.first_error, Some(DecodeError::NotARecord(_))),
+        "{s:?}"
+    );
+    // An array is one value plus its elements.
+    let (_, s) = each(&format!("[{}1]", "1,".repeat(1000)));
+    assert_eq!(s, Err(DecodeError::TooLarge("item")));
+    // 400 tiny objects on their own lines: 800 items, all records, each handed over.
+    let (seen, s) = each(&"{\"msg\": \"a\"}\n".repeat(400));
+    let s = s.expect("JSON");
+    assert_eq!(
+        (seen, s.records, s.rejected, s.first_error),
+        (400, 400, 0, None)
+    );
+    // The collecting wrapper sees the same.
+    let all = json::decode_json(
+        b"{\"msg\": 1} 2 {\"msg\": 3}",
+        &limits,
+        SourceKind::Http,
+        "p",
+    )
+    .expect("JSON");
+    assert_eq!(all.iter().filter(|r| r.is_ok()).count(), 2);
+}
