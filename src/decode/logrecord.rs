@@ -441,6 +441,8 @@ impl RecordBuilder {
                             .as_ref()
                             .map_or_else(|| args.approx_size(), String::len);
                     let mut work = Work::new(limits::format_work_budget(input));
+                    // Reading the args literal was one linear pass over its text.
+                    let _ = work.charge(repr.as_ref().map_or(0, String::len));
                     match pyrepr::percent_format_within(&t, &args, &mut work) {
                         Ok(m) => {
                             self.rec.message = m;
