@@ -1,6 +1,7 @@
 //! The intake queue: the one path from the sources to the store.
 //! Sources hand it batches; a bounded queue sits in front of the persister so a slow disk is felt, never hidden.
 
+use crate::decode::logrecord::format_refused;
 use crate::record::{Record, SourceKind};
 use crate::stats::Stats;
 use std::sync::Arc;
@@ -43,6 +44,7 @@ impl Intake {
         if batch.is_empty() {
             return true;
         }
+        self.count_format_refused(&batch);
         self.tx.send(Envelope::Records(batch)).await.is_ok()
     }
 
@@ -52,6 +54,7 @@ impl Intake {
         if batch.is_empty() {
             return true;
         }
+        self.count_format_refused(&batch);
         let n = batch.len() as u64;
         match self.tx.try_send(Envelope::Records(batch)) {
             Ok(()) => true,
@@ -59,6 +62,14 @@ impl Intake {
                 self.stats.add_dropped(source, n);
                 false
             }
+        }
+    }
+
+    /// Counts the records whose formatting was refused, against their own source. One look at
+    /// each record's last extra (the decoder puts the mark there), on memory the batcher just read.
+    fn count_format_refused(&self, batch: &[Record]) {
+        for r in batch.iter().filter(|r| format_refused(r)) {
+            self.stats.add_format_refused(r.source, 1);
         }
     }
 

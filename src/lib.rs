@@ -9,6 +9,7 @@ pub mod decode;
 pub mod encode;
 pub mod intake;
 pub mod limits;
+pub mod python;
 pub mod record;
 pub mod source;
 pub mod stats;

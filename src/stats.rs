@@ -17,6 +17,9 @@ pub struct SourceStats {
     pub dropped: AtomicU64,
     /// Records skipped by the ignore rules.
     pub ignored: AtomicU64,
+    /// Records stored with their template unformatted because formatting would have cost more
+    /// than their work budget (marked `format_refused` in their extras); also counted as received.
+    pub format_refused: AtomicU64,
 }
 
 /// A point-in-time copy of one source's counters.
@@ -27,6 +30,7 @@ pub struct Counts {
     pub rejected: u64,
     pub dropped: u64,
     pub ignored: u64,
+    pub format_refused: u64,
 }
 
 /// All sources' counters. Shared behind an `Arc`.
@@ -55,6 +59,9 @@ impl Stats {
     pub fn add_ignored(&self, s: SourceKind, n: u64) {
         self.of(s).ignored.fetch_add(n, Relaxed);
     }
+    pub fn add_format_refused(&self, s: SourceKind, n: u64) {
+        self.of(s).format_refused.fetch_add(n, Relaxed);
+    }
 
     pub fn snapshot(&self, s: SourceKind) -> Counts {
         let c = self.of(s);
@@ -64,6 +71,7 @@ impl Stats {
             rejected: c.rejected.load(Relaxed),
             dropped: c.dropped.load(Relaxed),
             ignored: c.ignored.load(Relaxed),
+            format_refused: c.format_refused.load(Relaxed),
         }
     }
 
@@ -88,13 +96,14 @@ impl Stats {
             .filter(|(_, c)| *c != Counts::default())
             .map(|(s, c)| {
                 format!(
-                    "{:<8} received {:>9}  stored {:>9}  rejected {:>6}  dropped {:>6}  ignored {:>6}",
+                    "{:<8} received {:>9}  stored {:>9}  rejected {:>6}  dropped {:>6}  ignored {:>6}  unformatted {:>6}",
                     s.as_str(),
                     c.received,
                     c.stored,
                     c.rejected,
                     c.dropped,
-                    c.ignored
+                    c.ignored,
+                    c.format_refused
                 )
             })
             .collect()
@@ -106,11 +115,18 @@ impl Stats {
             .into_iter()
             .map(|s| {
                 let c = self.snapshot(s);
-                let n = [c.received, c.stored, c.rejected, c.dropped, c.ignored];
+                let n = [
+                    c.received,
+                    c.stored,
+                    c.rejected,
+                    c.dropped,
+                    c.ignored,
+                    c.format_refused,
+                ];
                 let n: Vec<String> = n.iter().map(u64::to_string).collect();
                 format!("{} {}", s.as_str(), n.join("/"))
             })
             .collect();
-        parts.join("  ") + "  (received/stored/rejected/dropped/ignored)"
+        parts.join("  ") + "  (received/stored/rejected/dropped/ignored/unformatted)"
     }
 }

@@ -4,9 +4,10 @@
 mod common;
 
 use logtui::decode::httpreq::{self, Head};
-use logtui::decode::{DecodeError, form, json, pyrepr};
+use logtui::decode::{DecodeError, form, json};
 use logtui::intake::{Envelope, Intake, Outlet};
 use logtui::limits::{DecodeLimits, Limits};
+use logtui::python as pyrepr;
 use logtui::record::{Record, SourceKind};
 use logtui::source::budget::ByteBudget;
 use logtui::source::http::serve;
@@ -1066,4 +1067,96 @@ async fn big_bodies_wait_for_the_shared_byte_budget() {
     assert!(recs[0].message.starts_with("first"));
     assert!(recs[1].message.starts_with("second"));
     srv.stop().await;
+}
+
+/// `urllib.parse.quote_plus` for the few characters these tests send.
+fn quote_plus(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('&', "%26")
+        .replace('+', "%2B")
+        .replace('=', "%3D")
+        .replace(' ', "+")
+}
+
+/// A form whose template repeats a zero-width conversion against a multi-megabyte argument
+/// (and ones asking for absurd widths or precisions) keeps its template and args text and is
+/// marked `format_refused`, promptly; an honest form beside it formats as before.
+#[test]
+fn form_work_bombs_keep_the_template_and_are_marked() {
+    let limits = DecodeLimits::default();
+    let mark = |r: &logtui::record::Record| {
+        r.extra
+            .iter()
+            .find(|(k, _)| k == "format_refused")
+            .and_then(|(_, v)| v.as_str().map(str::to_owned))
+    };
+    let big = "x".repeat(3 << 20);
+    let bomb = "%(k).0s".repeat(20_000);
+    let body = format!(
+        "name=bomb&msg={}&args={}",
+        quote_plus(&bomb),
+        quote_plus(&format!("{{'k': '{big}'}}"))
+    );
+    let started = std::time::Instant::now();
+    let r = form::decode_form(body.as_bytes(), &limits, "p").expect("a record");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert_eq!(r.message, bomb);
+    assert_eq!(mark(&r).as_deref(), Some("work budget"));
+    for (msg, args) in [("%.16777216g", "(1.0,)"), ("%999999999d", "(1,)")] {
+        let body = format!("name=x&msg={}&args={args}", quote_plus(msg));
+        let r = form::decode_form(body.as_bytes(), &limits, "p").expect("a record");
+        assert_eq!(
+            (r.message.as_str(), mark(&r).as_deref()),
+            (msg, Some("work budget"))
+        );
+    }
+    let r = form::decode_form(b"name=x&msg=%25d+%25s&args=(1,+'a')", &limits, "p").unwrap();
+    assert_eq!((r.message.as_str(), mark(&r)), ("1 a", None));
+    // What Python itself refuses is kept, but not marked: it is the sender's bug, not ours.
+    let r = form::decode_form(b"name=x&msg=%25d+%25d&args=(1,)", &limits, "p").unwrap();
+    assert_eq!((r.message.as_str(), mark(&r)), ("%d %d", None));
+}
+
+/// Every JSON value counts against `max_items`, top-level ones included, and
+/// `decode_json_each` hands records over one by one, keeping only the first failure.
+#[test]
+fn json_bodies_count_every_value_and_stream_their_records() {
+    let limits = DecodeLimits {
+        max_items: 1000,
+        ..DecodeLimits::default()
+    };
+    let each = |body: &str| {
+        let mut seen = 0usize;
+        let s = json::decode_json_each(body.as_bytes(), &limits, SourceKind::Http, "p", |_| {
+            seen += 1
+        });
+        (seen, s)
+    };
+    // 5000 bare numbers: 1000 are read (and are not records), then the limit ends the body.
+    let (seen, s) = each(&"1 ".repeat(5000));
+    let s = s.expect("JSON");
+    assert_eq!((seen, s.records, s.rejected), (0, 0, 1001));
+    assert!(
+        matches!(s.first_error, Some(DecodeError::NotARecord(_))),
+        "{s:?}"
+    );
+    // An array is one value plus its elements.
+    let (_, s) = each(&format!("[{}1]", "1,".repeat(1000)));
+    assert_eq!(s, Err(DecodeError::TooLarge("item")));
+    // 400 tiny objects on their own lines: 800 items, all records, each handed over.
+    let (seen, s) = each(&"{\"msg\": \"a\"}\n".repeat(400));
+    let s = s.expect("JSON");
+    assert_eq!(
+        (seen, s.records, s.rejected, s.first_error),
+        (400, 400, 0, None)
+    );
+    // The collecting wrapper sees the same.
+    let all = json::decode_json(
+        b"{\"msg\": 1} 2 {\"msg\": 3}",
+        &limits,
+        SourceKind::Http,
+        "p",
+    )
+    .expect("JSON");
+    assert_eq!(all.iter().filter(|r| r.is_ok()).count(), 2);
 }

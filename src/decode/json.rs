@@ -5,8 +5,8 @@ use crate::decode::DecodeError;
 use crate::decode::form::text_lossless;
 use crate::decode::logrecord::RECORD_KEYS;
 use crate::decode::logrecord::{RecordBuilder, Rendering};
-use crate::decode::pyrepr::MAX_INT_DIGITS;
 use crate::limits::DecodeLimits;
+use crate::python::MAX_INT_DIGITS;
 use crate::record::{Record, SourceKind};
 use crate::value::Value;
 use std::collections::HashMap;
@@ -15,7 +15,17 @@ use std::collections::HashMap;
 /// it a linear scan is cheaper than hashing, and real records have ~25 keys.
 const DEDUP_INDEX_AT: usize = 32;
 
-/// Decodes a JSON body into records.
+/// What [`decode_json_each`] did with a body that was JSON: how many records it handed over,
+/// how many values or lines failed, and the first failure (the rest are only counted).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Summary {
+    pub records: usize,
+    pub rejected: usize,
+    pub first_error: Option<DecodeError>,
+}
+
+/// Decodes a JSON body into records, collected. A thin wrapper over [`each_result`] for
+/// callers that want every failure; the listener uses [`decode_json_each`], which holds none.
 ///
 /// The outer `Err` means the body is not JSON at all: empty, or not one value in
 /// it parses. Otherwise each object (top-level, array element, or one per line)
@@ -32,6 +42,44 @@ pub fn decode_json(
     source: SourceKind,
     origin: &str,
 ) -> Result<Vec<Result<Record, DecodeError>>, DecodeError> {
+    let mut out = Vec::new();
+    each_result(body, limits, source, origin, |r| out.push(r))?;
+    Ok(out)
+}
+
+/// Decodes a JSON body as [`decode_json`] does, handing each record to `emit` as soon as it
+/// is decoded and keeping only the first failure plus a count, so a body of millions of tiny
+/// values costs the memory of one value at a time (and at most `max_items` values in all).
+pub fn decode_json_each(
+    body: &[u8],
+    limits: &DecodeLimits,
+    source: SourceKind,
+    origin: &str,
+    mut emit: impl FnMut(Record),
+) -> Result<Summary, DecodeError> {
+    let mut s = Summary::default();
+    each_result(body, limits, source, origin, |r| match r {
+        Ok(rec) => {
+            s.records += 1;
+            emit(rec);
+        }
+        Err(e) => {
+            s.rejected += 1;
+            s.first_error.get_or_insert(e);
+        }
+    })?;
+    Ok(s)
+}
+
+/// The reading loop behind both entry points: every value, top-level ones included, counts
+/// against `max_items`, and each one's record (or failure) goes to `on` before the next is read.
+fn each_result(
+    body: &[u8],
+    limits: &DecodeLimits,
+    source: SourceKind,
+    origin: &str,
+    mut on: impl FnMut(Result<Record, DecodeError>),
+) -> Result<(), DecodeError> {
     if body.len() > limits.max_frame {
         return Err(DecodeError::FrameTooLarge {
             len: body.len() as u64,
@@ -49,7 +97,6 @@ pub fn decode_json(
     if r.b.starts_with(b"\xef\xbb\xbf") {
         r.pos = 3;
     }
-    let mut out = Vec::new();
     let mut first_err = None;
     let mut parsed_any = false;
     loop {
@@ -57,23 +104,27 @@ pub fn decode_json(
         if r.pos >= r.b.len() {
             break;
         }
+        // Past the item limit every later value would fail too: one error ends the body.
+        if let Err(e) = r.count_item() {
+            first_err.get_or_insert_with(|| e.clone());
+            on(Err(e));
+            break;
+        }
         let start = r.pos;
         match r.value() {
             Ok(Value::List(elems)) => {
                 parsed_any = true;
-                out.extend(
-                    elems
-                        .into_iter()
-                        .map(|v| to_record(v, limits, source, origin)),
-                );
+                for v in elems {
+                    on(to_record(v, limits, source, origin));
+                }
             }
             Ok(v) => {
                 parsed_any = true;
-                out.push(to_record(v, limits, source, origin));
+                on(to_record(v, limits, source, origin));
             }
             Err(e) => {
                 first_err.get_or_insert_with(|| e.clone());
-                out.push(Err(e));
+                on(Err(e));
                 r.pos = resync(r.b, start);
             }
         }
@@ -81,7 +132,7 @@ pub fn decode_json(
     if !parsed_any {
         return Err(first_err.unwrap_or_else(|| DecodeError::malformed("JSON", "empty body")));
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Reads exactly one JSON value (whitespace around it allowed), with the same

@@ -1,11 +1,26 @@
 //! Maps a LogRecord-shaped key/value set onto [`Record`], whatever carried it:
 //! a pickled `record.__dict__`, an HTTPHandler form, Logbook's `to_dict`, Smarter's or Logbook's Redis JSON.
 
-use crate::decode::pyrepr;
+use crate::limits;
 use crate::limits::DecodeLimits;
+use crate::python::{self as pyrepr, Refused, Work};
 use crate::record::{self, Record, SourceKind};
 use crate::timefmt;
 use crate::value::Value;
+
+/// The `extra` key that marks a record whose message was left unformatted because formatting
+/// would cost more than its work budget; its value says why ([`WORK_BUDGET`]).
+pub const FORMAT_REFUSED: &str = "format_refused";
+
+/// [`FORMAT_REFUSED`]'s value when the per-record work budget ran out.
+pub const WORK_BUDGET: &str = "work budget";
+
+/// Whether [`RecordBuilder::finish`] refused to format this record's message. The mark is the
+/// last extra it pushes and nothing decodes after it, so this reads one entry, not the map.
+#[inline]
+pub fn format_refused(r: &Record) -> bool {
+    r.extra.last().is_some_and(|(k, _)| k == FORMAT_REFUSED)
+}
 
 /// Keys at least one of which a payload must have to be taken as a log record: stdlib dicts
 /// have `name`/`msg`, Logbook `channel`/`msg`/`message`, Logbook's RedisHandler and Smarter
@@ -397,42 +412,59 @@ impl RecordBuilder {
             Value::Str(s) => s,
             other => pyrepr::py_str(&other),
         });
+        // The args as Python sees them, and their text (kept when the message cannot be
+        // formatted); a typed value's text is only rendered then.
         let args = match self.args.take() {
             Some(Value::Str(repr)) if self.rendering == Rendering::Text => {
                 match pyrepr::parse_literal(&repr, limits) {
                     Some(Value::List(l)) if l.is_empty() => None,
                     Some(Value::Map(m)) if m.is_empty() => None,
-                    Some(v) => Some((v, repr)),
-                    None => Some((Value::Null, repr)),
+                    Some(v) => Some((v, Some(repr))),
+                    None => Some((Value::Null, Some(repr))),
                 }
             }
             // LogRecord.getMessage formats only when args is truthy: `()` and `{}` leave msg as is.
             Some(Value::Null) | None => None,
             Some(Value::List(l)) if l.is_empty() => None,
             Some(Value::Map(m)) if m.is_empty() => None,
-            Some(v) => {
-                let repr = pyrepr::py_str(&v);
-                Some((v, repr))
-            }
+            Some(v) => Some((v, None)),
         };
         self.rec.message = match (self.message.take(), template, args) {
             (Some(formatted), _, _) => formatted,
             (None, Some(t), None) => t,
             (None, Some(t), Some((args, repr))) => {
-                match (!matches!(args, Value::Null))
-                    .then(|| pyrepr::percent_format(&t, &args))
-                    .flatten()
-                {
-                    Some(m) => m,
-                    None => {
-                        // Keep the template and the args text rather than guess.
-                        self.rec.extra.push(("args".to_owned(), Value::Str(repr)));
-                        t
+                let refused = if matches!(args, Value::Null) {
+                    Refused::Python
+                } else {
+                    let input = t.len()
+                        + repr
+                            .as_ref()
+                            .map_or_else(|| args.approx_size(), String::len);
+                    let mut work = Work::new(limits::format_work_budget(input));
+                    // Reading the args literal was one linear pass over its text.
+                    let _ = work.charge(repr.as_ref().map_or(0, String::len));
+                    match pyrepr::percent_format_within(&t, &args, &mut work) {
+                        Ok(m) => {
+                            self.rec.message = m;
+                            return self.rec;
+                        }
+                        Err(why) => why,
                     }
+                };
+                // Keep the template and the args text rather than guess.
+                let repr = repr.unwrap_or_else(|| pyrepr::py_str(&args));
+                self.rec.extra.push(("args".to_owned(), Value::Str(repr)));
+                if refused == Refused::Budget {
+                    self.rec.extra.push((
+                        FORMAT_REFUSED.to_owned(),
+                        Value::Str(WORK_BUDGET.to_owned()),
+                    ));
                 }
+                t
             }
             (None, None, args) => {
-                if let Some((_, repr)) = args {
+                if let Some((v, repr)) = args {
+                    let repr = repr.unwrap_or_else(|| pyrepr::py_str(&v));
                     self.rec.extra.push(("args".to_owned(), Value::Str(repr)));
                 }
                 String::new()

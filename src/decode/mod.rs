@@ -7,7 +7,9 @@ pub mod httpreq;
 pub mod json;
 pub mod logrecord;
 pub mod pickle;
-pub mod pyrepr;
+
+/// Python's text rules moved to [`crate::python`]; this name keeps callers written before the move building.
+pub use crate::python as pyrepr;
 
 use thiserror::Error;
 

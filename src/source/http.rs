@@ -439,45 +439,30 @@ impl Conn {
     /// Decodes a body, counts and submits its records, and picks the status.
     async fn ingest(&mut self, kind: BodyKind, payload: Vec<u8>) -> u16 {
         let limits = self.ctx.limits;
-        let (records, errors) = if payload.len() > BLOCKING_DECODE_BYTES {
+        let d = if payload.len() > BLOCKING_DECODE_BYTES {
             let origin = self.origin.clone();
-            tokio::task::spawn_blocking(move || decode(kind, &payload, &limits, &origin))
+            let intake = self.ctx.intake.clone();
+            tokio::task::spawn_blocking(move || decode(kind, &payload, &limits, &origin, &intake))
                 .await
                 .unwrap_or_else(|_| {
-                    (
-                        Vec::new(),
-                        vec![DecodeError::malformed("body", "decoder task failed")],
-                    )
+                    Decoded::failed(DecodeError::malformed("body", "decoder task failed"))
                 })
         } else {
-            decode(kind, &payload, &limits, &self.origin)
+            decode(kind, &payload, &limits, &self.origin, &self.ctx.intake)
         };
-        let stats = &self.ctx.intake.stats;
-        stats.add_received(SourceKind::Http, (records.len() + errors.len()) as u64);
-        if let Some(first) = errors.first() {
-            stats.add_rejected(SourceKind::Http, errors.len() as u64);
+        if let Some(first) = &d.first_error {
             tracing::warn!(
                 peer = %self.origin,
-                rejected = errors.len(),
-                accepted = records.len(),
+                rejected = d.rejected,
+                accepted = d.accepted,
                 error = %first,
                 "http: rejected body or elements"
             );
         }
-        let mut status = if records.is_empty() { 400 } else { 200 };
-        let mut batcher = Batcher::default();
-        let mut kept = true;
-        for r in records {
-            if let Some(batch) = batcher.push(r) {
-                kept &= self.ctx.intake.try_submit(SourceKind::Http, batch);
-            }
-        }
-        if !batcher.is_empty() {
-            kept &= self.ctx.intake.try_submit(SourceKind::Http, batcher.take());
-        }
+        let mut status = if d.accepted == 0 { 400 } else { 200 };
         // The store's queue was full: the records are counted as dropped, and a client that
         // reads statuses (HTTPHandler does not) learns to retry.
-        if !kept {
+        if !d.kept {
             status = 503;
         }
         status
@@ -594,33 +579,81 @@ fn body_kind(media: Option<String>, body: &[u8], is_get: bool) -> Option<BodyKin
     }
 }
 
-/// Decodes a payload into records and per-record failures.
+/// What decoding one body did: records handed to the intake queue, failures counted (only the
+/// first kept), and whether the queue took every batch.
+struct Decoded {
+    accepted: u64,
+    rejected: u64,
+    first_error: Option<DecodeError>,
+    kept: bool,
+}
+
+impl Decoded {
+    fn failed(e: DecodeError) -> Decoded {
+        Decoded {
+            accepted: 0,
+            rejected: 1,
+            first_error: Some(e),
+            kept: true,
+        }
+    }
+}
+
+/// Decodes a payload, submitting its records in batches as they are decoded (so a body of a
+/// million records never holds them all) and counting them and its failures as received.
 fn decode(
     kind: BodyKind,
     payload: &[u8],
     limits: &DecodeLimits,
     origin: &str,
-) -> (Vec<Record>, Vec<DecodeError>) {
+    intake: &Intake,
+) -> Decoded {
+    let stats = &intake.stats;
+    let mut d = Decoded {
+        accepted: 0,
+        rejected: 0,
+        first_error: None,
+        kept: true,
+    };
+    let mut batcher = Batcher::default();
+    let submit = |batch: Vec<Record>, kept: &mut bool| {
+        // Received before submitted, so a stored count never runs ahead of the received one.
+        stats.add_received(SourceKind::Http, batch.len() as u64);
+        *kept &= intake.try_submit(SourceKind::Http, batch);
+    };
+    let mut push = |r: Record, d: &mut Decoded| {
+        d.accepted += 1;
+        if let Some(batch) = batcher.push(r) {
+            submit(batch, &mut d.kept);
+        }
+    };
     match kind {
         BodyKind::Form => match form::decode_form(payload, limits, origin) {
-            Ok(r) => (vec![r], Vec::new()),
-            Err(e) => (Vec::new(), vec![e]),
+            Ok(r) => push(r, &mut d),
+            Err(e) => d = Decoded::failed(e),
         },
-        BodyKind::Json => match json::decode_json(payload, limits, SourceKind::Http, origin) {
-            Ok(items) => {
-                let mut records = Vec::with_capacity(items.len());
-                let mut errors = Vec::new();
-                for item in items {
-                    match item {
-                        Ok(r) => records.push(r),
-                        Err(e) => errors.push(e),
-                    }
+        BodyKind::Json => {
+            let res = json::decode_json_each(payload, limits, SourceKind::Http, origin, |r| {
+                push(r, &mut d)
+            });
+            match res {
+                Ok(s) => {
+                    d.rejected = s.rejected as u64;
+                    d.first_error = s.first_error;
                 }
-                (records, errors)
+                // Not JSON at all: nothing was decoded, so nothing was submitted.
+                Err(e) => d = Decoded::failed(e),
             }
-            Err(e) => (Vec::new(), vec![e]),
-        },
+        }
     }
+    if !batcher.is_empty() {
+        submit(batcher.take(), &mut d.kept);
+    }
+    if d.rejected > 0 {
+        stats.add_received(SourceKind::Http, d.rejected);
+        stats.add_rejected(SourceKind::Http, d.rejected);
+    }
+    d
 }
 
 #[cfg(test)]
