@@ -28,6 +28,12 @@ pub fn run(db: &Path, args: &QueryArgs) -> Result<()> {
         writeln!(out, "{}", query::count(&conn, &filter)?)?;
         return quiet_pipe(out.flush().map_err(Into::into));
     }
+    // Ctrl-C is watched before anything is printed: a signal that came between the first
+    // listing and the polling loop would otherwise kill the process instead of ending it cleanly.
+    let interrupts = match args.follow {
+        true => Some(Interrupts::watch()?),
+        false => None,
+    };
     // What is stored from here on is what --follow prints next.
     let mut last = match args.follow {
         true => newest_id(&conn)?,
@@ -37,15 +43,22 @@ pub fn run(db: &Path, args: &QueryArgs) -> Result<()> {
         writeln!(out, "{}", CSV_COLUMNS.join(","))?;
     }
     let printed = print_matching(&conn, &filter, args.format, &look, &mut out)?;
-    if !args.follow {
+    let Some(interrupts) = interrupts else {
         return quiet_pipe(printed.map(drop).and_then(|()| Ok(out.flush()?)));
-    }
+    };
     last = last.max(printed?);
     out.flush()?;
     filter.after_id = Some(last);
     filter.limit = None;
     filter.descending = false;
-    quiet_pipe(follow(&conn, filter, args.format, &look, &mut out))
+    quiet_pipe(follow(
+        &conn,
+        filter,
+        args.format,
+        &look,
+        &mut out,
+        interrupts,
+    ))
 }
 
 /// Prints every record `filter` matches; returns the highest id printed (0 for none), or
@@ -83,6 +96,29 @@ fn print_matching(
 /// query on the newest block of the index costs well under a millisecond.
 const FOLLOW_POLL: Duration = Duration::from_millis(200);
 
+/// SIGINT and SIGTERM, watched for `--follow` from before its first listing, with the
+/// small runtime its timer runs on.
+struct Interrupts {
+    rt: tokio::runtime::Runtime,
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+}
+
+impl Interrupts {
+    fn watch() -> Result<Interrupts> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the --follow timer")?;
+        let _entered = rt.enter();
+        let int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+        let term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+        drop(_entered);
+        Ok(Interrupts { rt, int, term })
+    }
+}
+
 /// `--follow`: prints what is stored after `filter.after_id`, again and again, until
 /// Ctrl-C or SIGTERM (a clean exit, 0) or the reader closes the pipe.
 fn follow(
@@ -91,15 +127,14 @@ fn follow(
     format: Format,
     look: &Look,
     out: &mut impl Write,
+    interrupts: Interrupts,
 ) -> Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the --follow timer")?;
+    let Interrupts {
+        rt,
+        mut int,
+        mut term,
+    } = interrupts;
     rt.block_on(async {
-        let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
-        let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
         loop {
             tokio::select! {
                 _ = int.recv() => return Ok(()),
