@@ -270,7 +270,7 @@ impl HttpTarget {
             let text = match k {
                 "msg" => msg.clone(),
                 "args" => args.clone(),
-                _ => crate::decode::pyrepr::py_str(&v),
+                _ => crate::python::py_str(&v),
             };
             pairs.push((k.to_owned(), text));
         }

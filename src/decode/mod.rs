@@ -8,9 +8,6 @@ pub mod json;
 pub mod logrecord;
 pub mod pickle;
 
-/// Python's text rules moved to [`crate::python`]; this name keeps callers written before the move building.
-pub use crate::python as pyrepr;
-
 use thiserror::Error;
 
 /// Why a payload was rejected. The message is written for logtui's own log.

@@ -361,9 +361,8 @@ fn big_maps_are_indexed_and_the_last_duplicate_wins() {
     pairs.push(("k7".into(), s("last")));
     let args = Value::Map(pairs);
     let t = "%(k0)s %(k99999)s %(k7)s ".repeat(10_000);
-    let started = std::time::Instant::now();
+    // Through the index built for a big map, the last duplicate still wins, as in a dict.
+    // (What the index saves is measured by benches/hostile.py, not timed here.)
     let m = within(&t, &args).expect("formats");
     assert!(m.starts_with("0 99999 last 0 99999 last"), "{}", &m[..40]);
-    // 30 000 linear scans of 100 000 pairs would take seconds, not milliseconds.
-    assert!(started.elapsed() < std::time::Duration::from_secs(2));
 }

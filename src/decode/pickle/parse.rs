@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use crate::decode::DecodeError;
 use crate::limits::DecodeLimits;
-use crate::python as pyrepr;
+use crate::python;
 
 use super::Result;
 use super::ir::{Item, Node, Obj, Packed, Parsed, Seq, Span};
@@ -605,9 +605,9 @@ impl<'a> Parser<'a> {
         if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
             return Err(malformed("pickle", "integer is not decimal"));
         }
-        // CPython's own limit (pyrepr's): a real sender cannot `repr()` a longer int, which is
+        // CPython's own limit (the python module's): a real sender cannot `repr()` a longer int, which is
         // how protocols 0-1 write them. Leading zeros count, as they do for `int()`.
-        if digits.len() > pyrepr::MAX_INT_DIGITS {
+        if digits.len() > python::MAX_INT_DIGITS {
             return Err(DecodeError::TooLarge("integer size"));
         }
         // Leading zeros cannot make an i64 overflow, so this is a true big int.

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use crate::decode::DecodeError;
-use crate::python as pyrepr;
+use crate::python;
 
 use super::Result;
 use super::convert::{Args, Call, Converter};
@@ -71,8 +71,8 @@ impl<'r> Converter<'r> {
             .get(i)
             .ok_or_else(|| malformed("pickle", "dangling reference"))?;
         match node {
-            Node::Str(s) => pyrepr::write_str_repr(s, false, out),
-            Node::PyStr(b) => pyrepr::write_str_repr(&py2_text(b), false, out),
+            Node::Str(s) => python::write_str_repr(s, false, out),
+            Node::PyStr(b) => python::write_str_repr(&py2_text(b), false, out),
             Node::BigInt(d) => out.push_str(d),
             Node::Ext(code) => {
                 let _ = write!(out, "copyreg.extension({code})");
@@ -287,7 +287,7 @@ impl<'r> Converter<'r> {
                 let [s] = args else { return None };
                 let s = self.text_of(*s)?;
                 let mut out = String::from("Decimal(");
-                pyrepr::write_str_repr(&s, false, &mut out);
+                python::write_str_repr(&s, false, &mut out);
                 out.push(')');
                 text(out)
             }
@@ -391,9 +391,9 @@ pub(super) fn scalar_repr(item: Item, data: &[u8], out: &mut String) {
         Item::Int(v) => {
             let _ = write!(out, "{v}");
         }
-        Item::Float(f) => out.push_str(&pyrepr::float_repr(f)),
-        Item::Str(b) => pyrepr::write_str_repr(&utf8_text(b.of(data)), false, out),
-        Item::PyStr(b) => pyrepr::write_str_repr(&py2_text(b.of(data)), false, out),
+        Item::Float(f) => out.push_str(&python::float_repr(f)),
+        Item::Str(b) => python::write_str_repr(&utf8_text(b.of(data)), false, out),
+        Item::PyStr(b) => python::write_str_repr(&py2_text(b.of(data)), false, out),
         Item::Bytes(b) => py_bytes_repr(b.of(data), out),
         Item::ByteArray(b) => {
             out.push_str("bytearray(");

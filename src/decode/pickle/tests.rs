@@ -91,7 +91,7 @@ fn binary_longs() {
 
 #[test]
 fn placeholder_text_reprs_like_python() {
-    // Floats and strings inside placeholders are pyrepr's, the one Python repr in the crate.
+    // Floats and strings inside placeholders are python::repr's, the one Python repr in the crate.
     let float = |f: f64| {
         let mut out = String::new();
         scalar_repr(Item::Float(f), b"", &mut out);

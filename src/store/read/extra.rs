@@ -2,15 +2,16 @@
 //! ([`crate::decode::json::parse_value`]): bare `NaN`/`Infinity`, integers of any size, no recursion.
 
 use crate::decode::json::parse_value;
-use crate::limits::{DecodeLimits, MAX_DEPTH};
+use crate::limits::{DecodeLimits, MAX_DEPTH_CEILING};
 use crate::value::Value;
 
 /// Parses a JSON object into ordered pairs. Returns `None` when `text` is not one
 /// well-formed object within the decode limits (the caller then keeps the raw text).
 pub fn parse_extra(text: &str) -> Option<Vec<(String, Value)>> {
-    // Extras nest at most MAX_DEPTH deep inside the object that holds them.
+    // Extras nest at most MAX_DEPTH_CEILING deep (the most `max_depth` may be raised to)
+    // inside the object that holds them.
     let limits = DecodeLimits {
-        max_depth: MAX_DEPTH + 1,
+        max_depth: MAX_DEPTH_CEILING + 1,
         max_frame: usize::MAX,
         ..DecodeLimits::default()
     };
@@ -23,6 +24,7 @@ pub fn parse_extra(text: &str) -> Option<Vec<(String, Value)>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::limits::MAX_DEPTH;
     use crate::value::write_json_map;
 
     fn round_trip(pairs: Vec<(String, Value)>) {
@@ -75,6 +77,7 @@ mod tests {
     fn nesting_is_bounded_without_recursion() {
         let nest = |depth: usize| format!("{{\"k\":{}1{}}}", "[".repeat(depth), "]".repeat(depth));
         assert!(parse_extra(&nest(MAX_DEPTH)).is_some());
+        assert!(parse_extra(&nest(MAX_DEPTH_CEILING)).is_some());
         assert!(parse_extra(&nest(100_000)).is_none());
     }
 
