@@ -435,8 +435,10 @@ fn hostile_deep_json_is_cheap() {
     let err =
         json::decode_json(&body, &DecodeLimits::default(), SourceKind::Http, "p").unwrap_err();
     assert_eq!(err, DecodeError::TooDeep(DecodeLimits::default().max_depth));
+    // A guard against quadratic or exponential work (which would take hours), not a
+    // benchmark: generous, so a debug build on a loaded machine never trips it.
     assert!(
-        t.elapsed() < Duration::from_secs(1),
+        t.elapsed() < Duration::from_secs(20),
         "took {:?}",
         t.elapsed()
     );

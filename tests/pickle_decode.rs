@@ -500,8 +500,10 @@ fn deep_nesting_is_too_deep_and_fast() {
     ] {
         let t = Instant::now();
         assert_eq!(dv(p), Err(DecodeError::TooDeep(limits.max_depth)), "{what}");
+        // A guard against quadratic or exponential work (which would take hours), not a
+        // benchmark: generous, so a debug build on a loaded machine never trips it.
         assert!(
-            t.elapsed() < Duration::from_secs(2),
+            t.elapsed() < Duration::from_secs(20),
             "{what} took {:?}",
             t.elapsed()
         );
@@ -552,8 +554,10 @@ fn memo_bombs_hit_the_item_budget() {
     assert!(bomb.len() < 2000);
     let t = Instant::now();
     assert_eq!(dv(&bomb), Err(DecodeError::TooLarge("max_items")));
+    // A guard against quadratic or exponential work (which would take hours), not a
+    // benchmark: generous, so a debug build on a loaded machine never trips it.
     assert!(
-        t.elapsed() < Duration::from_secs(2),
+        t.elapsed() < Duration::from_secs(20),
         "took {:?}",
         t.elapsed()
     );
@@ -614,8 +618,10 @@ fn parse_time_growth_is_bounded() {
         dv(&vec![b']'; 4 << 20]),
         Err(DecodeError::TooLarge("max_items"))
     );
+    // A guard against quadratic or exponential work (which would take hours), not a
+    // benchmark: generous, so a debug build on a loaded machine never trips it.
     assert!(
-        t.elapsed() < Duration::from_secs(2),
+        t.elapsed() < Duration::from_secs(20),
         "took {:?}",
         t.elapsed()
     );
