@@ -37,6 +37,9 @@ const RETENTION_WINDOW: i64 = 100_000;
 /// a record from a sender whose clock runs ahead cannot hold back the records after it.
 const RETENTION_SWEEP: i64 = 1_000_000;
 
+/// Bytes of capacity a reused `extra` JSON buffer keeps between flushes.
+const MAX_KEPT_JSON: usize = 64 << 10;
+
 /// Parameters per row: the id, then [`COLUMNS`].
 const PARAMS: usize = NCOLUMNS + 1;
 
@@ -143,6 +146,12 @@ impl Writer {
                 if let Ok(id) = schema::next_id(self.db.conn()) {
                     self.next_id = id.max(self.next_id);
                 }
+            }
+        }
+        // A run of records with huge `extra` must not leave each buffer holding that much.
+        for b in &mut self.json {
+            if b.capacity() > MAX_KEPT_JSON {
+                *b = String::new();
             }
         }
         result
@@ -273,5 +282,35 @@ fn bind_one<'d>(
     match r.extra.is_empty() {
         true => ins.bind_null(base + 22),
         false => ins.bind_str(base + 22, json),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::SourceKind;
+    use crate::store::db::schema::Tuning;
+    use crate::value::Value;
+
+    #[test]
+    fn huge_extra_json_is_not_kept_between_flushes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let conn = schema::open_writer(&path, &Tuning::default()).unwrap();
+        let mut w = Writer::new(conn, &path, 4).unwrap();
+        let mut batch: Vec<(i64, Record)> = (0..4)
+            .map(|_| {
+                let mut r = Record::new(SourceKind::Tcp, "peer");
+                r.extra = vec![("blob".into(), Value::Str("x".repeat(1 << 20)))];
+                (0, r)
+            })
+            .collect();
+        w.write(&mut batch).unwrap();
+        assert!(w.json.iter().all(|b| b.capacity() <= MAX_KEPT_JSON));
+        let n: i64 = w
+            .conn()
+            .query_row("SELECT sum(length(extra)) FROM records", [], |r| r.get(0))
+            .unwrap();
+        assert!(n > 4 << 20, "the extra JSON was stored whole");
     }
 }
