@@ -27,6 +27,17 @@ pub struct ListenConfig {
     pub http: String,
     /// `user:password` that HTTPHandler's `credentials` must match; empty means no check.
     pub http_auth: String,
+    /// Most TCP (or Unix-socket) connections served at once.
+    pub tcp_max_connections: usize,
+    /// Most of them one peer (an IPv4 address, an IPv6 /64, or all Unix-socket clients) may hold.
+    pub tcp_max_per_peer: usize,
+    /// Most HTTP connections served at once.
+    pub http_max_connections: usize,
+    /// Most of them one peer may hold.
+    pub http_max_per_peer: usize,
+    /// Seconds without a complete frame or request after which a connection gives way to a
+    /// new one when its listener (or its peer) is full.
+    pub idle_after: f64,
 }
 
 /// The persister's buffering, alerting, filtering and retention (after django-log-panel's settings).
@@ -88,6 +99,11 @@ impl Default for ListenConfig {
             udp: "127.0.0.1:9021".into(),
             http: "127.0.0.1:9022".into(),
             http_auth: String::new(),
+            tcp_max_connections: crate::source::tcp::MAX_CONNECTIONS,
+            tcp_max_per_peer: crate::source::tcp::MAX_PER_PEER,
+            http_max_connections: crate::source::http::MAX_CONNECTIONS,
+            http_max_per_peer: crate::source::http::MAX_PER_PEER,
+            idle_after: crate::source::tcp::IDLE_AFTER.as_secs_f64(),
         }
     }
 }

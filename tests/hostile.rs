@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Logtui, query};
+use common::{Logtui, query, vm_hwm_mb};
 use std::io::{Read, Write};
 use std::net::{TcpStream, UdpSocket};
 use std::process::Command;
@@ -78,17 +78,6 @@ fn hostile_payloads(marker: &std::path::Path) -> Vec<(&'static str, Vec<u8>)> {
         ("posix.system proto 2", evil2),
         ("not a dict", b"K\x05.".to_vec()),
     ]
-}
-
-fn vm_hwm_mb(pid: u32) -> f64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = s.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
-    line.split_whitespace()
-        .nth(1)
-        .unwrap()
-        .parse::<f64>()
-        .unwrap()
-        / 1024.0
 }
 
 #[test]

@@ -3,8 +3,8 @@
 
 use crate::config::Config;
 use crate::intake::Intake;
-use crate::source::budget::ByteBudget;
-use crate::source::{Phase, ShutdownController, http, tcp, udp};
+use crate::source::conns::ConnLimits;
+use crate::source::{Phase, Shared, ShutdownController, http, tcp, udp};
 use crate::stats::Stats;
 use crate::store::persister::{self, StoreEvent};
 use crate::term::escape_controls;
@@ -17,6 +17,17 @@ pub async fn run(cfg: Config) -> Result<()> {
     // Settings first: a bad one is a startup error before any port is taken.
     let every = seconds("stats_interval", cfg.record.stats_interval)?;
     let drain = seconds("drain_timeout", cfg.record.drain_timeout)?;
+    let idle_after = seconds("idle_after", cfg.listen.idle_after)?;
+    let tcp_conns = ConnLimits {
+        max: cfg.listen.tcp_max_connections,
+        per_peer: cfg.listen.tcp_max_per_peer,
+        idle_after,
+    };
+    let http_conns = ConnLimits {
+        max: cfg.listen.http_max_connections,
+        per_peer: cfg.listen.http_max_per_peer,
+        idle_after,
+    };
     let stats = Arc::new(Stats::default());
     let (intake, outlet) = Intake::new(cfg.store.queue_batches, stats.clone());
 
@@ -40,8 +51,9 @@ pub async fn run(cfg: Config) -> Result<()> {
 
     let mut ctl = ShutdownController::new();
     let limits = cfg.limits.decode();
-    // One budget for the big frames and bodies of every listener together.
-    let budget = ByteBudget::new(cfg.limits.max_buffered);
+    // One budget for the big frames and bodies of every listener together, and one pool of
+    // decoder threads for the big ones.
+    let shared = Shared::new(cfg.limits.max_buffered);
     let mut listening = Vec::new();
     if let Some(addr) = enabled(&cfg.listen.tcp) {
         let l = tcp::StreamListener::bind(addr)
@@ -51,7 +63,8 @@ pub async fn run(cfg: Config) -> Result<()> {
         tokio::spawn(tcp::serve(
             l,
             limits,
-            budget.clone(),
+            shared.clone(),
+            tcp_conns,
             intake.clone(),
             ctl.handle(),
         ));
@@ -61,7 +74,13 @@ pub async fn run(cfg: Config) -> Result<()> {
             .await
             .with_context(|| format!("cannot listen for DatagramHandler (udp) on {addr}"))?;
         listening.push(format!("udp {}", s.local_addr()?));
-        tokio::spawn(udp::serve(s, limits, intake.clone(), ctl.handle()));
+        tokio::spawn(udp::serve(
+            s,
+            limits,
+            shared.pool.clone(),
+            intake.clone(),
+            ctl.handle(),
+        ));
     }
     if let Some(addr) = enabled(&cfg.listen.http) {
         let l = tokio::net::TcpListener::bind(addr)
@@ -69,11 +88,12 @@ pub async fn run(cfg: Config) -> Result<()> {
             .with_context(|| format!("cannot listen for HTTPHandler (http) on {addr}"))?;
         listening.push(format!("http {}", l.local_addr()?));
         let auth = parse_auth(&cfg.listen.http_auth)?;
-        tokio::spawn(http::serve(
+        tokio::spawn(http::serve_with(
             l,
             auth,
             limits,
-            budget.clone(),
+            shared.clone(),
+            http_conns,
             intake.clone(),
             ctl.handle(),
         ));
@@ -115,7 +135,18 @@ pub async fn run(cfg: Config) -> Result<()> {
     ctl.set(Phase::Draining);
     if tokio::time::timeout(drain, ctl.wait()).await.is_err() {
         ctl.set(Phase::Stop);
-        ctl.wait().await;
+        if tokio::time::timeout(STOP_GRACE, ctl.wait()).await.is_err() {
+            // A task that ignores Stop is stuck in work it cannot leave (a decode on an async
+            // worker). Commit everything already queued, report, and leave without it: it
+            // holds a handle on the queue, so waiting for the store's writer would wait for it.
+            let committed = tokio::time::timeout(STOP_GRACE, intake.flush()).await;
+            tracing::warn!("a connection did not end at the drain deadline; exiting without it");
+            print_summary(&stats);
+            if !matches!(committed, Ok(true)) {
+                bail!("the store did not confirm its last records before exit");
+            }
+            std::process::exit(0);
+        }
     }
     if let Some(t) = ticker {
         t.abort();
@@ -124,14 +155,22 @@ pub async fn run(cfg: Config) -> Result<()> {
     drop(intake);
     let joined = tokio::task::spawn_blocking(move || persister.join()).await;
     // The summary matters most when something went wrong: print it first.
-    eprintln!("logtui: summary");
-    for line in stats.summary_lines() {
-        eprintln!("  {line}");
-    }
+    print_summary(&stats);
     joined
         .context("the store's writer thread failed")?
         .context("the store's final flush failed")?;
     Ok(())
+}
+
+/// How long tasks get to end after the drain deadline. Every listener task answers Stop at its
+/// next await, so this is only reached by work that never awaits.
+const STOP_GRACE: Duration = Duration::from_secs(1);
+
+fn print_summary(stats: &Stats) {
+    eprintln!("logtui: summary");
+    for line in stats.summary_lines() {
+        eprintln!("  {line}");
+    }
 }
 
 /// The longest span any seconds setting may have (a day): keeps `Duration` conversions
