@@ -29,11 +29,12 @@ pub struct ListenConfig {
     pub http_auth: String,
     /// Most TCP (or Unix-socket) connections served at once.
     pub tcp_max_connections: usize,
-    /// Most of them one peer (an IPv4 address, an IPv6 /64, or all Unix-socket clients) may hold.
+    /// Once the listener is full, most of them one peer (an IPv4 address, an IPv6 /64, or all
+    /// Unix-socket clients) may keep: past it, its connections give way to other peers' first.
     pub tcp_max_per_peer: usize,
     /// Most HTTP connections served at once.
     pub http_max_connections: usize,
-    /// Most of them one peer may hold.
+    /// The same share for HTTP.
     pub http_max_per_peer: usize,
     /// Seconds without a complete frame or request after which a connection gives way to a
     /// new one when its listener (or its peer) is full.

@@ -25,7 +25,9 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 pub struct ConnLimits {
     /// Most connections served at once.
     pub max: usize,
-    /// Most of them one peer may hold.
+    /// Most of them one peer may hold once the listener is full: below the limit anyone may
+    /// connect, so a single host (every sender on 127.0.0.1, say) can still use every slot;
+    /// when others need room, a peer past its share gives way first.
     pub per_peer: usize,
     /// A connection that has finished no frame (or request) for this long may be shed when the
     /// listener or its peer is full.
@@ -116,13 +118,14 @@ impl ConnTable {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Waits until a new connection could be served: a slot is free, or the longest-idle
-    /// connection has been idle long enough to give way. Until then new ones wait in the backlog.
+    /// Waits until a new connection could be served: a slot is free, a peer holds more than its
+    /// share, or the longest-idle connection has been idle long enough to give way. Until then
+    /// new ones wait in the backlog.
     pub async fn wait_for_room(&self) {
         loop {
             let wake_at = {
                 let inner = self.lock();
-                if inner.conns.len() < self.limits.max {
+                if inner.conns.len() < self.limits.max || self.hog(&inner).is_some() {
                     return;
                 }
                 let idle = self.limits.idle_after.as_millis() as u64;
@@ -140,26 +143,45 @@ impl ConnTable {
         }
     }
 
-    /// Gives a newly accepted connection from `peer` a slot, shedding the longest-idle connection
-    /// (of that peer if it is at its cap, else of anyone) when full. `None` refuses the connection:
-    /// everyone who would have to give way is busy. `force` admits past the limits (draining:
-    /// what was queued before shutdown is served whatever the count).
+    /// The peer holding the most connections, if that is more than its share.
+    fn hog(&self, inner: &Inner) -> Option<PeerKey> {
+        let (peer, n) = inner.peers.iter().max_by_key(|(_, n)| **n)?;
+        (*n > self.limits.per_peer).then_some(*peer)
+    }
+
+    /// The longest-idle connection (of `only` if given), if `idle_ms` or more is required of it.
+    fn longest_idle(&self, inner: &Inner, only: Option<PeerKey>, idle_ms: u64) -> Option<u64> {
+        let now = self.now_ms();
+        inner
+            .conns
+            .values()
+            .filter(|e| only.is_none_or(|p| e.peer == p))
+            .map(|e| (e.last.load(Relaxed), e.id))
+            .min()
+            .filter(|(last, _)| now.saturating_sub(*last) >= idle_ms)
+            .map(|(_, id)| id)
+    }
+
+    /// Gives a newly accepted connection from `peer` a slot. Below the limit everyone gets one.
+    /// When full, someone gives way: a peer at its share sheds its own longest-idle connection;
+    /// anyone else sheds the longest-idle connection of all, or failing that (nobody idle) the
+    /// longest-idle one of a peer holding more than its share. `None` refuses the connection:
+    /// nobody has to give way to it. `force` admits past the limits (draining: what was queued
+    /// before shutdown is served whatever the count).
     pub fn admit(self: &Arc<Self>, peer: PeerKey, force: bool) -> Option<Slot> {
         let mut inner = self.lock();
         let now = self.now_ms();
         let idle = self.limits.idle_after.as_millis() as u64;
         let held = inner.peers.get(&peer).copied().unwrap_or(0);
-        let full = inner.conns.len() >= self.limits.max;
-        if !force && (held >= self.limits.per_peer || full) {
-            let mine = held >= self.limits.per_peer;
-            let victim = inner
-                .conns
-                .values()
-                .filter(|e| !mine || e.peer == peer)
-                .map(|e| (e.last.load(Relaxed), e.id))
-                .min()
-                .filter(|(last, _)| now.saturating_sub(*last) >= idle)
-                .map(|(_, id)| id);
+        if !force && inner.conns.len() >= self.limits.max {
+            let victim = if held >= self.limits.per_peer {
+                self.longest_idle(&inner, Some(peer), idle)
+            } else {
+                self.longest_idle(&inner, None, idle).or_else(|| {
+                    let hog = self.hog(&inner)?;
+                    self.longest_idle(&inner, Some(hog), 0)
+                })
+            };
             let Some(victim) = victim else {
                 drop(inner);
                 self.stats.conns(self.source).refused.fetch_add(1, Relaxed);
@@ -321,31 +343,51 @@ mod tests {
     const B: PeerKey = PeerKey::V4([10, 0, 0, 2]);
 
     #[tokio::test(start_paused = true)]
-    async fn full_tables_shed_the_longest_idle_and_peers_keep_to_their_cap() {
-        let t = table(3, 2, 1000);
+    async fn full_tables_shed_the_longest_idle_and_hogs_give_way() {
+        let t = table(3, 1, 1000);
+        // Below the limit one peer may take every slot.
         let a1 = t.admit(A, false).unwrap();
         tokio::time::advance(Duration::from_millis(10)).await;
         let a2 = t.admit(A, false).unwrap();
-        // A is at its cap and nobody of A's is idle: refused.
-        assert!(t.admit(A, false).is_none());
-        tokio::time::advance(Duration::from_millis(1500)).await;
-        a2.progress();
-        // Now a1 is idle: it gives way to A's new connection, a2 (busy) stays.
+        tokio::time::advance(Duration::from_millis(10)).await;
         let a3 = t.admit(A, false).unwrap();
-        assert!(a1.shed_signal().is_shed());
-        assert!(!a2.shed_signal().is_shed());
-        a1.shed_signal().shed().await;
+        // Full, A past its share and nobody of A's idle: A's next one is refused.
+        assert!(t.admit(A, false).is_none());
+        // B is under its share: A, the hog, gives way (its longest-idle, a1) though busy.
         let b1 = t.admit(B, false).unwrap();
-        // Full (a2, a3, b1), nobody idle: the listener waits instead of accepting.
+        assert!(a1.shed_signal().is_shed());
+        a1.shed_signal().shed().await;
+        tokio::time::advance(Duration::from_millis(1500)).await;
+        a3.progress();
+        b1.progress();
+        // A (at its share) sheds its own idle a2 for its new one; a3 (busy) stays.
+        let a4 = t.admit(A, false).unwrap();
+        assert!(a2.shed_signal().is_shed());
+        assert!(!a3.shed_signal().is_shed());
+        let stats = t.stats.conns(SourceKind::Tcp);
+        assert_eq!(stats.shed.load(Relaxed), 2);
+        assert_eq!(stats.refused.load(Relaxed), 1);
+        assert_eq!(stats.open.load(Relaxed), 3);
+        drop((a1, a2, a3, a4, b1));
+        assert_eq!(stats.open.load(Relaxed), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_full_table_of_busy_fair_peers_waits() {
+        let t = table(2, 1, 1000);
+        let a1 = t.admit(A, false).unwrap();
+        let b1 = t.admit(B, false).unwrap();
+        // Full, nobody idle, nobody past their share: new connections wait in the backlog.
         let waiting = tokio::time::timeout(Duration::from_millis(500), t.wait_for_room()).await;
         assert!(waiting.is_err());
         drop(b1);
         t.wait_for_room().await;
-        assert_eq!(t.stats.conns(SourceKind::Tcp).shed.load(Relaxed), 1);
-        assert_eq!(t.stats.conns(SourceKind::Tcp).refused.load(Relaxed), 1);
-        assert_eq!(t.stats.conns(SourceKind::Tcp).open.load(Relaxed), 2);
-        drop((a1, a2, a3));
-        assert_eq!(t.stats.conns(SourceKind::Tcp).open.load(Relaxed), 0);
+        // And once someone has been idle long enough, there is room again.
+        let _b2 = t.admit(B, false).unwrap();
+        tokio::time::timeout(Duration::from_millis(1100), t.wait_for_room())
+            .await
+            .expect("idle connections make room");
+        drop(a1);
     }
 
     #[test]

@@ -27,7 +27,7 @@ use tokio::time::{Instant, timeout, timeout_at};
 /// kernel's accept queue until one ends or an idle keep-alive one gives way.
 pub const MAX_CONNECTIONS: usize = 1024;
 
-/// Most of them one peer may hold: half, so one host always leaves the rest to others.
+/// A peer's share once the listener is full: half, as for TCP.
 pub const MAX_PER_PEER: usize = MAX_CONNECTIONS / 2;
 
 /// How long a shed connection may take to finish a request it had started.

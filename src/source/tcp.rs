@@ -23,8 +23,8 @@ const READ_CHUNK: usize = 64 * 1024;
 /// chunk, and frames over a read chunk are held against the listeners' shared [`ByteBudget`].
 pub const MAX_CONNECTIONS: usize = 256;
 
-/// Most of them one peer may hold: half, so one host (or one runaway process on this one)
-/// always leaves the other half to everyone else.
+/// A peer's share once the listener is full: half, so one host (or one runaway process on
+/// this one) can never keep the other half from everyone else.
 pub const MAX_PER_PEER: usize = MAX_CONNECTIONS / 2;
 
 /// A connection with no complete frame for this long counts as idle and gives way when the
