@@ -264,6 +264,47 @@ fn a_keep_alive_flood_gives_way_to_a_real_http_handler() {
     assert!(summary_counter(&err, "shed") > 0, "{err:?}");
 }
 
+#[test]
+fn half_sent_request_heads_give_way_to_a_real_http_handler() {
+    let lt = Logtui::start_with_config(
+        "[listen]\nhttp_max_connections = 64\nidle_after = 1.0\n",
+        &[
+            "--tcp",
+            "off",
+            "--udp",
+            "off",
+            "--stats-interval",
+            "0.1",
+            "--flush-interval",
+            "0.05",
+            "--drain-timeout",
+            DRAIN,
+        ],
+    );
+    let addr = lt.http.clone().unwrap();
+    // Slowloris: 80 connections each holding an unfinished head, well inside the head timeout.
+    let flood = Flood::start("http-partial", &addr, 80, "127.0.0.2,127.0.0.3", false);
+    wait_for("the listener to fill", Duration::from_secs(20), || {
+        lt.conn_stats("http").is_some_and(|c| c[0] == 64)
+    });
+    let mut sender = http_handler(&addr, "past the slow heads");
+    wait_for("the real record", PROMPT, || {
+        count(
+            &lt.db,
+            &["--logger", "flood.real", "--search", "past the slow heads"],
+        ) == 1
+    });
+    assert!(sender.wait().unwrap().success());
+    let (err, _dir, db) = stop_in_time(lt);
+    drop(flood);
+    assert!(summary_counter(&err, "shed") > 0, "{err:?}");
+    assert_eq!(
+        count(&db, &["--logger", "flood"]),
+        0,
+        "no half head is a record"
+    );
+}
+
 /// A valid SocketHandler frame whose pickle first pushes and pops a small int 5.5 million times:
 /// 16 MiB that takes the decoder a long while (seconds in a debug build) to get through.
 fn slow_big_frame(msg: &str) -> Vec<u8> {

@@ -200,6 +200,35 @@ fn udp_counts_bad_datagrams_and_stores_the_next_good_one() {
     );
 }
 
+/// Datagrams past the inline threshold decode on the shared pool; small ones beside them and
+/// the big ones themselves are all stored, and shutdown after them is clean.
+#[test]
+fn udp_big_datagrams_decode_on_the_pool_and_are_stored() {
+    let lt = Logtui::start(&["--tcp", "off", "--http", "off", "--flush-interval", "0.05"]);
+    let addr = lt.udp.clone().unwrap();
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    // CPython's frame, its payload prefixed by 20,000 pointless push-and-pops (60 KB).
+    let good = python_frame("big datagram");
+    let mut payload = b"K\x010".repeat(20_000);
+    payload.extend_from_slice(&good[4..]);
+    let big = framed(&payload);
+    assert!(big.len() > 32 * 1024 && big.len() < 65_000);
+    for i in 0..3 {
+        sock.send_to(&big, &addr).unwrap();
+        sock.send_to(&python_frame(&format!("small datagram {i}")), &addr)
+            .unwrap();
+    }
+    let db = lt.db.clone();
+    common::wait_for("every datagram", Duration::from_secs(20), || {
+        common::count(&db, &["--search", "datagram", "--source", "udp"]) == 6
+    });
+    let peak = vm_hwm_mb(lt.child.id());
+    assert!(peak < 256.0, "peak RSS {peak:.0} MB");
+    let (code, err, _dir, db) = lt.stop();
+    assert_eq!(code, 0, "{err:?}");
+    assert_eq!(common::count(&db, &["--search", "big datagram"]), 3);
+}
+
 fn http_request(addr: &str, req: &[u8]) -> String {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();

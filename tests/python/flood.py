@@ -1,9 +1,10 @@
 """Holds many connections open against a logtui listener, for the flood tests in tests/floods.rs.
 
-Usage: flood.py tcp|http PORT N SOURCE[,SOURCE...] [--trickle]
+Usage: flood.py tcp|http|http-partial PORT N SOURCE[,SOURCE...] [--trickle]
 Opens N connections to 127.0.0.1:PORT from the given source addresses in turn (any 127.x.y.z
 is this machine on Linux). tcp: the connections send nothing. http: each sends one keep-alive
-GET carrying a record, then stays open. --trickle adds one connection that sends a never
+GET carrying a record, then stays open. http-partial: each sends the start of a request head
+and never finishes it (slowloris). --trickle adds one connection that sends a never
 complete frame a byte at a time. Prints "ready" once every connection is made, then holds them
 until stdin closes.
 """
@@ -18,6 +19,8 @@ for i in range(n):
     s = socket.create_connection(("127.0.0.1", port), source_address=(sources[i % len(sources)], 0))
     if kind == "http":
         s.sendall(("GET /log?name=flood&msg=keepalive+%d HTTP/1.1\r\nHost: x\r\n\r\n" % i).encode())
+    elif kind == "http-partial":
+        s.sendall(b"GET /log?name=flood&msg=never+finished HTTP/1.1\r\nHost: x\r\nX-Slow: ")
     held.append(s)
 
 
