@@ -326,8 +326,12 @@ impl Conn {
                 // Given way: a request already sent is still served (and then the connection
                 // closes); with nothing sent, close now.
                 deadline = deadline.min(Instant::now() + SHED_GRACE);
-                if idle && self.read_now() == 0 {
-                    return None;
+                if idle {
+                    if self.read_now() == 0 {
+                        return None;
+                    }
+                    // Look at what arrived before waiting for more.
+                    continue;
                 }
             }
             match timeout_at(deadline, self.read_more()).await {
