@@ -171,6 +171,83 @@ fn an_idle_flood_gives_way_to_a_real_socket_handler() {
     assert!(summary_counter(&err, "shed") > 0, "{err:?}");
 }
 
+/// A SocketHandler that logs, goes quiet, and is shed to make room: what it had sent is stored,
+/// and after the shed it loses only the one record it sent into the closed connection (the
+/// reset we close with makes that send fail, so it reconnects for the next).
+#[test]
+fn a_shed_socket_handler_reconnects_and_loses_only_the_record_sent_into_the_shed() {
+    let lt = Logtui::start_with_config(
+        "[listen]\ntcp_max_connections = 2\nidle_after = 1.0\n",
+        &[
+            "--udp",
+            "off",
+            "--http",
+            "off",
+            "--stats-interval",
+            "0.1",
+            "--flush-interval",
+            "0.05",
+            "--drain-timeout",
+            DRAIN,
+        ],
+    );
+    let addr = lt.tcp.clone().unwrap();
+    let (host, port) = addr.rsplit_once(':').unwrap();
+    let script = r#"
+import logging, logging.handlers, sys
+h = logging.handlers.SocketHandler(sys.argv[1], int(sys.argv[2]))
+lg = logging.getLogger("flood.shed")
+lg.propagate = False
+lg.addHandler(h)
+lg.warning("r0")
+sys.stdout.write("sent\n"); sys.stdout.flush()
+sys.stdin.readline()
+for i in range(1, 6):
+    lg.warning("r%d" % i)
+h.close()
+"#;
+    let mut sender = Command::new("python3")
+        .args(["-c", script, host, port])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut line = String::new();
+    let out = sender.stdout.as_mut().unwrap();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(out), &mut line).unwrap();
+    assert_eq!(line.trim(), "sent");
+    let db = lt.db.clone();
+    wait_for("r0", PROMPT, || {
+        count(&db, &["--logger", "flood.shed"]) == 1
+    });
+    // Two more connections: the second needs the SocketHandler's slot once it is idle.
+    let others = [
+        TcpStream::connect(&addr).unwrap(),
+        TcpStream::connect(&addr).unwrap(),
+    ];
+    wait_for("the quiet sender to be shed", PROMPT, || {
+        lt.conn_stats("tcp").is_some_and(|c| c[1] >= 1)
+    });
+    sender.stdin.as_mut().unwrap().write_all(b"go\n").unwrap();
+    assert!(sender.wait().unwrap().success());
+    wait_for("the records after the reconnect", PROMPT, || {
+        count(&db, &["--logger", "flood.shed"]) >= 5
+    });
+    let (_err, _dir, db) = stop_in_time(lt);
+    drop(others);
+    let got = common::query(&db, &["--format", "jsonl", "--logger", "flood.shed"]);
+    let messages: Vec<String> = got
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["message"].to_string())
+        .collect();
+    for r in ["r0", "r2", "r3", "r4", "r5"] {
+        assert!(
+            messages.contains(&format!("\"{r}\"")),
+            "{r} lost: {messages:?}"
+        );
+    }
+}
+
 #[test]
 fn one_host_keeps_to_its_share_of_connections() {
     let lt = Logtui::start_with_config(
