@@ -101,6 +101,9 @@ pub async fn run(cfg: Config) -> Result<()> {
     if listening.is_empty() {
         bail!("every listener is off: enable at least one of --tcp, --udp, --http");
     }
+    // Watch the signals before saying we listen: a SIGTERM sent the moment the line appears
+    // must start a drain, not kill the process with the default action.
+    let mut signals = Signals::watch()?;
     // Tests and scripts wait for this line; it names the ports actually bound.
     eprintln!(
         "logtui: recording to {}; listening on {}",
@@ -120,13 +123,12 @@ pub async fn run(cfg: Config) -> Result<()> {
         })
     });
 
-    wait_for_signal().await?;
+    signals.next().await;
     // A second Ctrl-C means "now": leave without draining, but say so.
-    tokio::spawn(async {
-        if wait_for_signal().await.is_ok() {
-            eprintln!("logtui: second signal: exiting without draining; buffered records are lost");
-            std::process::exit(130);
-        }
+    tokio::spawn(async move {
+        signals.next().await;
+        eprintln!("logtui: second signal: exiting without draining; buffered records are lost");
+        std::process::exit(130);
     });
     eprintln!(
         "logtui: stopping: no new connections; draining open ones for up to {}s",
@@ -200,13 +202,26 @@ fn parse_auth(s: &str) -> Result<Option<(String, String)>> {
     }
 }
 
-async fn wait_for_signal() -> Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
-    let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+/// SIGTERM and SIGINT, watched from when this is made.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn watch() -> Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            term: signal(SignalKind::terminate()).context("cannot watch SIGTERM")?,
+            int: signal(SignalKind::interrupt()).context("cannot watch SIGINT")?,
+        })
     }
-    Ok(())
+
+    /// Resolves at the next SIGTERM or SIGINT.
+    async fn next(&mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
+    }
 }
