@@ -27,6 +27,18 @@ pub struct ListenConfig {
     pub http: String,
     /// `user:password` that HTTPHandler's `credentials` must match; empty means no check.
     pub http_auth: String,
+    /// Most TCP (or Unix-socket) connections served at once.
+    pub tcp_max_connections: usize,
+    /// Once the listener is full, most of them one peer (an IPv4 address, an IPv6 /64, or all
+    /// Unix-socket clients) may keep: past it, its connections give way to other peers' first.
+    pub tcp_max_per_peer: usize,
+    /// Most HTTP connections served at once.
+    pub http_max_connections: usize,
+    /// The same share for HTTP.
+    pub http_max_per_peer: usize,
+    /// Seconds without a complete frame or request after which a connection gives way to a
+    /// new one when its listener (or its peer) is full.
+    pub idle_after: f64,
 }
 
 /// The persister's buffering, alerting, filtering and retention (after django-log-panel's settings).
@@ -91,6 +103,11 @@ impl Default for ListenConfig {
             udp: "127.0.0.1:9021".into(),
             http: "127.0.0.1:9022".into(),
             http_auth: String::new(),
+            tcp_max_connections: crate::source::tcp::MAX_CONNECTIONS,
+            tcp_max_per_peer: crate::source::tcp::MAX_PER_PEER,
+            http_max_connections: crate::source::http::MAX_CONNECTIONS,
+            http_max_per_peer: crate::source::http::MAX_PER_PEER,
+            idle_after: crate::source::tcp::IDLE_AFTER.as_secs_f64(),
         }
     }
 }
@@ -217,6 +234,10 @@ impl Config {
             ("store.buffer_size", self.store.buffer_size),
             ("store.queue_batches", self.store.queue_batches),
             ("limits.max_frame", self.limits.max_frame),
+            ("listen.tcp_max_connections", self.listen.tcp_max_connections),
+            ("listen.tcp_max_per_peer", self.listen.tcp_max_per_peer),
+            ("listen.http_max_connections", self.listen.http_max_connections),
+            ("listen.http_max_per_peer", self.listen.http_max_per_peer),
         ] {
             if n == 0 {
                 return Err(bad(key, "must be at least 1, not 0".into()));
@@ -225,6 +246,7 @@ impl Config {
         for (key, v) in [
             ("record.drain_timeout", self.record.drain_timeout),
             ("record.stats_interval", self.record.stats_interval),
+            ("listen.idle_after", self.listen.idle_after),
         ] {
             if !(0.0..=MAX_SECONDS).contains(&v) {
                 return Err(bad(

@@ -33,15 +33,34 @@ pub struct Counts {
     pub format_refused: u64,
 }
 
+/// Connection counters for one listener (TCP or HTTP).
+#[derive(Debug, Default)]
+pub struct ConnStats {
+    /// Connections being served now.
+    pub open: AtomicU64,
+    /// Idle connections closed to make room for a new one.
+    pub shed: AtomicU64,
+    /// New connections closed at once because their peer was at its cap and none of its own was idle.
+    pub refused: AtomicU64,
+    /// Big decodes still running when the drain time ended; their records are counted as dropped.
+    pub abandoned: AtomicU64,
+}
+
 /// All sources' counters. Shared behind an `Arc`.
 #[derive(Debug, Default)]
 pub struct Stats {
     sources: [SourceStats; 5],
+    conns: [ConnStats; 5],
 }
 
 impl Stats {
     pub fn of(&self, s: SourceKind) -> &SourceStats {
         &self.sources[s as usize]
+    }
+
+    /// The connection counters of a listener.
+    pub fn conns(&self, s: SourceKind) -> &ConnStats {
+        &self.conns[s as usize]
     }
 
     pub fn add_received(&self, s: SourceKind, n: u64) {
@@ -106,7 +125,29 @@ impl Stats {
                     c.format_refused
                 )
             })
+            .chain(self.conn_line())
             .collect()
+    }
+
+    /// Sheds, refusals and abandoned decodes per listener, if any happened.
+    fn conn_line(&self) -> Option<String> {
+        let parts: Vec<String> = SourceKind::ALL
+            .into_iter()
+            .filter_map(|s| {
+                let c = self.conns(s);
+                let n = [&c.shed, &c.refused, &c.abandoned].map(|a| a.load(Relaxed));
+                (n != [0; 3]).then(|| {
+                    format!(
+                        "{}: {} shed, {} refused, {} decodes abandoned",
+                        s.as_str(),
+                        n[0],
+                        n[1],
+                        n[2]
+                    )
+                })
+            })
+            .collect();
+        (!parts.is_empty()).then(|| format!("connections {}", parts.join("; ")))
     }
 
     /// Every source on one line, for the periodic stats of `logtui record`.
@@ -127,6 +168,17 @@ impl Stats {
                 format!("{} {}", s.as_str(), n.join("/"))
             })
             .collect();
-        parts.join("  ") + "  (received/stored/rejected/dropped/ignored/unformatted)"
+        let conns: Vec<String> = [SourceKind::Tcp, SourceKind::Http]
+            .into_iter()
+            .map(|s| {
+                let c = self.conns(s);
+                let n = [&c.open, &c.shed, &c.refused, &c.abandoned].map(|a| a.load(Relaxed));
+                format!("{} {}/{}/{}/{}", s.as_str(), n[0], n[1], n[2], n[3])
+            })
+            .collect();
+        parts.join("  ")
+            + "  (received/stored/rejected/dropped/ignored/unformatted)  connections "
+            + &conns.join("  ")
+            + " (open/shed/refused/abandoned)"
     }
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Logtui, query};
+use common::{Logtui, query, vm_hwm_mb};
 use std::io::{Read, Write};
 use std::net::{TcpStream, UdpSocket};
 use std::process::Command;
@@ -78,17 +78,6 @@ fn hostile_payloads(marker: &std::path::Path) -> Vec<(&'static str, Vec<u8>)> {
         ("posix.system proto 2", evil2),
         ("not a dict", b"K\x05.".to_vec()),
     ]
-}
-
-fn vm_hwm_mb(pid: u32) -> f64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = s.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
-    line.split_whitespace()
-        .nth(1)
-        .unwrap()
-        .parse::<f64>()
-        .unwrap()
-        / 1024.0
 }
 
 #[test]
@@ -215,6 +204,35 @@ fn udp_counts_bad_datagrams_and_stores_the_next_good_one() {
         summary.contains(&format!("rejected {sent_bad:>6}")),
         "{summary} (sent {sent_bad} bad)"
     );
+}
+
+/// Datagrams past the inline threshold decode on the shared pool; small ones beside them and
+/// the big ones themselves are all stored, and shutdown after them is clean.
+#[test]
+fn udp_big_datagrams_decode_on_the_pool_and_are_stored() {
+    let lt = Logtui::start(&["--tcp", "off", "--http", "off", "--flush-interval", "0.05"]);
+    let addr = lt.udp.clone().unwrap();
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    // CPython's frame, its payload prefixed by 20,000 pointless push-and-pops (60 KB).
+    let good = python_frame("big datagram");
+    let mut payload = b"K\x010".repeat(20_000);
+    payload.extend_from_slice(&good[4..]);
+    let big = framed(&payload);
+    assert!(big.len() > 32 * 1024 && big.len() < 65_000);
+    for i in 0..3 {
+        sock.send_to(&big, &addr).unwrap();
+        sock.send_to(&python_frame(&format!("small datagram {i}")), &addr)
+            .unwrap();
+    }
+    let db = lt.db.clone();
+    common::wait_for("every datagram", Duration::from_secs(20), || {
+        common::count(&db, &["--search", "datagram", "--source", "udp"]) == 6
+    });
+    let peak = vm_hwm_mb(lt.child.id());
+    assert!(peak < 256.0, "peak RSS {peak:.0} MB");
+    let (code, err, _dir, db) = lt.stop();
+    assert_eq!(code, 0, "{err:?}");
+    assert_eq!(common::count(&db, &["--search", "big datagram"]), 3);
 }
 
 fn http_request(addr: &str, req: &[u8]) -> String {

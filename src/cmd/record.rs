@@ -4,8 +4,8 @@
 use crate::cmd::db_path;
 use crate::config::Config;
 use crate::intake::Intake;
-use crate::source::budget::ByteBudget;
-use crate::source::{Phase, ShutdownController, http, tcp, udp};
+use crate::source::conns::ConnLimits;
+use crate::source::{Phase, Shared, ShutdownController, http, tcp, udp};
 use crate::stats::Stats;
 use crate::store::persister::{self, StoreEvent};
 use crate::term::{escape_controls, escape_json_line};
@@ -62,6 +62,17 @@ pub async fn run(cfg: Config) -> Result<()> {
         None => None,
     };
 
+    let idle_after = seconds("idle_after", cfg.listen.idle_after)?;
+    let tcp_conns = ConnLimits {
+        max: cfg.listen.tcp_max_connections,
+        per_peer: cfg.listen.tcp_max_per_peer,
+        idle_after,
+    };
+    let http_conns = ConnLimits {
+        max: cfg.listen.http_max_connections,
+        per_peer: cfg.listen.http_max_per_peer,
+        idle_after,
+    };
     let stats = Arc::new(Stats::default());
     let (intake, outlet) = Intake::new(cfg.store.queue_batches, stats.clone());
     let echo = cfg.record.echo;
@@ -91,30 +102,42 @@ pub async fn run(cfg: Config) -> Result<()> {
 
     let mut ctl = ShutdownController::new();
     let limits = cfg.limits.decode();
-    // One budget for the big frames and bodies of every listener together.
-    let budget = ByteBudget::new(cfg.limits.max_buffered);
+    // One budget for the big frames and bodies of every listener together, and one pool of
+    // decoder threads for the big ones.
+    let shared = Shared::new(cfg.limits.max_buffered);
     if let Some(l) = tcp_l {
         tokio::spawn(tcp::serve(
             l,
             limits,
-            budget.clone(),
+            shared.clone(),
+            tcp_conns,
             intake.clone(),
             ctl.handle(),
         ));
     }
     if let Some(s) = udp_s {
-        tokio::spawn(udp::serve(s, limits, intake.clone(), ctl.handle()));
-    }
-    if let Some(l) = http_l {
-        tokio::spawn(http::serve(
-            l,
-            auth,
+        tokio::spawn(udp::serve(
+            s,
             limits,
-            budget.clone(),
+            shared.pool.clone(),
             intake.clone(),
             ctl.handle(),
         ));
     }
+    if let Some(l) = http_l {
+        tokio::spawn(http::serve_with(
+            l,
+            auth,
+            limits,
+            shared.clone(),
+            http_conns,
+            intake.clone(),
+            ctl.handle(),
+        ));
+    }
+    // Watch the signals before saying we listen: a SIGTERM sent the moment the line appears
+    // must start a drain, not kill the process with the default action.
+    let mut signals = Signals::watch()?;
     // Tests and scripts wait for this line; it names the ports actually bound.
     eprintln!(
         "logtui: recording to {}; listening on {}",
@@ -134,17 +157,16 @@ pub async fn run(cfg: Config) -> Result<()> {
         })
     });
 
-    wait_for_signal().await?;
+    signals.next().await;
     // A second Ctrl-C means "now": leave without draining, but say so.
     let pending = stats.clone();
     tokio::spawn(async move {
-        if wait_for_signal().await.is_ok() {
-            eprintln!(
-                "logtui: second signal: exiting without draining; {} received records not yet stored are abandoned",
-                pending.in_flight()
-            );
-            std::process::exit(130);
-        }
+        signals.next().await;
+        eprintln!(
+            "logtui: second signal: exiting without draining; {} received records not yet stored are abandoned",
+            pending.in_flight()
+        );
+        std::process::exit(130);
     });
     eprintln!(
         "logtui: stopping: no new connections; draining open ones for up to {}s",
@@ -153,7 +175,18 @@ pub async fn run(cfg: Config) -> Result<()> {
     ctl.set(Phase::Draining);
     if tokio::time::timeout(drain, ctl.wait()).await.is_err() {
         ctl.set(Phase::Stop);
-        ctl.wait().await;
+        if tokio::time::timeout(STOP_GRACE, ctl.wait()).await.is_err() {
+            // A task that ignores Stop is stuck in work it cannot leave (a decode on an async
+            // worker). Commit everything already queued, report, and leave without it: it
+            // holds a handle on the queue, so waiting for the store's writer would wait for it.
+            let committed = tokio::time::timeout(STOP_GRACE, intake.flush()).await;
+            tracing::warn!("a connection did not end at the drain deadline; exiting without it");
+            print_summary(&stats);
+            if !matches!(committed, Ok(true)) {
+                bail!("the store did not confirm its last records before exit");
+            }
+            std::process::exit(0);
+        }
     }
     if let Some(t) = ticker {
         t.abort();
@@ -162,10 +195,7 @@ pub async fn run(cfg: Config) -> Result<()> {
     drop(intake);
     let joined = tokio::task::spawn_blocking(move || persister.join()).await;
     // The summary matters most when something went wrong: print it first.
-    eprintln!("logtui: summary");
-    for line in stats.summary_lines() {
-        eprintln!("  {line}");
-    }
+    print_summary(&stats);
     joined
         .context("the store's writer thread failed")?
         .context("the store's final flush failed")?;
@@ -187,6 +217,17 @@ fn bind_error(what: &str, flag: &str, addr: &str, e: std::io::Error) -> anyhow::
         _ => e.to_string(),
     };
     anyhow!("cannot listen for {what} on {addr}: {why}")
+}
+
+/// How long tasks get to end after the drain deadline. Every listener task answers Stop at its
+/// next await, so this is only reached by work that never awaits.
+const STOP_GRACE: Duration = Duration::from_secs(1);
+
+fn print_summary(stats: &Stats) {
+    eprintln!("logtui: summary");
+    for line in stats.summary_lines() {
+        eprintln!("  {line}");
+    }
 }
 
 /// Reads a seconds setting, refusing what is not a finite, non-negative number.
@@ -213,13 +254,26 @@ fn parse_auth(s: &str) -> Result<Option<(String, String)>> {
     }
 }
 
-async fn wait_for_signal() -> Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
-    let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+/// SIGTERM and SIGINT, watched from when this is made.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn watch() -> Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            term: signal(SignalKind::terminate()).context("cannot watch SIGTERM")?,
+            int: signal(SignalKind::interrupt()).context("cannot watch SIGINT")?,
+        })
     }
-    Ok(())
+
+    /// Resolves at the next SIGTERM or SIGINT.
+    async fn next(&mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
+    }
 }

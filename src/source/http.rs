@@ -7,18 +7,40 @@ use crate::intake::{Batcher, Intake};
 use crate::limits::DecodeLimits;
 use crate::record::{Record, SourceKind};
 use crate::source::budget::{ByteBudget, Reservation};
-use crate::source::{Phase, Shutdown};
+use crate::source::conns::{
+    Acceptor, ConnLimits, ConnTable, PeerKey, ShedSignal, Slot, accept_loop,
+};
+use crate::source::pool::{Abandoned, OFFLOAD_BYTES};
+use crate::source::tcp::read_now;
+use crate::source::{Phase, Shared, Shutdown};
 use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
 use tokio::time::{Instant, timeout, timeout_at};
 
 /// Most connections served at once. HTTPHandler opens one connection per record
 /// and closes it, so a busy sender holds few at a time; 1024 leaves room for many
-/// senders while bounding buffers and file descriptors. Connections beyond it wait in the kernel's accept queue.
+/// senders while bounding buffers and file descriptors. Connections beyond it wait in the
+/// kernel's accept queue until one ends or an idle keep-alive one gives way.
 pub const MAX_CONNECTIONS: usize = 1024;
+
+/// A peer's share once the listener is full: half, as for TCP.
+pub const MAX_PER_PEER: usize = MAX_CONNECTIONS / 2;
+
+/// How long a shed connection may take to finish a request it had started.
+const SHED_GRACE: Duration = Duration::from_secs(1);
+
+/// The connection rules of the HTTP listener by default; idle as for TCP.
+pub fn default_conn_limits() -> ConnLimits {
+    ConnLimits {
+        max: MAX_CONNECTIONS,
+        per_peer: MAX_PER_PEER,
+        idle_after: crate::source::tcp::IDLE_AFTER,
+    }
+}
 
 /// Longest wait for a complete request head, counted from when the connection
 /// (or the previous request on it) was ready. It closes idle keep-alive sockets
@@ -49,13 +71,6 @@ const LINGER_BYTES: usize = 1 << 20;
 
 /// Bytes asked of the socket per read.
 const READ_CHUNK: usize = 16 * 1024;
-
-/// Bodies larger than this are decoded on the blocking pool, so a 16 MiB JSON
-/// array does not stall other connections on the same runtime thread.
-const BLOCKING_DECODE_BYTES: usize = 256 * 1024;
-
-/// Pause after a failed accept (e.g. out of file descriptors) so the loop does not spin.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// Until the request line is complete, the head is re-checked on each read while
 /// the buffer is this small, so a non-HTTP client is refused at once; after it, only when a line ends.
@@ -88,50 +103,73 @@ pub async fn serve(
     limits: DecodeLimits,
     budget: ByteBudget,
     intake: Intake,
+    shutdown: Shutdown,
+) {
+    let shared = Shared {
+        budget,
+        pool: crate::source::pool::DecodePool::per_core(),
+    };
+    serve_with(
+        listener,
+        auth,
+        limits,
+        shared,
+        default_conn_limits(),
+        intake,
+        shutdown,
+    )
+    .await;
+}
+
+/// [`serve`] with the listeners' shared budget and decoder pool, and these connection rules.
+pub async fn serve_with(
+    listener: TcpListener,
+    auth: Option<(String, String)>,
+    limits: DecodeLimits,
+    shared: Shared,
+    conn_limits: ConnLimits,
+    intake: Intake,
     mut shutdown: Shutdown,
 ) {
+    let table = ConnTable::new(conn_limits, SourceKind::Http, intake.stats.clone());
     let ctx = Arc::new(Ctx {
         auth,
         limits,
-        budget,
+        shared,
         intake,
     });
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    loop {
-        let permit = tokio::select! {
-            _ = shutdown.reached(Phase::Draining) => break,
-            p = slots.clone().acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => break,
-            },
-        };
-        let accepted = tokio::select! {
-            _ = shutdown.reached(Phase::Draining) => break,
-            r = listener.accept() => r,
-        };
-        let (stream, peer) = match accepted {
-            Ok(x) => x,
-            Err(e) => {
-                tracing::warn!(error = %e, "http: accept failed");
-                tokio::time::sleep(ACCEPT_BACKOFF).await;
-                continue;
-            }
-        };
-        let _ = stream.set_nodelay(true);
+    let watch = shutdown.clone();
+    let listener = HttpListener(listener);
+    accept_loop(&listener, &table, &mut shutdown, |stream, origin, slot| {
         let conn = Conn {
             stream,
-            origin: peer.to_string(),
+            origin,
             buf: Vec::new(),
             ctx: ctx.clone(),
             v10: false,
             held: None,
             want: 0,
+            shed: slot.shed_signal(),
+            slot,
         };
-        let task_shutdown = shutdown.clone();
-        tokio::spawn(async move {
-            let _permit = permit;
-            conn.serve(task_shutdown).await;
-        });
+        tokio::spawn(conn.serve(watch.clone()));
+    })
+    .await;
+}
+
+struct HttpListener(TcpListener);
+
+impl Acceptor for HttpListener {
+    type Conn = TcpStream;
+
+    fn poll_accept(
+        &self,
+        cx: &mut Context<'_>,
+    ) -> Poll<std::io::Result<(TcpStream, PeerKey, String)>> {
+        self.0.poll_accept(cx).map_ok(|(s, peer)| {
+            let _ = s.set_nodelay(true);
+            (s, PeerKey::of(&peer), peer.to_string())
+        })
     }
 }
 
@@ -139,7 +177,7 @@ pub async fn serve(
 struct Ctx {
     auth: Option<(String, String)>,
     limits: DecodeLimits,
-    budget: ByteBudget,
+    shared: Shared,
     intake: Intake,
 }
 
@@ -170,14 +208,20 @@ struct Conn {
     held: Option<Reservation>,
     /// The most the current request may still need buffered: its head, then its body.
     want: usize,
+    /// Asked to give way (idle while the listener was full): finish what was sent, then close.
+    shed: ShedSignal,
+    /// The connection's place in the listener's table, freed when the connection ends.
+    slot: Slot,
 }
 
 impl Conn {
     async fn serve(mut self, mut shutdown: Shutdown) {
         let watch = shutdown.clone();
+        // The request first, so a decode abandoned at Stop is counted where it happens.
         tokio::select! {
-            _ = shutdown.reached(Phase::Stop) => {}
+            biased;
             () = self.requests(&watch) => {}
+            _ = shutdown.reached(Phase::Stop) => {}
         }
     }
 
@@ -188,6 +232,7 @@ impl Conn {
                 return;
             };
             let next = self.handle(head, watch).await;
+            self.slot.progress();
             if self.held.take().is_some() && self.buf.capacity() > 4 * READ_CHUNK {
                 // The big request is done: give back its memory, not only its budget.
                 self.buf.shrink_to(2 * READ_CHUNK);
@@ -208,7 +253,10 @@ impl Conn {
 
     /// Reads until a complete head is buffered; `None` ends the connection (any reply already sent).
     async fn read_head(&mut self) -> Option<Head> {
-        let deadline = Instant::now() + HEAD_TIMEOUT;
+        let mut deadline = Instant::now() + HEAD_TIMEOUT;
+        if self.shed.is_shed() {
+            deadline = Instant::now() + SHED_GRACE;
+        }
         let mut from = 0;
         let mut line_checked = false;
         let mut blank = 0usize;
@@ -269,6 +317,27 @@ impl Conn {
             from = self.buf.len().saturating_sub(2);
             // Leading blanks were dropped above, so this looks at one byte at most.
             let idle = self.buf.iter().all(|&c| c == b'\r' || c == b'\n');
+            if !self.shed.is_shed() {
+                let shed = self.shed.clone();
+                tokio::select! {
+                    biased;
+                    _ = shed.shed() => {}
+                    _ = self.stream.readable() => {}
+                    _ = tokio::time::sleep_until(deadline) => {}
+                }
+            }
+            if self.shed.is_shed() {
+                // Given way: a request already sent is still served (and then the connection
+                // closes); with nothing sent, close now.
+                deadline = deadline.min(Instant::now() + SHED_GRACE);
+                if idle {
+                    if self.read_now() == 0 {
+                        return None;
+                    }
+                    // Look at what arrived before waiting for more.
+                    continue;
+                }
+            }
             match timeout_at(deadline, self.read_more()).await {
                 Ok(Ok(n)) if n > 0 => {}
                 Ok(Ok(_)) if idle => return None,
@@ -291,7 +360,8 @@ impl Conn {
 
     async fn handle(&mut self, head: Head, watch: &Shutdown) -> Next {
         self.v10 = head.version_1_0;
-        let close = head.connection_close || watch.phase() >= Phase::Draining;
+        let close =
+            head.connection_close || watch.phase() >= Phase::Draining || self.shed.is_shed();
         let is_get = head.method == "GET";
         if !is_get && head.method != "POST" {
             self.reject("request", &format!("method {} not allowed", head.method));
@@ -329,7 +399,7 @@ impl Conn {
         let status = if payload.iter().all(u8::is_ascii_whitespace) {
             200
         } else if let Some(kind) = kind {
-            self.ingest(kind, payload).await
+            self.ingest(kind, payload, watch).await
         } else {
             let what = head.content_type.unwrap_or_default();
             self.reject(
@@ -354,7 +424,7 @@ impl Conn {
             // The decoder keeps the body itself, and its size is unknown until the last
             // chunk: hold budget for the largest allowed before taking any of it.
             if self.held.is_none() {
-                match timeout(BODY_IDLE_TIMEOUT, self.ctx.budget.reserve(max)).await {
+                match timeout(BODY_IDLE_TIMEOUT, self.ctx.shared.budget.reserve(max)).await {
                     Ok(r) => self.held = r,
                     Err(_) => {
                         self.reject("chunked body", &"timed out waiting for buffer budget");
@@ -437,16 +507,29 @@ impl Conn {
     }
 
     /// Decodes a body, counts and submits its records, and picks the status.
-    async fn ingest(&mut self, kind: BodyKind, payload: Vec<u8>) -> u16 {
+    async fn ingest(&mut self, kind: BodyKind, payload: Vec<u8>, watch: &Shutdown) -> u16 {
         let limits = self.ctx.limits;
-        let d = if payload.len() > BLOCKING_DECODE_BYTES {
+        let d = if payload.len() > OFFLOAD_BYTES {
             let origin = self.origin.clone();
             let intake = self.ctx.intake.clone();
-            tokio::task::spawn_blocking(move || decode(kind, &payload, &limits, &origin, &intake))
-                .await
-                .unwrap_or_else(|_| {
-                    Decoded::failed(DecodeError::malformed("body", "decoder task failed"))
-                })
+            let job = move || decode(kind, &payload, &limits, &origin, &intake);
+            match self.ctx.shared.pool.run(&mut watch.clone(), job).await {
+                Ok(out) => out,
+                Err(Abandoned::Stopped) => {
+                    let stats = &self.ctx.intake.stats;
+                    stats
+                        .conns(SourceKind::Http)
+                        .abandoned
+                        .fetch_add(1, Relaxed);
+                    stats.add_received(SourceKind::Http, 1);
+                    stats.add_dropped(SourceKind::Http, 1);
+                    tracing::warn!(peer = %self.origin, "http: drain time over while a large body was decoding; it is dropped");
+                    return 503;
+                }
+                Err(Abandoned::Failed) => {
+                    Decoded::failed(DecodeError::malformed("body", "the decoder failed"))
+                }
+            }
         } else {
             decode(kind, &payload, &limits, &self.origin, &self.ctx.intake)
         };
@@ -480,10 +563,19 @@ impl Conn {
     /// the listeners' budget, waiting for it under the caller's timeout.
     async fn read_more(&mut self) -> std::io::Result<usize> {
         if self.held.is_none() && ByteBudget::needs_reservation(self.buf.len() + READ_CHUNK) {
-            self.held = self.ctx.budget.reserve(self.want).await;
+            self.held = self.ctx.shared.budget.reserve(self.want).await;
         }
         self.buf.reserve(READ_CHUNK);
         self.stream.read_buf(&mut self.buf).await
+    }
+
+    /// Takes what the socket already holds, without waiting; the bytes taken.
+    fn read_now(&mut self) -> usize {
+        let old = self.buf.len();
+        self.buf.resize(old + READ_CHUNK, 0);
+        let n = read_now(&mut self.stream, &mut self.buf[old..]).unwrap_or(0);
+        self.buf.truncate(old + n);
+        n
     }
 
     async fn send_continue(&mut self) -> bool {

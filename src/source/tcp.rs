@@ -6,18 +6,36 @@ use crate::intake::{Batcher, Intake};
 use crate::limits::DecodeLimits;
 use crate::record::SourceKind;
 use crate::source::budget::{ByteBudget, Reservation};
-use crate::source::{Phase, Shutdown};
-use std::sync::Arc;
-use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::sync::Semaphore;
+use crate::source::conns::{Acceptor, ConnLimits, ConnTable, PeerKey, Slot, accept_loop};
+use crate::source::pool::{Abandoned, OFFLOAD_BYTES};
+use crate::source::{Phase, Shared, Shutdown};
+use std::pin::Pin;
+use std::sync::atomic::Ordering::Relaxed;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 
 /// How much is read from a socket at a time: large enough to carry ~100 typical frames.
 const READ_CHUNK: usize = 64 * 1024;
 
-/// Most connections served at once; further ones wait in the kernel's backlog.
-/// Each holds at most one frame (≤ `max_frame`) plus one read chunk, and frames over a
-/// read chunk are held against the listeners' shared [`ByteBudget`].
+/// Most connections served at once; further ones wait in the kernel's backlog until one
+/// finishes or an idle one gives way. Each holds at most one frame (≤ `max_frame`) plus one read
+/// chunk, and frames over a read chunk are held against the listeners' shared [`ByteBudget`].
 pub const MAX_CONNECTIONS: usize = 256;
+
+/// A peer's share once the listener is full: half, so one host (or one runaway process on
+/// this one) can never keep the other half from everyone else.
+pub const MAX_PER_PEER: usize = MAX_CONNECTIONS / 2;
+
+/// A connection with no complete frame for this long counts as idle and gives way when the
+/// listener (or its peer) is full. A SocketHandler keeps its connection open between records,
+/// so a quiet sender is idle too: 10 s keeps anyone who logs every few seconds connected, and
+/// a shed SocketHandler reconnects on its next record (what it fully sent before is stored).
+pub const IDLE_AFTER: Duration = Duration::from_secs(10);
+
+/// Reads taken after a connection is told to finish (shed, or the drain time is over): enough
+/// to take in what the kernel already holds for it, not enough for a sender to keep it going.
+const FINISH_READS: usize = 16;
 
 /// A bound stream listener: TCP or a Unix socket path.
 pub enum StreamListener {
@@ -55,6 +73,32 @@ impl StreamListener {
     }
 }
 
+impl Acceptor for StreamListener {
+    type Conn = BoxedStream;
+
+    fn poll_accept(
+        &self,
+        cx: &mut Context<'_>,
+    ) -> Poll<std::io::Result<(BoxedStream, PeerKey, String)>> {
+        match self {
+            StreamListener::Tcp(l) => l.poll_accept(cx).map_ok(|(s, peer)| {
+                let _ = s.set_nodelay(true);
+                // We never write to a SocketHandler, so closing with a reset loses nothing of
+                // ours, and tells a sender we closed on (shed, drain over) at its next send
+                // instead of one send later: CPython's SocketHandler then reconnects one record
+                // sooner (a plain close costs it two records, a reset one).
+                let _ = s.set_zero_linger();
+                let conn: BoxedStream = Box::new(s);
+                (conn, PeerKey::of(&peer), peer.to_string())
+            }),
+            StreamListener::Unix(l, path) => l.poll_accept(cx).map_ok(|(s, _)| {
+                let conn: BoxedStream = Box::new(s);
+                (conn, PeerKey::Local, format!("unix:{}", path.display()))
+            }),
+        }
+    }
+}
+
 impl Drop for StreamListener {
     fn drop(&mut self) {
         if let StreamListener::Unix(_, path) = self {
@@ -63,60 +107,66 @@ impl Drop for StreamListener {
     }
 }
 
-/// Accepts connections until draining starts; each connection runs until EOF or `Phase::Stop`.
+/// The connection rules of the TCP listener by default.
+pub fn default_conn_limits() -> ConnLimits {
+    ConnLimits {
+        max: MAX_CONNECTIONS,
+        per_peer: MAX_PER_PEER,
+        idle_after: IDLE_AFTER,
+    }
+}
+
+/// Accepts connections until draining starts (then those already queued); each connection runs
+/// until EOF, until it is shed, or until `Phase::Stop`.
 pub async fn serve(
     listener: StreamListener,
     limits: DecodeLimits,
-    budget: ByteBudget,
+    shared: Shared,
+    conn_limits: ConnLimits,
     intake: Intake,
     mut shutdown: Shutdown,
 ) {
-    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    loop {
-        // Waiting for a free slot must not keep the listener open past the start of draining.
-        let permit = tokio::select! {
-            _ = shutdown.reached(Phase::Draining) => return,
-            p = permits.clone().acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => return,
-            },
-        };
-        let accepted = tokio::select! {
-            _ = shutdown.reached(Phase::Draining) => return,
-            a = accept(&listener) => a,
-        };
-        match accepted {
-            Ok((stream, peer)) => {
-                let intake = intake.clone();
-                let budget = budget.clone();
-                let conn_shutdown = shutdown.clone();
-                tokio::spawn(async move {
-                    read_frames(stream, &peer, limits, &budget, &intake, conn_shutdown).await;
-                    drop(permit);
-                });
-            }
-            Err(e) => {
-                // EMFILE and friends: say so, back off briefly, keep serving.
-                tracing::warn!("tcp accept failed: {e}");
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            }
-        }
-    }
+    let table = ConnTable::new(conn_limits, SourceKind::Tcp, intake.stats.clone());
+    let watch = shutdown.clone();
+    accept_loop(&listener, &table, &mut shutdown, |stream, peer, slot| {
+        let intake = intake.clone();
+        let shared = shared.clone();
+        let conn_shutdown = watch.clone();
+        tokio::spawn(async move {
+            read_frames(
+                stream,
+                &peer,
+                limits,
+                &shared,
+                &intake,
+                &slot,
+                conn_shutdown,
+            )
+            .await;
+            drop(slot);
+        });
+    })
+    .await;
 }
 
 type BoxedStream = Box<dyn AsyncRead + Unpin + Send>;
 
-async fn accept(l: &StreamListener) -> std::io::Result<(BoxedStream, String)> {
-    match l {
-        StreamListener::Tcp(l) => {
-            let (s, peer) = l.accept().await?;
-            let _ = s.set_nodelay(true);
-            Ok((Box::new(s), peer.to_string()))
-        }
-        StreamListener::Unix(l, path) => {
-            let (s, _) = l.accept().await?;
-            Ok((Box::new(s), format!("unix:{}", path.display())))
-        }
+/// Why a connection woke from waiting for input.
+enum Woke {
+    Read(std::io::Result<usize>),
+    /// Shed, or the drain time is over: take what is already readable, then end.
+    Finish,
+    Stalled,
+}
+
+/// Reads what the socket already holds without waiting: `Ok(0)` when nothing is there.
+pub fn read_now<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut rb = ReadBuf::new(buf);
+    match Pin::new(stream).poll_read(&mut cx, &mut rb) {
+        Poll::Ready(Ok(())) => Ok(rb.filled().len()),
+        Poll::Ready(Err(e)) => Err(e),
+        Poll::Pending => Ok(0),
     }
 }
 
@@ -124,22 +174,29 @@ async fn accept(l: &StreamListener) -> std::io::Result<(BoxedStream, String)> {
 ///
 /// A frame that is correctly delimited but does not decode costs only itself;
 /// a framing error (oversized length) costs the connection, since nothing after
-/// it can be trusted to be a frame boundary.
+/// it can be trusted to be a frame boundary. Frames over [`OFFLOAD_BYTES`] decode on the
+/// shared pool, so this connection waits for them but the async workers do not. When the
+/// connection is shed or the drain time ends, frames already received (in our buffer or the
+/// kernel's) are still decoded and submitted before it closes.
 pub async fn read_frames<S: AsyncRead + Unpin>(
     mut stream: S,
     peer: &str,
     limits: DecodeLimits,
-    budget: &ByteBudget,
+    shared: &Shared,
     intake: &Intake,
+    slot: &Slot,
     mut shutdown: Shutdown,
 ) {
     let stats = &intake.stats;
+    let shed = slot.shed_signal();
     let mut buf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     let mut start = 0usize;
     // Budget held for the large frame at the front of `buf`, until it is consumed; the
     // frame must be complete by its deadline.
     let mut held: Option<Reservation> = None;
     let mut batch = Batcher::default();
+    let mut finishing = false;
+    let mut reads_left = FINISH_READS;
     let mut reported = false;
     let mut report = |e: &DecodeError| {
         if !std::mem::replace(&mut reported, true) {
@@ -150,14 +207,52 @@ pub async fn read_frames<S: AsyncRead + Unpin>(
     };
     loop {
         // Decode every whole frame already buffered.
+        let mut progressed = false;
         loop {
             match frame::check(&buf[start..], limits.max_frame) {
                 Ok(Some(len)) => {
-                    let payload = &buf[start + frame::PREFIX..start + len];
-                    start += len;
-                    held = None;
                     stats.add_received(SourceKind::Tcp, 1);
-                    match pickle::decode_record(payload, &limits, SourceKind::Tcp, peer) {
+                    progressed = true;
+                    let decoded = if len - frame::PREFIX > OFFLOAD_BYTES {
+                        // Hand the buffer itself to the pool (no copy of the big frame) and
+                        // keep only what follows it; the frame's budget goes with it.
+                        let whole = std::mem::replace(&mut buf, Vec::with_capacity(READ_CHUNK));
+                        buf.extend_from_slice(&whole[start + len..]);
+                        let payload = start + frame::PREFIX..start + len;
+                        start = 0;
+                        let reservation = held.take();
+                        let origin = peer.to_owned();
+                        let job = move || {
+                            let _held = reservation;
+                            pickle::decode_record(
+                                &whole[payload],
+                                &limits,
+                                SourceKind::Tcp,
+                                &origin,
+                            )
+                        };
+                        match shared.pool.run(&mut shutdown, job).await {
+                            Ok(r) => r,
+                            Err(Abandoned::Stopped) => {
+                                stats.conns(SourceKind::Tcp).abandoned.fetch_add(1, Relaxed);
+                                stats.add_dropped(SourceKind::Tcp, 1);
+                                tracing::warn!(
+                                    "tcp {peer}: drain time over while a large frame was decoding; it is dropped"
+                                );
+                                submit(intake, batch.take(), &mut shutdown).await;
+                                return;
+                            }
+                            Err(Abandoned::Failed) => {
+                                Err(DecodeError::malformed("frame", "the decoder failed"))
+                            }
+                        }
+                    } else {
+                        let payload = &buf[start + frame::PREFIX..start + len];
+                        start += len;
+                        held = None;
+                        pickle::decode_record(payload, &limits, SourceKind::Tcp, peer)
+                    };
+                    match decoded {
                         Ok(rec) => {
                             if let Some(full) = batch.push(rec)
                                 && !submit(intake, full, &mut shutdown).await
@@ -181,6 +276,9 @@ pub async fn read_frames<S: AsyncRead + Unpin>(
                 }
             }
         }
+        if progressed {
+            slot.progress();
+        }
         if !submit(intake, batch.take(), &mut shutdown).await {
             return;
         }
@@ -200,10 +298,16 @@ pub async fn read_frames<S: AsyncRead + Unpin>(
             let whole = declared + frame::PREFIX;
             if held.is_none() && ByteBudget::needs_reservation(whole) {
                 // Past a read chunk, a frame waits for its share of the shared budget; the
-                // sender meanwhile sees backpressure, as when the store is slow.
-                held = tokio::select! {
-                    r = budget.reserve(whole) => r,
-                    _ = shutdown.reached(Phase::Stop) => None,
+                // sender meanwhile sees backpressure, as when the store is slow. A connection
+                // told to finish does not start waiting.
+                held = match finishing {
+                    true => None,
+                    false => tokio::select! {
+                        biased;
+                        _ = shutdown.reached(Phase::Stop) => None,
+                        _ = shed.shed() => None,
+                        r = shared.budget.reserve(whole) => r,
+                    },
                 };
                 stopped = held.is_none();
             }
@@ -215,15 +319,29 @@ pub async fn read_frames<S: AsyncRead + Unpin>(
         };
         let old = buf.len();
         buf.resize(old + want, 0);
-        let n = match stopped {
-            true => Err(std::io::Error::other("drain time over")),
-            false => tokio::select! {
-                r = stream.read(&mut buf[old..]) => r,
-                _ = shutdown.reached(Phase::Stop) => Err(std::io::Error::other("drain time over")),
-                _ = sleep_until_held(&held) => {
-                    Err(std::io::Error::other("a large frame stalled while holding buffer budget"))
-                }
+        let woke = match (stopped, finishing) {
+            (true, _) => Woke::Read(Err(std::io::Error::other("told to finish mid-frame"))),
+            (false, true) => Woke::Finish,
+            // Stop and shed first: a sender that never pauses must not keep its connection past them.
+            (false, false) => tokio::select! {
+                biased;
+                _ = shutdown.reached(Phase::Stop) => Woke::Finish,
+                _ = shed.shed() => Woke::Finish,
+                r = stream.read(&mut buf[old..]) => Woke::Read(r),
+                _ = sleep_until_held(&held) => Woke::Stalled,
             },
+        };
+        let n = match woke {
+            Woke::Read(r) => r,
+            Woke::Finish if reads_left == 0 => Ok(0),
+            Woke::Finish => {
+                finishing = true;
+                reads_left -= 1;
+                read_now(&mut stream, &mut buf[old..])
+            }
+            Woke::Stalled => Err(std::io::Error::other(
+                "a large frame stalled while holding buffer budget",
+            )),
         };
         match n {
             Ok(0) | Err(_) => {
@@ -232,8 +350,8 @@ pub async fn read_frames<S: AsyncRead + Unpin>(
                     tracing::debug!("tcp {peer}: connection ends: {e}");
                 }
                 if !buf.is_empty() {
-                    // EOF (SocketHandler can time out mid-send and close) or the drain
-                    // deadline: the unfinished frame is lost, and counted.
+                    // EOF (SocketHandler can time out mid-send and close), a shed, or the
+                    // drain deadline: the unfinished frame is lost, and counted.
                     stats.add_received(SourceKind::Tcp, 1);
                     stats.add_rejected(SourceKind::Tcp, 1);
                     report(&DecodeError::Truncated);
@@ -265,7 +383,9 @@ async fn submit(
         return true;
     }
     let n = batch.len() as u64;
+    // Room in the queue first: past Stop a batch is still taken if it fits.
     tokio::select! {
+        biased;
         ok = intake.submit(batch) => ok,
         _ = shutdown.reached(Phase::Stop) => {
             intake.stats.add_dropped(SourceKind::Tcp, n);

@@ -1,11 +1,13 @@
 //! The DatagramHandler listener: one length-prefixed pickle per UDP datagram.
 //! UDP senders cannot be slowed, so a full queue drops the batch and counts it.
 
-use crate::decode::{frame, pickle};
+use crate::decode::{DecodeError, frame, pickle};
 use crate::intake::{Batcher, Intake};
 use crate::limits::DecodeLimits;
-use crate::record::SourceKind;
+use crate::record::{Record, SourceKind};
+use crate::source::pool::{Abandoned, DecodePool, OFFLOAD_BYTES};
 use crate::source::{Phase, Shutdown};
+use std::sync::atomic::Ordering::Relaxed;
 use tokio::net::UdpSocket;
 
 /// Largest possible UDP payload; every datagram fits in one buffer of this size.
@@ -15,21 +17,29 @@ const MAX_DATAGRAM: usize = 65_536;
 pub async fn serve(
     socket: UdpSocket,
     limits: DecodeLimits,
+    pool: DecodePool,
     intake: Intake,
     mut shutdown: Shutdown,
 ) {
+    let mut rx = Receiver {
+        limits,
+        pool,
+        intake,
+        batch: Batcher::default(),
+        reported: 0,
+    };
     let mut buf = vec![0u8; MAX_DATAGRAM];
-    let mut batch = Batcher::default();
-    let mut reported = 0u64;
     loop {
         let first = tokio::select! {
             r = socket.recv_from(&mut buf) => r,
             _ = shutdown.reached(Phase::Draining) => {
                 // Whatever the kernel already holds was sent before we stopped: keep it.
-                while let Ok(got) = socket.try_recv_from(&mut buf) {
-                    handle(&buf[..got.0], &got.1.to_string(), &limits, &intake, &mut batch, &mut reported);
+                while let Ok((n, peer)) = socket.try_recv_from(&mut buf) {
+                    if !rx.handle(&buf[..n], &peer.to_string(), &mut shutdown).await {
+                        break;
+                    }
                 }
-                intake.try_submit(SourceKind::Udp, batch.take());
+                rx.intake.try_submit(SourceKind::Udp, rx.batch.take());
                 return;
             }
         };
@@ -37,17 +47,15 @@ pub async fn serve(
         // Drain what is already waiting before handing a batch over: one queue slot per burst.
         loop {
             match next {
-                Ok((n, peer)) => handle(
-                    &buf[..n],
-                    &peer.to_string(),
-                    &limits,
-                    &intake,
-                    &mut batch,
-                    &mut reported,
-                ),
+                Ok((n, peer)) => {
+                    if !rx.handle(&buf[..n], &peer.to_string(), &mut shutdown).await {
+                        rx.intake.try_submit(SourceKind::Udp, rx.batch.take());
+                        return;
+                    }
+                }
                 Err(e) => tracing::debug!("udp receive error: {e}"),
             }
-            if batch.len() >= crate::intake::MAX_BATCH_RECORDS {
+            if rx.batch.len() >= crate::intake::MAX_BATCH_RECORDS {
                 break;
             }
             match socket.try_recv_from(&mut buf) {
@@ -55,39 +63,68 @@ pub async fn serve(
                 r => next = r,
             }
         }
-        intake.try_submit(SourceKind::Udp, batch.take());
+        rx.intake.try_submit(SourceKind::Udp, rx.batch.take());
     }
 }
 
-/// Decodes one datagram into the batch; a bad one costs only itself.
-fn handle(
-    dgram: &[u8],
-    peer: &str,
-    limits: &DecodeLimits,
-    intake: &Intake,
-    batch: &mut Batcher,
-    reported: &mut u64,
-) {
-    let stats = &intake.stats;
-    stats.add_received(SourceKind::Udp, 1);
-    let decoded = frame::datagram_payload(dgram, limits.max_frame)
-        .and_then(|p| pickle::decode_record(p, limits, SourceKind::Udp, peer));
-    match decoded {
-        Ok(rec) => {
-            if let Some(full) = batch.push(rec) {
-                intake.try_submit(SourceKind::Udp, full);
+/// The listener's state between datagrams.
+struct Receiver {
+    limits: DecodeLimits,
+    pool: DecodePool,
+    intake: Intake,
+    batch: Batcher,
+    reported: u64,
+}
+
+impl Receiver {
+    /// Decodes one datagram into the batch (a big one on the pool); a bad one costs only
+    /// itself. False when the drain time ended while a big one was decoding.
+    async fn handle(&mut self, dgram: &[u8], peer: &str, shutdown: &mut Shutdown) -> bool {
+        let stats = &self.intake.stats;
+        stats.add_received(SourceKind::Udp, 1);
+        let decoded = if dgram.len() > OFFLOAD_BYTES {
+            let (owned, limits, origin) = (dgram.to_vec(), self.limits, peer.to_owned());
+            match self
+                .pool
+                .run(shutdown, move || decode(&owned, &limits, &origin))
+                .await
+            {
+                Ok(r) => r,
+                Err(Abandoned::Stopped) => {
+                    stats.conns(SourceKind::Udp).abandoned.fetch_add(1, Relaxed);
+                    stats.add_dropped(SourceKind::Udp, 1);
+                    return false;
+                }
+                Err(Abandoned::Failed) => {
+                    Err(DecodeError::malformed("datagram", "the decoder failed"))
+                }
+            }
+        } else {
+            decode(dgram, &self.limits, peer)
+        };
+        match decoded {
+            Ok(rec) => {
+                if let Some(full) = self.batch.push(rec) {
+                    self.intake.try_submit(SourceKind::Udp, full);
+                }
+            }
+            Err(e) => {
+                stats.add_rejected(SourceKind::Udp, 1);
+                // Log the first bad datagram and then every 1000th, so a flood cannot flood our log.
+                if self.reported.is_multiple_of(1000) {
+                    tracing::warn!(
+                        "udp {peer}: rejected a datagram: {e} ({} rejected so far)",
+                        self.reported + 1
+                    );
+                }
+                self.reported += 1;
             }
         }
-        Err(e) => {
-            stats.add_rejected(SourceKind::Udp, 1);
-            // Log the first bad datagram and then every 1000th, so a flood cannot flood our log.
-            if (*reported).is_multiple_of(1000) {
-                tracing::warn!(
-                    "udp {peer}: rejected a datagram: {e} ({} rejected so far)",
-                    *reported + 1
-                );
-            }
-            *reported += 1;
-        }
+        true
     }
+}
+
+fn decode(dgram: &[u8], limits: &DecodeLimits, peer: &str) -> Result<Record, DecodeError> {
+    frame::datagram_payload(dgram, limits.max_frame)
+        .and_then(|p| pickle::decode_record(p, limits, SourceKind::Udp, peer))
 }

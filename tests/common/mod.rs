@@ -261,3 +261,66 @@ pub fn python_version(py: &Path) -> (u32, u32) {
 pub fn manifest_path(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
 }
+
+/// Peak resident memory of a process so far (VmHWM), in MB.
+pub fn vm_hwm_mb(pid: u32) -> f64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+    let line = s
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .expect("VmHWM line");
+    let kb: f64 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .expect("VmHWM value");
+    kb / 1024.0
+}
+
+/// Polls `cond` every 25 ms until it holds, failing the test after `limit`; returns the time taken.
+pub fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) -> Duration {
+    let start = std::time::Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    start.elapsed()
+}
+
+/// `logtui query --count ARGS…` as a number.
+pub fn count(db: &Path, args: &[&str]) -> u64 {
+    let a: Vec<&str> = std::iter::once("--count")
+        .chain(args.iter().copied())
+        .collect();
+    query(db, &a).trim().parse().expect("a count")
+}
+
+impl Logtui {
+    /// Starts `logtui record` with `config` as its config file.
+    pub fn start_with_config(config: &str, args: &[&str]) -> Logtui {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir_all(dir.path().join("logtui")).expect("config dir");
+        std::fs::write(dir.path().join("logtui/config.toml"), config).expect("config file");
+        let db = dir.path().join("store.db");
+        Self::start_with_db(dir, db, args)
+    }
+
+    /// The `open/shed/refused/abandoned` connection counters of `listener` ("tcp" or "http")
+    /// from the latest `--stats-interval` line, if one was printed yet.
+    pub fn conn_stats(&self, listener: &str) -> Option<[u64; 4]> {
+        let err = self.stderr();
+        let line = err.iter().rev().find(|l| l.starts_with("logtui: stats:"))?;
+        let rest = line.split("connections ").nth(1)?;
+        let mut words = rest.split_whitespace();
+        words.find(|w| *w == listener)?;
+        let nums: Vec<u64> = words
+            .next()?
+            .split('/')
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        nums.try_into().ok()
+    }
+}
