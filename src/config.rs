@@ -234,9 +234,15 @@ impl Config {
             ("store.buffer_size", self.store.buffer_size),
             ("store.queue_batches", self.store.queue_batches),
             ("limits.max_frame", self.limits.max_frame),
-            ("listen.tcp_max_connections", self.listen.tcp_max_connections),
+            (
+                "listen.tcp_max_connections",
+                self.listen.tcp_max_connections,
+            ),
             ("listen.tcp_max_per_peer", self.listen.tcp_max_per_peer),
-            ("listen.http_max_connections", self.listen.http_max_connections),
+            (
+                "listen.http_max_connections",
+                self.listen.http_max_connections,
+            ),
             ("listen.http_max_per_peer", self.listen.http_max_per_peer),
         ] {
             if n == 0 {
