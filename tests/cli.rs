@@ -283,9 +283,9 @@ fn record_echoes_stored_records_and_prints_stats() {
         .status()
         .unwrap();
     assert!(st.success());
-    common::poll_until(
-        std::time::Duration::from_secs(20),
+    common::wait_for(
         "a stats line with 3 stored",
+        std::time::Duration::from_secs(20),
         || {
             lt.stderr()
                 .iter()

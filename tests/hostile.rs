@@ -116,7 +116,7 @@ fn tcp_survives_hostile_frames_and_keeps_other_connections_flowing() {
     drop(good);
     let count = |args: &[&str]| query(&lt.db, &[&["--count"][..], args].concat());
     let want = (payloads.len() + 3).to_string(); // before, after each payload, bad utf-8, after
-    common::poll_until(Duration::from_secs(20), "every good record stored", || {
+    common::wait_for("every good record stored", Duration::from_secs(20), || {
         count(&["--logger", "hostile.good"]).trim() == want
     });
     let pid = lt.child.id();
@@ -188,7 +188,7 @@ fn udp_counts_bad_datagrams_and_stores_the_next_good_one() {
     sock.send_to(b"x", &addr).unwrap();
     sent_bad += 2;
     sock.send_to(&python_frame("udp survives"), &addr).unwrap();
-    common::poll_until(Duration::from_secs(20), "the good datagram stored", || {
+    common::wait_for("the good datagram stored", Duration::from_secs(20), || {
         query(&lt.db, &["--count", "--search", "survives"]).trim() == "1"
     });
     let (code, err, _dir, db) = lt.stop();
@@ -291,9 +291,9 @@ fn http_rejects_bad_requests_with_clear_statuses_and_keeps_serving() {
     let ok = b"GET /log?name=web&msg=still+serving&levelname=INFO&levelno=20 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
     let r = http_request(&addr, ok);
     assert!(status(&r).contains("200"), "{r}");
-    common::poll_until(
-        Duration::from_secs(20),
+    common::wait_for(
         "the last good request stored",
+        Duration::from_secs(20),
         || query(&lt.db, &["--count", "--search", "serving"]).trim() == "1",
     );
     let (code, err, _dir, db) = lt.stop();

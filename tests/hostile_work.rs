@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Logtui, query};
+use common::{Logtui, query, vm_hwm_mb};
 use std::io::{Read, Write};
 use std::net::{TcpStream, UdpSocket};
 use std::process::{Child, Command, Stdio};
@@ -124,33 +124,9 @@ fn count(lt: &Logtui, logger: &str) -> usize {
 
 /// Polls the store until `logger` has `n` records; panics past `limit`. Returns the time taken.
 fn wait_stored(lt: &Logtui, logger: &str, n: usize, limit: Duration) -> Duration {
-    let started = Instant::now();
-    loop {
-        let got = count(lt, logger);
-        if got >= n {
-            return started.elapsed();
-        }
-        assert!(
-            started.elapsed() < limit,
-            "{logger}: {got} of {n} records stored after {limit:?}; stderr: {:?}",
-            lt.stderr()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn vm_hwm_mb(pid: u32) -> f64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
-    let line = s
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .expect("VmHWM line");
-    let kb: f64 = line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|n| n.parse().ok())
-        .expect("VmHWM value");
-    kb / 1024.0
+    common::wait_for(&format!("{n} records of {logger} stored"), limit, || {
+        count(lt, logger) >= n
+    })
 }
 
 /// The bombed records of `logger` are stored, marked `format_refused`.

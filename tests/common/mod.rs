@@ -150,21 +150,7 @@ pub fn query(db: &Path, args: &[&str]) -> String {
     String::from_utf8(out.stdout).expect("utf-8 output")
 }
 
-/// Polls `cond` every 10 ms until it holds; panics naming `what` if it still does not after `limit`.
-/// Tests wait on something they can observe (the store's count, a stats line, the budget), never a sleep.
-#[track_caller]
-pub fn poll_until(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !cond() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {limit:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// [`poll_until`] for async tests: waits with the runtime's timer, so the server it polls keeps running.
+/// [`wait_for`] for async tests: waits with the runtime's timer, so the server it polls keeps running.
 #[track_caller]
 pub fn poll_until_async<'a>(
     limit: Duration,
@@ -277,7 +263,10 @@ pub fn vm_hwm_mb(pid: u32) -> f64 {
     kb / 1024.0
 }
 
-/// Polls `cond` every 25 ms until it holds, failing the test after `limit`; returns the time taken.
+/// Polls `cond` every 10 ms until it holds; panics naming `what` if it still does not after
+/// `limit`; returns the time taken. Tests wait on something they can observe (the store's count,
+/// a stats line, the budget), never a sleep.
+#[track_caller]
 pub fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) -> Duration {
     let start = std::time::Instant::now();
     while !cond() {
@@ -285,7 +274,7 @@ pub fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) -> 
             start.elapsed() < limit,
             "timed out after {limit:?} waiting for {what}"
         );
-        std::thread::sleep(Duration::from_millis(25));
+        std::thread::sleep(Duration::from_millis(10));
     }
     start.elapsed()
 }
