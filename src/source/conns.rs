@@ -163,7 +163,8 @@ impl ConnTable {
     }
 
     /// Gives a newly accepted connection from `peer` a slot. Below the limit everyone gets one.
-    /// When full, someone gives way: a peer at its share sheds its own longest-idle connection;
+    /// When full, someone gives way: a peer at its share sheds its own longest-idle connection
+    /// (idle long or not);
     /// anyone else sheds the longest-idle connection of all, or failing that (nobody idle) the
     /// longest-idle one of a peer holding more than its share. `None` refuses the connection:
     /// nobody has to give way to it. `force` admits past the limits (draining: what was queued
@@ -175,7 +176,12 @@ impl ConnTable {
         let held = inner.peers.get(&peer).copied().unwrap_or(0);
         if !force && inner.conns.len() >= self.limits.max {
             let victim = if held >= self.limits.per_peer {
-                self.longest_idle(&inner, Some(peer), idle)
+                // A peer at its share makes room among its own: its longest-idle connection
+                // gives way, however recently it was busy. Refusing the newcomer instead would
+                // close a connection that may already hold a record its sender fully sent
+                // (unread, so lost uncounted), and on loopback, where every sender is one
+                // peer, a local flood would keep a real SocketHandler out for good.
+                self.longest_idle(&inner, Some(peer), 0)
             } else {
                 self.longest_idle(&inner, None, idle).or_else(|| {
                     let hog = self.hog(&inner)?;
@@ -351,24 +357,26 @@ mod tests {
         let a2 = t.admit(A, false).unwrap();
         tokio::time::advance(Duration::from_millis(10)).await;
         let a3 = t.admit(A, false).unwrap();
-        // Full, A past its share and nobody of A's idle: A's next one is refused.
-        assert!(t.admit(A, false).is_none());
-        // B is under its share: A, the hog, gives way (its longest-idle, a1) though busy.
-        let b1 = t.admit(B, false).unwrap();
+        // Full, A past its share and nobody of A's idle: A's next one takes the place of A's
+        // longest-idle (a1) rather than being refused.
+        let a4 = t.admit(A, false).unwrap();
         assert!(a1.shed_signal().is_shed());
         a1.shed_signal().shed().await;
-        tokio::time::advance(Duration::from_millis(1500)).await;
-        a3.progress();
-        b1.progress();
-        // A (at its share) sheds its own idle a2 for its new one; a3 (busy) stays.
-        let a4 = t.admit(A, false).unwrap();
+        // B is under its share: A, the hog, gives way (its longest-idle, a2) though busy.
+        let b1 = t.admit(B, false).unwrap();
         assert!(a2.shed_signal().is_shed());
-        assert!(!a3.shed_signal().is_shed());
+        tokio::time::advance(Duration::from_millis(1500)).await;
+        a4.progress();
+        b1.progress();
+        // A (at its share) sheds its own idle a3 for its new one; a4 (busy) stays.
+        let a5 = t.admit(A, false).unwrap();
+        assert!(a3.shed_signal().is_shed());
+        assert!(!a4.shed_signal().is_shed());
         let stats = t.stats.conns(SourceKind::Tcp);
-        assert_eq!(stats.shed.load(Relaxed), 2);
-        assert_eq!(stats.refused.load(Relaxed), 1);
+        assert_eq!(stats.shed.load(Relaxed), 3);
+        assert_eq!(stats.refused.load(Relaxed), 0);
         assert_eq!(stats.open.load(Relaxed), 3);
-        drop((a1, a2, a3, a4, b1));
+        drop((a1, a2, a3, a4, a5, b1));
         assert_eq!(stats.open.load(Relaxed), 0);
     }
 
