@@ -323,7 +323,11 @@ fn big_frames_share_one_byte_budget() {
     )
     .unwrap();
     let db = dir.path().join("store.db");
-    let lt = Logtui::start_with_db(dir, db, &["--udp", "off", "--http", "off"]);
+    let lt = Logtui::start_with_db(
+        dir,
+        db,
+        &["--udp", "off", "--http", "off", "--stats-interval", "0.05"],
+    );
     let addr = lt.tcp.clone().unwrap();
     let big = |msg: &str| python_padded_frame(msg, 900_000);
     // Two senders stall halfway through 900 KB frames: together they hold the budget.
@@ -334,9 +338,12 @@ fn big_frames_share_one_byte_budget() {
         s.write_all(&f[..f.len() / 2]).unwrap();
         stalled.push((s, f));
     }
-    // Still a sleep as synchronisation: the budget the stalled halves hold is not observable from
-    // outside the process (no stats line shows it), so this gives the listener time to read them.
-    std::thread::sleep(Duration::from_millis(300));
+    // The stats line shows the budget the stalled halves hold: wait until both hold theirs.
+    common::wait_for(
+        "both stalled frames to hold their budget",
+        Duration::from_secs(20),
+        || lt.buffered().is_some_and(|b| b >= 2 * 900_000),
+    );
     // A third big frame arrives whole, but must wait for room.
     let waiting = std::thread::spawn({
         let addr = addr.clone();

@@ -147,12 +147,20 @@ pub async fn run(cfg: Config) -> Result<()> {
 
     let ticker = (!every.is_zero()).then(|| {
         let stats = stats.clone();
+        let shared = shared.clone();
+        let max_buffered = cfg.limits.max_buffered;
         tokio::spawn(async move {
             let mut t = tokio::time::interval(every);
             t.tick().await;
             loop {
                 t.tick().await;
-                eprintln!("logtui: stats: {}", stats.compact_line());
+                // The byte budget's use is shown too: it is the one bound a stalled big
+                // sender holds that no record count reveals.
+                let held = max_buffered.saturating_sub(shared.budget.available());
+                eprintln!(
+                    "logtui: stats: {}  buffered {held} of {max_buffered} bytes",
+                    stats.compact_line()
+                );
             }
         })
     });

@@ -299,6 +299,19 @@ impl Logtui {
 
     /// The `open/shed/refused/abandoned` connection counters of `listener` ("tcp" or "http")
     /// from the latest `--stats-interval` line, if one was printed yet.
+    /// Bytes the listeners hold against the byte budget, from the newest stats line
+    /// (`--stats-interval` must be on).
+    pub fn buffered(&self) -> Option<u64> {
+        let err = self.stderr();
+        let line = err.iter().rev().find(|l| l.starts_with("logtui: stats:"))?;
+        line.split("buffered ")
+            .nth(1)?
+            .split(' ')
+            .next()?
+            .parse()
+            .ok()
+    }
+
     pub fn conn_stats(&self, listener: &str) -> Option<[u64; 4]> {
         let err = self.stderr();
         let line = err.iter().rev().find(|l| l.starts_with("logtui: stats:"))?;
