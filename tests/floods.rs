@@ -292,9 +292,9 @@ fn one_host_keeps_to_its_share_of_connections() {
     assert_eq!(summary_counter(&err, "shed"), 17, "{err:?}");
 }
 
-#[test]
-fn a_keep_alive_flood_gives_way_to_a_real_http_handler() {
-    let lt = Logtui::start_with_config(
+/// HTTP alone, 64 connections at most, idle after 1 s, stats every 0.1 s.
+fn http_listener_of_64() -> Logtui {
+    Logtui::start_with_config(
         "[listen]\nhttp_max_connections = 64\nidle_after = 1.0\n",
         &[
             "--tcp",
@@ -308,7 +308,12 @@ fn a_keep_alive_flood_gives_way_to_a_real_http_handler() {
             "--drain-timeout",
             DRAIN,
         ],
-    );
+    )
+}
+
+#[test]
+fn a_keep_alive_flood_gives_way_to_a_real_http_handler() {
+    let lt = http_listener_of_64();
     let addr = lt.http.clone().unwrap();
     // 80 keep-alive connections from two hosts, each sends one record and stays open.
     let flood = Flood::start("http", &addr, 80, "127.0.0.2,127.0.0.3", false);
@@ -344,21 +349,7 @@ fn a_keep_alive_flood_gives_way_to_a_real_http_handler() {
 
 #[test]
 fn half_sent_request_heads_give_way_to_a_real_http_handler() {
-    let lt = Logtui::start_with_config(
-        "[listen]\nhttp_max_connections = 64\nidle_after = 1.0\n",
-        &[
-            "--tcp",
-            "off",
-            "--udp",
-            "off",
-            "--stats-interval",
-            "0.1",
-            "--flush-interval",
-            "0.05",
-            "--drain-timeout",
-            DRAIN,
-        ],
-    );
+    let lt = http_listener_of_64();
     let addr = lt.http.clone().unwrap();
     // Slowloris: 80 connections each holding an unfinished head, well inside the head timeout.
     let flood = Flood::start("http-partial", &addr, 80, "127.0.0.2,127.0.0.3", false);
