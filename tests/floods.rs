@@ -268,14 +268,15 @@ fn one_host_keeps_to_its_share_of_connections() {
     let addr = lt.tcp.clone().unwrap();
     // One host opens more connections than the whole listener serves; none of them is idle
     // long enough (60 s) to give way. It may fill the listener, but not keep others out: its
-    // own extra connections take the places of its own longest-idle ones.
+    // own extra connections are refused (served as already shed, so what they sent is kept),
+    // or, once its own have gone a second without a frame, take their places.
     let flood = Flood::start("tcp", &addr, 80, "127.0.0.2", false);
     wait_for(
         "the host to fill the listener",
         Duration::from_secs(20),
         || {
             lt.conn_stats("tcp")
-                .is_some_and(|c| c[0] == 64 && c[1] == 16)
+                .is_some_and(|c| c[0] == 64 && c[1] + c[2] == 16)
         },
     );
     let mut sender = socket_handler(&addr, "another host gets in");
@@ -288,8 +289,12 @@ fn one_host_keeps_to_its_share_of_connections() {
     assert!(sender.wait().unwrap().success());
     let (err, _dir, _db) = stop_in_time(lt);
     drop(flood);
-    assert_eq!(summary_counter(&err, "refused"), 0, "{err:?}");
-    assert_eq!(summary_counter(&err, "shed"), 17, "{err:?}");
+    // The 16 it had too many, and one of its own for the other host.
+    assert_eq!(
+        summary_counter(&err, "refused") + summary_counter(&err, "shed"),
+        17,
+        "{err:?}"
+    );
 }
 
 /// HTTP alone, 64 connections at most, idle after 1 s, stats every 0.1 s.

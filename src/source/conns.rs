@@ -70,7 +70,20 @@ struct Inner {
     next: u64,
     conns: HashMap<u64, Arc<Entry>>,
     peers: HashMap<PeerKey, usize>,
+    /// Shed connections still finishing (serving what they fully received): they hold a socket
+    /// and buffers until they end, so they count against [`LINGER_SLACK`] × `max`.
+    leaving: usize,
 }
+
+/// How many shed connections may still be finishing, as a multiple of the listener's limit,
+/// before new ones wait in the backlog: shedding makes room at once, but a shed connection that
+/// is slow to end must not let the live sockets grow with an attacker's connect rate.
+const LINGER_SLACK: usize = 1;
+
+/// How long a connection of a peer at its share must have gone without a complete frame before
+/// that peer's own newcomer takes its place: long enough that a connection accepted a moment
+/// ago (its first bytes still in flight) or a sender that just logged is never the one shed.
+const OWN_IDLE_MIN: Duration = Duration::from_secs(1);
 
 /// One listener's connections. Admission and shedding take a lock and, only when the listener
 /// or a peer is full, scan the table once (at most `max` entries) for the longest-idle connection.
@@ -125,15 +138,20 @@ impl ConnTable {
         loop {
             let wake_at = {
                 let inner = self.lock();
-                if inner.conns.len() < self.limits.max || self.hog(&inner).is_some() {
+                if inner.leaving >= LINGER_SLACK * self.limits.max {
+                    // Wait for shed connections to end (each notifies `freed`), re-checking
+                    // now and then in case the table is otherwise idle.
+                    self.epoch + Duration::from_millis(self.now_ms() + 100)
+                } else if inner.conns.len() < self.limits.max || self.hog(&inner).is_some() {
                     return;
-                }
-                let idle = self.limits.idle_after.as_millis() as u64;
-                let oldest = inner.conns.values().map(|e| e.last.load(Relaxed)).min();
-                match oldest {
-                    Some(t) if self.now_ms().saturating_sub(t) >= idle => return,
-                    Some(t) => self.epoch + Duration::from_millis(t + idle),
-                    None => return,
+                } else {
+                    let idle = self.limits.idle_after.as_millis() as u64;
+                    let oldest = inner.conns.values().map(|e| e.last.load(Relaxed)).min();
+                    match oldest {
+                        Some(t) if self.now_ms().saturating_sub(t) >= idle => return,
+                        Some(t) => self.epoch + Duration::from_millis(t + idle),
+                        None => return,
+                    }
                 }
             };
             tokio::select! {
@@ -166,10 +184,10 @@ impl ConnTable {
     /// When full, someone gives way: a peer at its share sheds its own longest-idle connection
     /// (idle long or not);
     /// anyone else sheds the longest-idle connection of all, or failing that (nobody idle) the
-    /// longest-idle one of a peer holding more than its share. `None` refuses the connection:
-    /// nobody has to give way to it. `force` admits past the limits (draining: what was queued
+    /// longest-idle one of a peer holding more than its share. When nobody has to give way, the
+    /// connection is refused: its slot comes already shed, so it only finishes what it sent. `force` admits past the limits (draining: what was queued
     /// before shutdown is served whatever the count).
-    pub fn admit(self: &Arc<Self>, peer: PeerKey, force: bool) -> Option<Slot> {
+    pub fn admit(self: &Arc<Self>, peer: PeerKey, force: bool) -> Slot {
         let mut inner = self.lock();
         let now = self.now_ms();
         let idle = self.limits.idle_after.as_millis() as u64;
@@ -177,11 +195,13 @@ impl ConnTable {
         if !force && inner.conns.len() >= self.limits.max {
             let victim = if held >= self.limits.per_peer {
                 // A peer at its share makes room among its own: its longest-idle connection
-                // gives way, however recently it was busy. Refusing the newcomer instead would
-                // close a connection that may already hold a record its sender fully sent
-                // (unread, so lost uncounted), and on loopback, where every sender is one
-                // peer, a local flood would keep a real SocketHandler out for good.
-                self.longest_idle(&inner, Some(peer), 0)
+                // gives way once it has gone `OWN_IDLE_MIN` without a frame, well before
+                // `idle_after`. Refusing the newcomer instead would close a connection that
+                // may already hold a record its sender fully sent (unread, so lost), and on
+                // loopback, where every sender is one peer, a local flood of connections that
+                // never send would keep a real SocketHandler out until `idle_after`.
+                let own = self.limits.idle_after.min(OWN_IDLE_MIN).as_millis() as u64;
+                self.longest_idle(&inner, Some(peer), own)
             } else {
                 self.longest_idle(&inner, None, idle).or_else(|| {
                     let hog = self.hog(&inner)?;
@@ -189,11 +209,27 @@ impl ConnTable {
                 })
             };
             let Some(victim) = victim else {
+                // Refused, but served as a connection already shed rather than dropped: its
+                // sender may have sent a whole record already, which it cannot know was refused,
+                // so what the kernel holds for it is read and stored before it closes.
+                inner.next += 1;
+                inner.leaving += 1;
+                let entry = Arc::new(Entry {
+                    id: inner.next,
+                    peer,
+                    last: AtomicU64::new(now),
+                    shed: AtomicBool::new(true),
+                    wake: Notify::new(),
+                });
                 drop(inner);
                 self.stats.conns(self.source).refused.fetch_add(1, Relaxed);
-                return None;
+                return Slot {
+                    table: self.clone(),
+                    entry,
+                };
             };
             if let Some(e) = Self::remove(&mut inner, victim) {
+                inner.leaving += 1;
                 e.shed.store(true, Relaxed);
                 e.wake.notify_one();
                 self.stats.conns(self.source).shed.fetch_add(1, Relaxed);
@@ -210,10 +246,10 @@ impl ConnTable {
         inner.conns.insert(entry.id, entry.clone());
         *inner.peers.entry(peer).or_insert(0) += 1;
         self.set_open(&inner);
-        Some(Slot {
+        Slot {
             table: self.clone(),
             entry,
-        })
+        }
     }
 
     fn remove(inner: &mut Inner, id: u64) -> Option<Arc<Entry>> {
@@ -260,12 +296,14 @@ impl ShedSignal {
 impl Drop for Slot {
     fn drop(&mut self) {
         let mut inner = self.table.lock();
-        // A shed connection left the table when it was shed.
+        // A shed connection left the table when it was shed; it stops counting as leaving now.
         if ConnTable::remove(&mut inner, self.entry.id).is_some() {
             self.table.set_open(&inner);
-            drop(inner);
-            self.table.freed.notify_one();
+        } else if self.entry.shed.load(Relaxed) {
+            inner.leaving = inner.leaving.saturating_sub(1);
         }
+        drop(inner);
+        self.table.freed.notify_one();
     }
 }
 
@@ -299,12 +337,8 @@ pub async fn accept_loop<A: Acceptor>(
             a = std::future::poll_fn(|cx| listener.poll_accept(cx)) => a,
         };
         match accepted {
-            // A refused connection is dropped, which closes it.
-            Ok((conn, key, peer)) => {
-                if let Some(slot) = table.admit(key, false) {
-                    serve(conn, peer, slot);
-                }
-            }
+            // A refused connection is served as already shed: it finishes what it sent.
+            Ok((conn, key, peer)) => serve(conn, peer, table.admit(key, false)),
             Err(e) => {
                 // EMFILE and friends: say so, back off briefly, keep serving.
                 tracing::warn!("{} accept failed: {e}", table.source.as_str());
@@ -317,11 +351,7 @@ pub async fn accept_loop<A: Acceptor>(
     let mut cx = Context::from_waker(Waker::noop());
     for _ in 0..MAX_BACKLOG {
         match listener.poll_accept(&mut cx) {
-            Poll::Ready(Ok((conn, key, peer))) => {
-                if let Some(slot) = table.admit(key, true) {
-                    serve(conn, peer, slot);
-                }
-            }
+            Poll::Ready(Ok((conn, key, peer))) => serve(conn, peer, table.admit(key, true)),
             // A connection reset while queued, or no descriptors left: nothing more to take.
             Poll::Ready(Err(e)) => {
                 tracing::debug!("{} accept while draining: {e}", table.source.as_str());
@@ -352,46 +382,49 @@ mod tests {
     async fn full_tables_shed_the_longest_idle_and_hogs_give_way() {
         let t = table(3, 1, 1000);
         // Below the limit one peer may take every slot.
-        let a1 = t.admit(A, false).unwrap();
+        let a1 = t.admit(A, false);
         tokio::time::advance(Duration::from_millis(10)).await;
-        let a2 = t.admit(A, false).unwrap();
+        let a2 = t.admit(A, false);
         tokio::time::advance(Duration::from_millis(10)).await;
-        let a3 = t.admit(A, false).unwrap();
-        // Full, A past its share and nobody of A's idle: A's next one takes the place of A's
-        // longest-idle (a1) rather than being refused.
-        let a4 = t.admit(A, false).unwrap();
+        let a3 = t.admit(A, false);
+        // Full, A past its share and none of A's idle for a second: A's next one is refused,
+        // which means served as already shed (it only finishes what it sent).
+        let refused = t.admit(A, false);
+        assert!(refused.shed_signal().is_shed());
+        // B is under its share: A, the hog, gives way (its longest-idle, a1) though busy.
+        let b1 = t.admit(B, false);
         assert!(a1.shed_signal().is_shed());
         a1.shed_signal().shed().await;
-        // B is under its share: A, the hog, gives way (its longest-idle, a2) though busy.
-        let b1 = t.admit(B, false).unwrap();
-        assert!(a2.shed_signal().is_shed());
         tokio::time::advance(Duration::from_millis(1500)).await;
-        a4.progress();
+        a3.progress();
         b1.progress();
-        // A (at its share) sheds its own idle a3 for its new one; a4 (busy) stays.
-        let a5 = t.admit(A, false).unwrap();
-        assert!(a3.shed_signal().is_shed());
-        assert!(!a4.shed_signal().is_shed());
+        // A (at its share) sheds its own idle a2 for its new one; a3 (busy) stays.
+        let a4 = t.admit(A, false);
+        assert!(a2.shed_signal().is_shed());
+        assert!(!a3.shed_signal().is_shed());
         let stats = t.stats.conns(SourceKind::Tcp);
-        assert_eq!(stats.shed.load(Relaxed), 3);
-        assert_eq!(stats.refused.load(Relaxed), 0);
+        assert_eq!(stats.shed.load(Relaxed), 2);
+        assert_eq!(stats.refused.load(Relaxed), 1);
         assert_eq!(stats.open.load(Relaxed), 3);
-        drop((a1, a2, a3, a4, a5, b1));
+        // Shed and refused connections still finishing count until they end.
+        assert_eq!(t.lock().leaving, 3);
+        drop((a1, a2, a3, a4, b1, refused));
+        assert_eq!(t.lock().leaving, 0);
         assert_eq!(stats.open.load(Relaxed), 0);
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_full_table_of_busy_fair_peers_waits() {
         let t = table(2, 1, 1000);
-        let a1 = t.admit(A, false).unwrap();
-        let b1 = t.admit(B, false).unwrap();
+        let a1 = t.admit(A, false);
+        let b1 = t.admit(B, false);
         // Full, nobody idle, nobody past their share: new connections wait in the backlog.
         let waiting = tokio::time::timeout(Duration::from_millis(500), t.wait_for_room()).await;
         assert!(waiting.is_err());
         drop(b1);
         t.wait_for_room().await;
         // And once someone has been idle long enough, there is room again.
-        let _b2 = t.admit(B, false).unwrap();
+        let _b2 = t.admit(B, false);
         tokio::time::timeout(Duration::from_millis(1100), t.wait_for_room())
             .await
             .expect("idle connections make room");

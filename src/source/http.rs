@@ -516,14 +516,15 @@ impl Conn {
             match self.ctx.shared.pool.run(&mut watch.clone(), job).await {
                 Ok(out) => out,
                 Err(Abandoned::Stopped) => {
+                    // The decode goes on without us and counts and submits its records itself
+                    // (stored if the store still takes them, else dropped and counted), so
+                    // only the abandonment is counted here.
                     let stats = &self.ctx.intake.stats;
                     stats
                         .conns(SourceKind::Http)
                         .abandoned
                         .fetch_add(1, Relaxed);
-                    stats.add_received(SourceKind::Http, 1);
-                    stats.add_dropped(SourceKind::Http, 1);
-                    tracing::warn!(peer = %self.origin, "http: drain time over while a large body was decoding; it is dropped");
+                    tracing::warn!(peer = %self.origin, "http: drain time over while a large body was decoding; not waiting for it");
                     return 503;
                 }
                 Err(Abandoned::Failed) => {

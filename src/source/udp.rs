@@ -13,6 +13,11 @@ use tokio::net::UdpSocket;
 /// Largest possible UDP payload; every datagram fits in one buffer of this size.
 const MAX_DATAGRAM: usize = 65_536;
 
+/// Most datagrams read after draining starts: far more than a socket's receive buffer holds
+/// (a few hundred KiB of datagrams of at least a few bytes), so what was queued before the
+/// signal is kept, while a sender that never stops cannot keep the listener from ending.
+const MAX_DRAIN_DATAGRAMS: usize = 65_536;
+
 /// Receives datagrams until draining starts, then empties the socket's queue and returns.
 pub async fn serve(
     socket: UdpSocket,
@@ -33,9 +38,15 @@ pub async fn serve(
         let first = tokio::select! {
             r = socket.recv_from(&mut buf) => r,
             _ = shutdown.reached(Phase::Draining) => {
-                // Whatever the kernel already holds was sent before we stopped: keep it.
-                while let Ok((n, peer)) = socket.try_recv_from(&mut buf) {
-                    if !rx.handle(&buf[..n], &peer.to_string(), &mut shutdown).await {
+                // Whatever the kernel already holds was sent before we stopped: keep it. Only
+                // that much, though: a sender that keeps sending must not keep us here.
+                for _ in 0..MAX_DRAIN_DATAGRAMS {
+                    let Ok((n, peer)) = socket.try_recv_from(&mut buf) else {
+                        break;
+                    };
+                    if shutdown.phase() >= Phase::Stop
+                        || !rx.handle(&buf[..n], &peer.to_string(), &mut shutdown).await
+                    {
                         break;
                     }
                 }
