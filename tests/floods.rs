@@ -379,6 +379,45 @@ fn half_sent_request_heads_give_way_to_a_real_http_handler() {
     );
 }
 
+/// The rejected count of `source` on the newest stats line.
+fn rejected(lt: &Logtui, source: &str) -> Option<u64> {
+    let err = lt.stderr();
+    let line = err.iter().rev().find(|l| l.starts_with("logtui: stats:"))?;
+    let mut words = line.split_whitespace();
+    words.find(|w| *w == source)?;
+    words.next()?.split('/').nth(2)?.parse().ok()
+}
+
+#[test]
+fn half_sent_bodies_end_soon_after_giving_way() {
+    let lt = http_listener_of_64();
+    let addr = lt.http.clone().unwrap();
+    // 80 connections each stuck in the middle of a body: the 16 past the limit are refused
+    // (served as already shed) and the listener is full of the rest.
+    let flood = Flood::start("http-body", &addr, 80, "127.0.0.2,127.0.0.3", false);
+    // A connection that gave way has a second to finish its body, not the 30 s a body may
+    // otherwise take between reads: the refused ones end, rejected, well inside PROMPT.
+    wait_for("the refused slow bodies to end", PROMPT, || {
+        rejected(&lt, "http").is_some_and(|n| n >= 16)
+    });
+    let mut sender = http_handler(&addr, "past the slow bodies");
+    wait_for("the real record", PROMPT, || {
+        count(
+            &lt.db,
+            &["--logger", "flood.real", "--search", "past the slow bodies"],
+        ) == 1
+    });
+    assert!(sender.wait().unwrap().success());
+    let (err, _dir, db) = stop_in_time(lt);
+    drop(flood);
+    assert!(summary_counter(&err, "shed") > 0, "{err:?}");
+    assert_eq!(
+        count(&db, &["--logger", "flood"]),
+        0,
+        "no half body is a record"
+    );
+}
+
 /// A valid SocketHandler frame whose pickle first pushes and pops a small int 5.5 million times:
 /// 16 MiB that takes the decoder a long while (seconds in a debug build) to get through.
 fn slow_big_frame(msg: &str) -> Vec<u8> {

@@ -150,6 +150,7 @@ pub async fn serve_with(
             held: None,
             want: 0,
             shed: slot.shed_signal(),
+            finish_by: None,
             slot,
         };
         tokio::spawn(conn.serve(watch.clone()));
@@ -210,6 +211,9 @@ struct Conn {
     want: usize,
     /// Asked to give way (idle while the listener was full): finish what was sent, then close.
     shed: ShedSignal,
+    /// Once shed in the middle of a body: when that body must be complete. Set once, so a
+    /// sender trickling a byte at a time cannot stretch its grace.
+    finish_by: Option<Instant>,
     /// The connection's place in the listener's table, freed when the connection ends.
     slot: Slot,
 }
@@ -489,7 +493,29 @@ impl Conn {
         if let Some(r) = &self.held {
             deadline = deadline.min(r.deadline);
         }
-        match timeout_at(deadline, self.read_more()).await {
+        let read = if self.shed.is_shed() {
+            None
+        } else {
+            // Reads (and budget waits) are cancel-safe: a shed that comes first loses nothing.
+            let shed = self.shed.clone();
+            tokio::select! {
+                biased;
+                _ = shed.shed() => None,
+                r = timeout_at(deadline, self.read_more()) => Some(r),
+            }
+        };
+        let read = match read {
+            Some(r) => r,
+            None => {
+                // Given way mid-body: the body must be complete within a short grace, counted
+                // from when the shed was first seen.
+                let grace = *self
+                    .finish_by
+                    .get_or_insert_with(|| Instant::now() + SHED_GRACE);
+                timeout_at(deadline.min(grace), self.read_more()).await
+            }
+        };
+        match read {
             Ok(Ok(n)) if n > 0 => Ok(()),
             Ok(Ok(_)) => {
                 self.reject("request body", &DecodeError::Truncated);

@@ -1,10 +1,11 @@
 """Holds many connections open against a logtui listener, for the flood tests in tests/floods.rs.
 
-Usage: flood.py tcp|http|http-partial PORT N SOURCE[,SOURCE...] [--trickle]
+Usage: flood.py tcp|http|http-partial|http-body PORT N SOURCE[,SOURCE...] [--trickle]
 Opens N connections to 127.0.0.1:PORT from the given source addresses in turn (any 127.x.y.z
 is this machine on Linux). tcp: the connections send nothing. http: each sends one keep-alive
 GET carrying a record, then stays open. http-partial: each sends the start of a request head
-and never finishes it (slowloris). --trickle adds one connection that sends a never
+and never finishes it (slowloris). http-body: each sends a whole POST head and the start of its
+40,000-byte body, and never the rest. --trickle adds one connection that sends a never
 complete frame a byte at a time. Prints "ready" once every connection is made, then holds them
 until stdin closes.
 """
@@ -21,6 +22,9 @@ for i in range(n):
         s.sendall(("GET /log?name=flood&msg=keepalive+%d HTTP/1.1\r\nHost: x\r\n\r\n" % i).encode())
     elif kind == "http-partial":
         s.sendall(b"GET /log?name=flood&msg=never+finished HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+    elif kind == "http-body":
+        s.sendall(b"POST /log HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                  b"Content-Length: 40000\r\n\r\nname=flood&msg=never")
     held.append(s)
 
 
