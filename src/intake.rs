@@ -39,13 +39,18 @@ impl Intake {
     }
 
     /// Waits for room: used by TCP, which applies backpressure by not reading while it waits.
-    /// Returns false once the store has gone away.
+    /// Returns false once the store has gone away, having counted the batch as dropped.
     pub async fn submit(&self, batch: Vec<Record>) -> bool {
         if batch.is_empty() {
             return true;
         }
         self.count_format_refused(&batch);
-        self.tx.send(Envelope::Records(batch)).await.is_ok()
+        let (n, source) = (batch.len() as u64, batch[0].source);
+        let ok = self.tx.send(Envelope::Records(batch)).await.is_ok();
+        if !ok {
+            self.stats.add_dropped(source, n);
+        }
+        ok
     }
 
     /// Never waits: used by UDP and HTTP, whose senders cannot be slowed.

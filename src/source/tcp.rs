@@ -235,7 +235,10 @@ pub async fn read_frames<S: AsyncRead + Unpin>(
                             Ok(r) => r,
                             Err(Abandoned::Stopped) => {
                                 stats.conns(SourceKind::Tcp).abandoned.fetch_add(1, Relaxed);
-                                stats.add_dropped(SourceKind::Tcp, 1);
+                                // It, and any whole frames that came after it, are dropped.
+                                let after = whole_frames(&buf, limits.max_frame);
+                                stats.add_received(SourceKind::Tcp, after);
+                                stats.add_dropped(SourceKind::Tcp, 1 + after);
                                 tracing::warn!(
                                     "tcp {peer}: drain time over while a large frame was decoding; it is dropped"
                                 );
@@ -374,6 +377,16 @@ async fn sleep_until_held(held: &Option<Reservation>) {
 /// Waits for room in the queue (backpressure), but not past the drain deadline: a batch
 /// still waiting at `Phase::Stop` is counted as dropped, so shutdown can never hang on a
 /// stalled store. Returns false when the connection should end.
+/// How many whole frames `buf` holds from its start (to count what is dropped unread).
+fn whole_frames(mut buf: &[u8], max_frame: usize) -> u64 {
+    let mut n = 0;
+    while let Ok(Some(len)) = frame::check(buf, max_frame) {
+        n += 1;
+        buf = &buf[len..];
+    }
+    n
+}
+
 async fn submit(
     intake: &Intake,
     batch: Vec<crate::record::Record>,
