@@ -119,17 +119,6 @@ fn emit_stdin(args: &[&str], input: &str) {
 }
 
 /// Polls `f` until it is true or `limit` passes.
-fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    f()
-}
-
 fn store_files(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
@@ -305,12 +294,9 @@ fn follow_prints_new_records_until_ctrl_c() {
         emit(&["--tcp", &tcp, "--count", "2", "--logger", "old"]).0,
         0
     );
-    assert!(eventually(Duration::from_secs(10), || query(
-        &lt.db,
-        &["--count", "--logger", "old"]
-    )
-    .trim()
-        == "2"));
+    common::wait_for("the two old records", Duration::from_secs(10), || {
+        query(&lt.db, &["--count", "--logger", "old"]).trim() == "2"
+    });
     let mut f = Command::new(bin())
         .args([
             "query",
@@ -604,20 +590,20 @@ fn a_second_ctrl_c_says_how_many_records_it_abandons() {
     ]);
     let tcp = lt.tcp.clone().unwrap();
     assert_eq!(emit(&["--tcp", &tcp, "--count", "5"]).0, 0);
-    assert!(eventually(Duration::from_secs(10), || lt
-        .stderr()
-        .iter()
-        .any(|l| l.contains("tcp 5/0/0/0/0"))));
+    common::wait_for(
+        "a stats line with 5 received",
+        Duration::from_secs(10),
+        || lt.stderr().iter().any(|l| l.contains("tcp 5/0/0/0/0")),
+    );
     // An open connection keeps the drain going while the second signal arrives.
     let _open = std::net::TcpStream::connect(&tcp).unwrap();
     Command::new("kill")
         .args(["-INT", &lt.child.id().to_string()])
         .status()
         .unwrap();
-    assert!(eventually(Duration::from_secs(10), || lt
-        .stderr()
-        .iter()
-        .any(|l| l.contains("stopping"))));
+    common::wait_for("the drain to start", Duration::from_secs(10), || {
+        lt.stderr().iter().any(|l| l.contains("stopping"))
+    });
     let (code, err, _, _) = lt.stop_with("-INT");
     assert_eq!(code, 130, "{err:?}");
     assert!(
@@ -833,9 +819,9 @@ fn replay_sends_a_frames_file_from_make_frames() {
     assert_eq!(code, 0, "{err}");
     assert!(err.starts_with("logtui: sent 100 records ("), "{err}");
     let db = lt.db.clone();
-    assert!(eventually(Duration::from_secs(10), || {
+    common::wait_for("the 100 replayed records", Duration::from_secs(10), || {
         query(&db, &["--count", "--source", "tcp"]).trim() == "100"
-    }));
+    });
     // Not a frames file: said plainly, with where one comes from.
     let readme = common::manifest_path("README.md");
     let (code, err) = emit(&["--tcp", &tcp, "--replay", readme.to_str().unwrap()]);

@@ -103,14 +103,6 @@ fn stop_in_time(lt: Logtui) -> (Vec<String>, tempfile::TempDir, std::path::PathB
 }
 
 /// The `received` counter of `source` from the latest stats line.
-fn received(lt: &Logtui, source: &str) -> Option<u64> {
-    let err = lt.stderr();
-    let line = err.iter().rev().find(|l| l.starts_with("logtui: stats:"))?;
-    let mut words = line.split_whitespace();
-    words.find(|w| *w == source)?;
-    words.next()?.split('/').next()?.parse().ok()
-}
-
 fn summary_counter(err: &[String], word: &str) -> u64 {
     let line = err
         .iter()
@@ -345,7 +337,7 @@ fn a_keep_alive_flood_gives_way_to_a_real_http_handler() {
     // Every request the flood sent was read and answered in turn, shed or not (stored, or
     // dropped with a 503 when 80 requests at once overflow the store's queue).
     wait_for("every flood request", PROMPT, || {
-        received(&lt, "http") == Some(81)
+        lt.source_counts("http").map(|c| c[0]) == Some(81)
     });
     let (err, _dir, _db) = stop_in_time(lt);
     drop(flood);
@@ -379,15 +371,6 @@ fn half_sent_request_heads_give_way_to_a_real_http_handler() {
     );
 }
 
-/// The rejected count of `source` on the newest stats line.
-fn rejected(lt: &Logtui, source: &str) -> Option<u64> {
-    let err = lt.stderr();
-    let line = err.iter().rev().find(|l| l.starts_with("logtui: stats:"))?;
-    let mut words = line.split_whitespace();
-    words.find(|w| *w == source)?;
-    words.next()?.split('/').nth(2)?.parse().ok()
-}
-
 #[test]
 fn half_sent_bodies_end_soon_after_giving_way() {
     let lt = http_listener_of_64();
@@ -398,7 +381,7 @@ fn half_sent_bodies_end_soon_after_giving_way() {
     // A connection that gave way has a second to finish its body, not the 30 s a body may
     // otherwise take between reads: the refused ones end, rejected, well inside PROMPT.
     wait_for("the refused slow bodies to end", PROMPT, || {
-        rejected(&lt, "http").is_some_and(|n| n >= 16)
+        lt.source_counts("http").is_some_and(|c| c[2] >= 16)
     });
     let mut sender = http_handler(&addr, "past the slow bodies");
     wait_for("the real record", PROMPT, || {
@@ -416,26 +399,6 @@ fn half_sent_bodies_end_soon_after_giving_way() {
         0,
         "no half body is a record"
     );
-}
-
-/// A valid SocketHandler frame whose pickle first pushes and pops a small int 5.5 million times:
-/// 16 MiB that takes the decoder a long while (seconds in a debug build) to get through.
-fn slow_big_frame(msg: &str) -> Vec<u8> {
-    let script = r#"
-import logging, logging.handlers, struct, sys
-h = logging.handlers.SocketHandler("127.0.0.1", 9)
-r = logging.getLogger("flood.big").makeRecord("flood.big", logging.INFO, "f.py", 1, sys.argv[1], (), None)
-p = h.makePickle(r)[4:]
-payload = b"K\x010" * ((16 * 1024 * 1024 - 4 - len(p)) // 3) + p
-sys.stdout.buffer.write(struct.pack(">L", len(payload)) + payload)
-"#;
-    let out = Command::new("python3")
-        .args(["-c", script, msg])
-        .output()
-        .expect("python3");
-    assert!(out.status.success());
-    assert!(out.stdout.len() <= 16 * 1024 * 1024);
-    out.stdout
 }
 
 fn small_frame(i: u64) -> Vec<u8> {
@@ -468,7 +431,7 @@ fn small_records_keep_flowing_while_big_frames_decode() {
         DRAIN,
     ]);
     let addr = lt.tcp.clone().unwrap();
-    let big = slow_big_frame("the big one");
+    let big = common::slow_big_frame("flood.big", "the big one");
     // Small records on their own connection, one every 10 ms, until told to stop.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let small = std::thread::spawn({

@@ -81,17 +81,6 @@ sys.stdout.buffer.write(struct.pack('>L', len(s)) + s)
     python(script, &[logger, msg, args], Duration::from_secs(30))
 }
 
-/// A valid SocketHandler frame made by CPython's own makePickle.
-fn good_frame(logger: &str, msg: &str) -> Vec<u8> {
-    let script = r#"
-import logging, logging.handlers, sys
-h = logging.handlers.SocketHandler('127.0.0.1', 9)
-r = logging.getLogger(sys.argv[1]).makeRecord(sys.argv[1], logging.INFO, 'f.py', 1, sys.argv[2], (), None)
-sys.stdout.buffer.write(h.makePickle(r))
-"#;
-    python(script, &[logger, msg], Duration::from_secs(30))
-}
-
 /// Starts CPython's own HTTPHandler sending one record whose template repeats a conversion
 /// `reps` times against an args dict holding `size` bytes; returns the running sender.
 fn http_handler_bomb(addr: &str, method: &str, logger: &str, size: usize, reps: usize) -> Child {
@@ -115,17 +104,10 @@ h.emit(r)
         .expect("python3 is needed for these tests")
 }
 
-fn count(lt: &Logtui, logger: &str) -> usize {
-    query(&lt.db, &["--count", "--logger", logger])
-        .trim()
-        .parse()
-        .expect("a count")
-}
-
 /// Polls the store until `logger` has `n` records; panics past `limit`. Returns the time taken.
 fn wait_stored(lt: &Logtui, logger: &str, n: usize, limit: Duration) -> Duration {
     common::wait_for(&format!("{n} records of {logger} stored"), limit, || {
-        count(lt, logger) >= n
+        common::count(&lt.db, &["--logger", logger]) >= n as u64
     })
 }
 
@@ -246,7 +228,7 @@ fn tcp_and_udp_pickled_work_bombs_are_refused_and_the_next_record_flows() {
     sock.send_to(&udp_bomb, &udp).expect("send datagram");
     // The next valid record, on another connection, is stored promptly.
     let mut good = TcpStream::connect(&tcp).expect("connect");
-    good.write_all(&good_frame("good.tcp", "after the bombs"))
+    good.write_all(&common::socket_handler_frame("good.tcp", "after the bombs"))
         .expect("send");
     let t = wait_stored(&lt, "good.tcp", 1, PROMPT);
     eprintln!("next valid record stored after {t:?}");

@@ -104,42 +104,6 @@ fn records_waiting_in_the_accept_queue_at_sigterm_are_stored() {
     assert_eq!(count(&db, &["--logger", "queued"]), 3, "{err:?}");
 }
 
-/// The slow part of a frame: its pickle pushes and pops a small int 5.5 million times before
-/// the record, which keeps a decoder busy for a long while in a debug build.
-fn slow_big_frame() -> Vec<u8> {
-    let script = r#"
-import logging, logging.handlers, struct
-h = logging.handlers.SocketHandler("127.0.0.1", 9)
-r = logging.getLogger("stop.big").makeRecord("stop.big", logging.INFO, "f.py", 1, "big", (), None)
-p = h.makePickle(r)[4:]
-payload = b"K\x010" * ((16 * 1024 * 1024 - 4 - len(p)) // 3) + p
-sys_out = __import__("sys").stdout.buffer
-sys_out.write(struct.pack(">L", len(payload)) + payload)
-"#;
-    let out = Command::new("python3")
-        .args(["-c", script])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    out.stdout
-}
-
-/// A CPython SocketHandler frame for one record of logger `stop.small`.
-fn small_frame(msg: &str) -> Vec<u8> {
-    let script = r#"
-import logging, logging.handlers, sys
-h = logging.handlers.SocketHandler("127.0.0.1", 9)
-r = logging.getLogger("stop.small").makeRecord("stop.small", logging.INFO, "f.py", 1, sys.argv[1], (), None)
-sys.stdout.buffer.write(h.makePickle(r))
-"#;
-    let out = Command::new("python3")
-        .args(["-c", script, msg])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    out.stdout
-}
-
 /// A form body whose template repeats `%(k).0s` against a 500 KB argument: minutes of work for
 /// a formatter that renders the argument before cutting it to nothing.
 fn work_bomb_request() -> Vec<u8> {
@@ -175,7 +139,7 @@ fn sigterm_ends_record_in_time_whatever_senders_do() {
     // Idle.
     held.push(TcpStream::connect(&tcp).unwrap());
     // Stalled halfway through a 16 MiB frame.
-    let big = slow_big_frame();
+    let big = common::slow_big_frame("stop.big", "big");
     let mut s = TcpStream::connect(&tcp).unwrap();
     s.write_all(&big[..big.len() / 2]).unwrap();
     held.push(s);
@@ -203,7 +167,10 @@ fn sigterm_ends_record_in_time_whatever_senders_do() {
     // A small record fully sent on a connection that stays open.
     let mut small = TcpStream::connect(&tcp).unwrap();
     small
-        .write_all(&small_frame("sent before the signal"))
+        .write_all(&common::socket_handler_frame(
+            "stop.small",
+            "sent before the signal",
+        ))
         .unwrap();
     let db = lt.db.clone();
     wait_for("the small record", Duration::from_secs(10), || {

@@ -297,13 +297,26 @@ impl Logtui {
         Self::start_with_db(dir, db, args)
     }
 
-    /// The `open/shed/refused/abandoned` connection counters of `listener` ("tcp" or "http")
-    /// from the latest `--stats-interval` line, if one was printed yet.
-    /// Bytes the listeners hold against the byte budget, from the newest stats line
-    /// (`--stats-interval` must be on).
-    pub fn buffered(&self) -> Option<u64> {
+    /// The newest `--stats-interval` line, if one was printed yet.
+    fn stats_line(&self) -> Option<String> {
         let err = self.stderr();
-        let line = err.iter().rev().find(|l| l.starts_with("logtui: stats:"))?;
+        err.into_iter()
+            .rev()
+            .find(|l| l.starts_with("logtui: stats:"))
+    }
+
+    /// The `received/stored/rejected/dropped/ignored/unformatted` counts of `source` ("tcp",
+    /// "udp", "http", ...) from the newest stats line.
+    pub fn source_counts(&self, source: &str) -> Option<Vec<u64>> {
+        let line = self.stats_line()?;
+        let mut words = line.split_whitespace();
+        words.find(|w| *w == source)?;
+        words.next()?.split('/').map(|n| n.parse().ok()).collect()
+    }
+
+    /// Bytes the listeners hold against the byte budget, from the newest stats line.
+    pub fn buffered(&self) -> Option<u64> {
+        let line = self.stats_line()?;
         line.split("buffered ")
             .nth(1)?
             .split(' ')
@@ -312,9 +325,10 @@ impl Logtui {
             .ok()
     }
 
+    /// The `open/shed/refused/abandoned` connection counters of `listener` ("tcp" or "http")
+    /// from the newest stats line.
     pub fn conn_stats(&self, listener: &str) -> Option<[u64; 4]> {
-        let err = self.stderr();
-        let line = err.iter().rev().find(|l| l.starts_with("logtui: stats:"))?;
+        let line = self.stats_line()?;
         let rest = line.split("connections ").nth(1)?;
         let mut words = rest.split_whitespace();
         words.find(|w| *w == listener)?;
@@ -325,4 +339,48 @@ impl Logtui {
             .collect();
         nums.try_into().ok()
     }
+}
+
+/// A frame made by CPython's own `SocketHandler.makePickle` for one INFO record of `logger`.
+pub fn socket_handler_frame(logger: &str, msg: &str) -> Vec<u8> {
+    let script = r#"
+import logging, logging.handlers, sys
+h = logging.handlers.SocketHandler("127.0.0.1", 9)
+r = logging.getLogger(sys.argv[1]).makeRecord(sys.argv[1], logging.INFO, "f.py", 1, sys.argv[2], (), None)
+sys.stdout.buffer.write(h.makePickle(r))
+"#;
+    run_python(script, &[logger, msg])
+}
+
+/// A valid 16 MiB SocketHandler frame for one record of `logger` whose pickle first pushes and
+/// pops a small int 5.5 million times: it keeps a decoder busy for a long while (seconds in a
+/// debug build).
+pub fn slow_big_frame(logger: &str, msg: &str) -> Vec<u8> {
+    let script = r#"
+import logging, logging.handlers, struct, sys
+h = logging.handlers.SocketHandler("127.0.0.1", 9)
+r = logging.getLogger(sys.argv[1]).makeRecord(sys.argv[1], logging.INFO, "f.py", 1, sys.argv[2], (), None)
+p = h.makePickle(r)[4:]
+payload = b"K\x010" * ((16 * 1024 * 1024 - 4 - len(p)) // 3) + p
+sys.stdout.buffer.write(struct.pack(">L", len(payload)) + payload)
+"#;
+    let frame = run_python(script, &[logger, msg]);
+    assert!(frame.len() <= 16 * 1024 * 1024);
+    frame
+}
+
+/// Runs `python3 -c script args…` and returns what it wrote, failing the test if it failed.
+fn run_python(script: &str, args: &[&str]) -> Vec<u8> {
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("python3 is needed for this test");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
 }
