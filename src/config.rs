@@ -2,8 +2,8 @@
 //! Command-line flags override the file; `logtui config` prints the effective result.
 
 use crate::limits::Limits;
+pub use crate::store::StoreConfig;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Everything logtui can be told.
@@ -39,37 +39,6 @@ pub struct ListenConfig {
     /// Seconds without a complete frame or request after which a connection gives way to a
     /// new one when its listener (or its peer) is full.
     pub idle_after: f64,
-}
-
-/// The persister's buffering, alerting, filtering and retention (after django-log-panel's settings).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct StoreConfig {
-    /// Flush when this many records are buffered.
-    pub buffer_size: usize,
-    /// Flush when the buffered records hold about this many bytes (counted as the intake
-    /// counts its batches), so a run of huge records cannot hold gigabytes.
-    pub buffer_bytes: usize,
-    /// Flush at once when a record at or above this level arrives (name or number).
-    pub flush_level: String,
-    /// Flush buffered records after this many seconds, by timer.
-    pub flush_interval: f64,
-    /// Batches the queue in front of the persister holds (each ≤ 1024 records, ≤ 1 MiB).
-    pub queue_batches: usize,
-    /// Level name → count within `threshold_window` that raises an alert; 0 disables a level.
-    pub thresholds: BTreeMap<String, u64>,
-    /// The rolling window for thresholds, in seconds.
-    pub threshold_window: f64,
-    /// Loggers named `p` or `p.*` are not stored.
-    pub ignored_logger_prefixes: Vec<String>,
-    /// Loggers with exactly these names are not stored.
-    pub ignored_logger_names: Vec<String>,
-    /// Records whose message contains any of these are not stored.
-    pub ignored_message_substrings: Vec<String>,
-    /// Delete records older than this many days; 0 keeps them forever.
-    pub retention_days: f64,
-    /// Keep at most this many records, deleting the oldest; 0 means no cap.
-    pub retention_max_rows: u64,
 }
 
 /// `logtui record` behaviour.
@@ -108,28 +77,6 @@ impl Default for ListenConfig {
             http_max_connections: crate::source::http::MAX_CONNECTIONS,
             http_max_per_peer: crate::source::http::MAX_PER_PEER,
             idle_after: crate::source::tcp::IDLE_AFTER.as_secs_f64(),
-        }
-    }
-}
-
-impl Default for StoreConfig {
-    fn default() -> Self {
-        StoreConfig {
-            buffer_size: 2000,
-            buffer_bytes: 8 << 20,
-            flush_level: "WARNING".into(),
-            flush_interval: 1.0,
-            queue_batches: 32,
-            thresholds: [("WARNING", 1), ("ERROR", 1), ("CRITICAL", 1)]
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), v))
-                .collect(),
-            threshold_window: 3600.0,
-            ignored_logger_prefixes: Vec::new(),
-            ignored_logger_names: Vec::new(),
-            ignored_message_substrings: Vec::new(),
-            retention_days: 0.0,
-            retention_max_rows: 0,
         }
     }
 }

@@ -1,10 +1,11 @@
 //! The SQLite store: one buffered persister writes, queries read.
 //! Records live in `<db>`, appended in arrival order; the block index in `<db>-index`, kept by its own thread.
 //!
-//! Layers, each importing only those below it: `error` and `event` (leaves); `db`
+//! Layers, each importing only those below it: `config`, `error` and `event` (leaves); `db`
 //! (connections, schema, raw statements); `index` (the block index format and its thread);
 //! then `write` and `read`, side by side and never importing each other; `open` composes them.
 
+pub mod config;
 mod db;
 pub mod error;
 mod event;
@@ -13,6 +14,7 @@ mod open;
 pub mod read;
 pub mod write;
 
+pub use config::StoreConfig;
 pub use error::StoreError;
 pub use event::{Observer, StoreEvent};
 pub use open::{open, open_read_only};
@@ -32,6 +34,6 @@ pub mod schema {
 
 /// Checks the `[store]` settings as the persister will read them, so a bad value is refused
 /// when the config is loaded rather than when the store opens.
-pub fn check_config(c: &crate::config::StoreConfig) -> Result<(), StoreError> {
+pub fn check_config(c: &StoreConfig) -> Result<(), StoreError> {
     write::rules::Settings::from_config(c).map(|_| ())
 }

@@ -1,8 +1,8 @@
 //! The persister's settings, checked once: flush triggers, ignore rules, thresholds, retention.
 //! Bad values are reported by `spawn` before anything starts, not discovered at the first record.
 
-use crate::config::StoreConfig;
 use crate::record::{Record, SourceKind, parse_level_arg};
+use crate::store::config::StoreConfig;
 use crate::store::error::StoreError;
 use std::time::Duration;
 
