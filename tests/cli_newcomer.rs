@@ -119,6 +119,13 @@ fn emit_stdin(args: &[&str], input: &str) {
 }
 
 /// Polls `f` until it is true or `limit` passes.
+/// `record --db DB --tcp TCP` with the other listeners off.
+fn record_tcp_only<'a>(db: &'a str, tcp: &'a str) -> [&'a str; 9] {
+    [
+        "record", "--db", db, "--tcp", tcp, "--udp", "off", "--http", "off",
+    ]
+}
+
 fn store_files(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
@@ -443,20 +450,7 @@ fn a_taken_port_or_a_directory_leaves_no_store_behind() {
     let addr = taken.local_addr().unwrap().to_string();
     let home = tempfile::tempdir().unwrap();
     let db = home.path().join("new").join("s.db");
-    let (code, _, err) = run(
-        &[
-            "record",
-            "--db",
-            db.to_str().unwrap(),
-            "--tcp",
-            &addr,
-            "--udp",
-            "off",
-            "--http",
-            "off",
-        ],
-        home.path(),
-    );
+    let (code, _, err) = run(&record_tcp_only(db.to_str().unwrap(), &addr), home.path());
     assert_ne!(code, 0);
     assert_reads_cleanly(&err);
     assert_eq!(err.lines().count(), 1, "{err}");
@@ -476,17 +470,7 @@ fn a_taken_port_or_a_directory_leaves_no_store_behind() {
     let lt = Logtui::start(&["--udp", "off", "--http", "off"]);
     let before = store_files(lt.dir.path());
     let (code, _, err) = run(
-        &[
-            "record",
-            "--db",
-            lt.db.to_str().unwrap(),
-            "--tcp",
-            "127.0.0.1:0",
-            "--udp",
-            "off",
-            "--http",
-            "off",
-        ],
+        &record_tcp_only(lt.db.to_str().unwrap(), "127.0.0.1:0"),
         home.path(),
     );
     assert_ne!(code, 0);
@@ -735,17 +719,7 @@ fn a_permission_problem_names_the_file_or_directory() {
     std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o555)).unwrap();
     let db = locked.join("s.db");
     let (code, _, err) = as_other_user(
-        &[
-            "record",
-            "--db",
-            db.to_str().unwrap(),
-            "--tcp",
-            "127.0.0.1:0",
-            "--udp",
-            "off",
-            "--http",
-            "off",
-        ],
+        &record_tcp_only(db.to_str().unwrap(), "127.0.0.1:0"),
         home.path(),
     );
     assert_ne!(code, 0);
@@ -770,17 +744,7 @@ fn a_permission_problem_names_the_file_or_directory() {
         "{err}"
     );
     let (code, _, err) = as_other_user(
-        &[
-            "record",
-            "--db",
-            owned.to_str().unwrap(),
-            "--tcp",
-            "127.0.0.1:0",
-            "--udp",
-            "off",
-            "--http",
-            "off",
-        ],
+        &record_tcp_only(owned.to_str().unwrap(), "127.0.0.1:0"),
         home.path(),
     );
     assert_ne!(code, 0);
