@@ -115,23 +115,28 @@ fn summary_counter(err: &[String], word: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// `logtui record` with `config` as its config file and only the `listener` ("tcp" or
+/// "http") on, printing stats every 0.1 s and flushing every 0.05 s, with the tests' drain.
+fn flood_recorder(config: &str, listener: &str) -> Logtui {
+    let mut args = vec![
+        "--stats-interval",
+        "0.1",
+        "--flush-interval",
+        "0.05",
+        "--drain-timeout",
+        DRAIN,
+    ];
+    for other in ["--tcp", "--udp", "--http"] {
+        if other[2..] != *listener {
+            args.extend([other, "off"]);
+        }
+    }
+    Logtui::start_with_config(config, &args)
+}
+
 #[test]
 fn an_idle_flood_gives_way_to_a_real_socket_handler() {
-    let lt = Logtui::start_with_config(
-        "[listen]\nidle_after = 1.0\n",
-        &[
-            "--udp",
-            "off",
-            "--http",
-            "off",
-            "--stats-interval",
-            "0.1",
-            "--flush-interval",
-            "0.05",
-            "--drain-timeout",
-            DRAIN,
-        ],
-    );
+    let lt = flood_recorder("[listen]\nidle_after = 1.0\n", "tcp");
     let addr = lt.tcp.clone().unwrap();
     // 300 silent connections from three hosts (100 each, under the per-peer cap) and one that
     // trickles a frame it never finishes: more than the 256 the listener serves.
@@ -168,20 +173,9 @@ fn an_idle_flood_gives_way_to_a_real_socket_handler() {
 /// reset we close with makes that send fail, so it reconnects for the next).
 #[test]
 fn a_shed_socket_handler_reconnects_and_loses_only_the_record_sent_into_the_shed() {
-    let lt = Logtui::start_with_config(
+    let lt = flood_recorder(
         "[listen]\ntcp_max_connections = 2\nidle_after = 1.0\n",
-        &[
-            "--udp",
-            "off",
-            "--http",
-            "off",
-            "--stats-interval",
-            "0.1",
-            "--flush-interval",
-            "0.05",
-            "--drain-timeout",
-            DRAIN,
-        ],
+        "tcp",
     );
     let addr = lt.tcp.clone().unwrap();
     let (host, port) = addr.rsplit_once(':').unwrap();
@@ -242,20 +236,9 @@ h.close()
 
 #[test]
 fn one_host_keeps_to_its_share_of_connections() {
-    let lt = Logtui::start_with_config(
+    let lt = flood_recorder(
         "[listen]\ntcp_max_connections = 64\ntcp_max_per_peer = 16\nidle_after = 60.0\n",
-        &[
-            "--udp",
-            "off",
-            "--http",
-            "off",
-            "--stats-interval",
-            "0.1",
-            "--flush-interval",
-            "0.05",
-            "--drain-timeout",
-            DRAIN,
-        ],
+        "tcp",
     );
     let addr = lt.tcp.clone().unwrap();
     // One host opens more connections than the whole listener serves; none of them is idle
@@ -289,22 +272,11 @@ fn one_host_keeps_to_its_share_of_connections() {
     );
 }
 
-/// HTTP alone, 64 connections at most, idle after 1 s, stats every 0.1 s.
+/// HTTP alone, 64 connections at most, idle after 1 s.
 fn http_listener_of_64() -> Logtui {
-    Logtui::start_with_config(
+    flood_recorder(
         "[listen]\nhttp_max_connections = 64\nidle_after = 1.0\n",
-        &[
-            "--tcp",
-            "off",
-            "--udp",
-            "off",
-            "--stats-interval",
-            "0.1",
-            "--flush-interval",
-            "0.05",
-            "--drain-timeout",
-            DRAIN,
-        ],
+        "http",
     )
 }
 
@@ -453,20 +425,7 @@ fn small_records_keep_flowing_while_big_frames_decode() {
     });
     // Four big frames, more than there are cores (and async workers), all but their last byte
     // sent, then all finished at once, so their decodes start together.
-    let senders: Vec<_> = (0..4)
-        .map(|_| {
-            let (addr, big) = (addr.clone(), big.clone());
-            std::thread::spawn(move || {
-                let mut s = TcpStream::connect(&addr).unwrap();
-                s.write_all(&big[..big.len() - 1]).unwrap();
-                s
-            })
-        })
-        .collect();
-    let mut conns: Vec<TcpStream> = senders.into_iter().map(|t| t.join().unwrap()).collect();
-    for c in &mut conns {
-        c.write_all(&big[big.len() - 1..]).unwrap();
-    }
+    let conns = common::send_together(&addr, &big, 4);
     // Until the big ones are stored, the small count must never stand still for long.
     let mut last = (count(&db, &["--logger", "flood.small"]), Instant::now());
     let mut worst = Duration::ZERO;

@@ -178,21 +178,7 @@ fn sigterm_ends_record_in_time_whatever_senders_do() {
     });
     // Four whole 16 MiB frames (more than there are cores) that start decoding together just
     // before the signal: all but their last byte first, then the last bytes at once.
-    let senders: Vec<_> = (0..4)
-        .map(|_| {
-            let (tcp, big) = (tcp.clone(), big.clone());
-            std::thread::spawn(move || {
-                let mut s = TcpStream::connect(&tcp).unwrap();
-                s.write_all(&big[..big.len() - 1]).unwrap();
-                s
-            })
-        })
-        .collect();
-    for t in senders {
-        let mut s = t.join().unwrap();
-        s.write_all(&big[big.len() - 1..]).unwrap();
-        held.push(s);
-    }
+    held.extend(common::send_together(&tcp, &big, 4));
     held.push(small);
     let peak = vm_hwm_mb(lt.child.id());
     assert!(peak < 256.0, "peak RSS {peak:.0} MB");

@@ -384,3 +384,30 @@ fn run_python(script: &str, args: &[&str]) -> Vec<u8> {
     );
     out.stdout
 }
+
+/// Sends `frame` on `n` new connections to `addr` so that all arrive complete at about the
+/// same moment: all but the last byte on each (in parallel), then every last byte. Returns the
+/// open connections.
+pub fn send_together(addr: &str, frame: &[u8], n: usize) -> Vec<std::net::TcpStream> {
+    use std::io::Write;
+    let (head, last) = frame.split_at(frame.len() - 1);
+    let mut conns: Vec<std::net::TcpStream> = std::thread::scope(|scope| {
+        let senders: Vec<_> = (0..n)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+                    s.write_all(head).expect("send");
+                    s
+                })
+            })
+            .collect();
+        senders
+            .into_iter()
+            .map(|t| t.join().expect("sender"))
+            .collect()
+    });
+    for c in &mut conns {
+        c.write_all(last).expect("send the last byte");
+    }
+    conns
+}
