@@ -156,7 +156,7 @@ pub async fn run(cfg: Config) -> Result<()> {
                 t.tick().await;
                 // The byte budget's use is shown too: it is the one bound a stalled big
                 // sender holds that no record count reveals.
-                let held = max_buffered.saturating_sub(shared.budget.available());
+                let held = shared.budget.held();
                 eprintln!(
                     "logtui: stats: {}  buffered {held} of {max_buffered} bytes",
                     stats.compact_line()

@@ -57,6 +57,11 @@ impl ByteBudget {
         self.units.available_permits() * UNIT
     }
 
+    /// Bytes held now, in the budget's own units (what the stats line shows).
+    pub fn held(&self) -> usize {
+        (self.total as usize).saturating_sub(self.units.available_permits()) * UNIT
+    }
+
     /// Whether a frame of `bytes` needs a reservation: small ones live in the read chunk
     /// every connection already has.
     pub fn needs_reservation(bytes: usize) -> bool {
@@ -73,6 +78,7 @@ mod tests {
         let b = ByteBudget::new(4 * UNIT);
         let a = b.reserve(3 * UNIT).await.unwrap();
         assert_eq!(b.available(), UNIT);
+        assert_eq!(b.held(), 3 * UNIT);
         let waiting = {
             let b = b.clone();
             tokio::spawn(async move { b.reserve(2 * UNIT).await })
@@ -88,5 +94,6 @@ mod tests {
         assert_eq!(b.available(), 0);
         drop(all);
         assert_eq!(b.available(), 4 * UNIT);
+        assert_eq!(b.held(), 0);
     }
 }
