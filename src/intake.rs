@@ -2,7 +2,7 @@
 //! Sources hand it batches; a bounded queue sits in front of the persister so a slow disk is felt, never hidden.
 
 use crate::decode::logrecord::format_refused;
-use crate::record::{Record, SourceKind};
+use crate::record::Record;
 use crate::stats::Stats;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -54,13 +54,13 @@ impl Intake {
     }
 
     /// Never waits: used by UDP and HTTP, whose senders cannot be slowed.
-    /// A full queue drops the batch and counts it against `source`.
-    pub fn try_submit(&self, source: SourceKind, batch: Vec<Record>) -> bool {
+    /// A full queue drops the batch and counts it against its records' source.
+    pub fn try_submit(&self, batch: Vec<Record>) -> bool {
         if batch.is_empty() {
             return true;
         }
         self.count_format_refused(&batch);
-        let n = batch.len() as u64;
+        let (n, source) = (batch.len() as u64, batch[0].source);
         match self.tx.try_send(Envelope::Records(batch)) {
             Ok(()) => true,
             Err(_) => {

@@ -40,7 +40,8 @@ pub struct ConnStats {
     pub open: AtomicU64,
     /// Idle connections closed to make room for a new one.
     pub shed: AtomicU64,
-    /// New connections closed at once because their peer was at its cap and none of its own was idle.
+    /// New connections refused because their peer was at its share and none of its own was idle
+    /// long enough to give way: served as already shed, so they only finish what they sent.
     pub refused: AtomicU64,
     /// Big decodes still running when the drain time ended; their records are counted as dropped.
     pub abandoned: AtomicU64,

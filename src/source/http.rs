@@ -738,7 +738,7 @@ fn decode(
     let submit = |batch: Vec<Record>, kept: &mut bool| {
         // Received before submitted, so a stored count never runs ahead of the received one.
         stats.add_received(SourceKind::Http, batch.len() as u64);
-        *kept &= intake.try_submit(SourceKind::Http, batch);
+        *kept &= intake.try_submit(batch);
     };
     let mut push = |r: Record, d: &mut Decoded| {
         d.accepted += 1;

@@ -50,7 +50,7 @@ pub async fn serve(
                         break;
                     }
                 }
-                rx.intake.try_submit(SourceKind::Udp, rx.batch.take());
+                rx.intake.try_submit(rx.batch.take());
                 return;
             }
         };
@@ -60,7 +60,7 @@ pub async fn serve(
             match next {
                 Ok((n, peer)) => {
                     if !rx.handle(&buf[..n], &peer.to_string(), &mut shutdown).await {
-                        rx.intake.try_submit(SourceKind::Udp, rx.batch.take());
+                        rx.intake.try_submit(rx.batch.take());
                         return;
                     }
                 }
@@ -74,7 +74,7 @@ pub async fn serve(
                 r => next = r,
             }
         }
-        rx.intake.try_submit(SourceKind::Udp, rx.batch.take());
+        rx.intake.try_submit(rx.batch.take());
     }
 }
 
@@ -116,7 +116,7 @@ impl Receiver {
         match decoded {
             Ok(rec) => {
                 if let Some(full) = self.batch.push(rec) {
-                    self.intake.try_submit(SourceKind::Udp, full);
+                    self.intake.try_submit(full);
                 }
             }
             Err(e) => {
