@@ -16,4 +16,5 @@ pub mod stats;
 pub mod store;
 pub mod term;
 pub mod timefmt;
+pub mod tui;
 pub mod value;

@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod db_path;
+pub mod demo;
 pub mod docs;
 pub mod emit;
 pub mod query;
