@@ -547,3 +547,433 @@ fn reads_while_the_persister_writes() {
         1
     );
 }
+
+/// Every sequence of up to `max` items drawn from `alphabet`, as strings.
+fn all_strings(alphabet: &[&str], max: usize) -> Vec<String> {
+    let mut out = vec![String::new()];
+    let mut last = vec![String::new()];
+    for _ in 0..max {
+        let mut next = Vec::new();
+        for s in &last {
+            for a in alphabet {
+                next.push(format!("{s}{a}"));
+            }
+        }
+        out.extend(next.iter().cloned());
+        last = next;
+    }
+    out
+}
+
+/// A small deterministic generator (xorshift), so a failure reproduces.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[(self.next() % items.len() as u64) as usize]
+    }
+    fn string(&mut self, items: &[&str], max: usize) -> String {
+        let n = (self.next() % (max as u64 + 1)) as usize;
+        (0..n).map(|_| self.pick(items)).collect()
+    }
+}
+
+/// Asserts `Glob` gives SQLite's answer for every pattern × text pair, asking SQLite for all
+/// pairs in one cross join.
+fn assert_glob_agrees(patterns: &[String], texts: &[String]) {
+    let c = rusqlite::Connection::open_in_memory().unwrap();
+    c.execute_batch("CREATE TABLE p(x TEXT); CREATE TABLE s(y TEXT);")
+        .unwrap();
+    for (table, vals) in [("p", patterns), ("s", texts)] {
+        let mut st = c
+            .prepare(&format!("INSERT INTO {table} VALUES (?1)"))
+            .unwrap();
+        for v in vals {
+            st.execute([v]).unwrap();
+        }
+    }
+    let mut sqlite = std::collections::HashSet::new();
+    let mut st = c
+        .prepare("SELECT p.rowid, s.rowid FROM p, s WHERE s.y GLOB p.x")
+        .unwrap();
+    let mut rows = st.query([]).unwrap();
+    while let Some(r) = rows.next().unwrap() {
+        sqlite.insert((
+            r.get::<_, i64>(0).unwrap() - 1,
+            r.get::<_, i64>(1).unwrap() - 1,
+        ));
+    }
+    let mut mismatches = Vec::new();
+    for (i, p) in patterns.iter().enumerate() {
+        let g = store::query::Glob::new(p);
+        for (j, t) in texts.iter().enumerate() {
+            let ours = g.matches(t);
+            if ours != sqlite.contains(&(i as i64, j as i64)) {
+                mismatches.push(format!("{t:?} GLOB {p:?}: sqlite {}, ours {ours}", !ours));
+            }
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "{} mismatches, first: {:?}",
+        mismatches.len(),
+        &mismatches[..mismatches.len().min(10)]
+    );
+}
+
+#[test]
+fn glob_agrees_with_sqlite_on_every_short_pattern() {
+    // Every pattern of up to 4 of these against every text of up to 3: the set syntax's
+    // corners (`[]`, `[^]`, `[]-a]`, `[a-]`, `[-a]`, unclosed sets) all occur.
+    let patterns = all_strings(&["*", "?", "[", "]", "^", "-", "a", "b"], 4);
+    let texts = all_strings(&["a", "b", "c", "]", "-", "^", "["], 3);
+    assert_glob_agrees(&patterns, &texts);
+}
+
+#[test]
+fn glob_agrees_with_sqlite_on_random_long_patterns_and_unicode() {
+    let pat_items = [
+        "*", "*", "?", "[", "]", "^", "-", "a", "b", "z", ".", "é", "日", "\u{FFFF}", "\u{FFFD}",
+        "\0", "\\", "[a-c]", "[^a]", "[é-日]", "app.", "*a", "[]]", "[--a]", "[z-a]",
+    ];
+    let text_items = [
+        "a", "b", "c", "z", ".", "-", "]", "é", "日", "本", "\u{FFFE}", "\u{FFFD}", "\0", "\\",
+        "app", "A", "😀",
+    ];
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let patterns: Vec<String> = (0..1500).map(|_| rng.string(&pat_items, 8)).collect();
+    let texts: Vec<String> = (0..300).map(|_| rng.string(&text_items, 10)).collect();
+    assert_glob_agrees(&patterns, &texts);
+    // The pathological shape stays fast: O(pattern × text), not exponential.
+    let long = "a".repeat(20_000);
+    let g = store::query::Glob::new("*a*a*a*a*a*a*a*a*b");
+    let start = std::time::Instant::now();
+    assert!(!g.matches(&long));
+    assert!(start.elapsed() < std::time::Duration::from_secs(5));
+    assert_glob_agrees(&["*a*a*a*a*a*a*a*a*b".into(), "*a*a*a*a".into()], &[long]);
+}
+
+#[test]
+fn before_id_pages_backwards_and_exclude_leaves_out_matches() {
+    let h = corpus();
+    let all: Vec<i64> = h
+        .all(&Filter::default())
+        .iter()
+        .map(|(id, _)| *id)
+        .collect();
+    assert_eq!(all.len(), 7);
+    // The page above the fourth row, newest first, three at a time.
+    let page: Vec<i64> = h
+        .all(&Filter {
+            before_id: Some(all[3]),
+            descending: true,
+            limit: Some(2),
+            ..Default::default()
+        })
+        .iter()
+        .map(|(id, _)| *id)
+        .collect();
+    assert_eq!(page, [all[2], all[1]]);
+    assert_eq!(
+        h.count(&Filter {
+            before_id: Some(all[3]),
+            after_id: Some(all[0]),
+            ..Default::default()
+        }),
+        2
+    );
+    // Any one exclusion leaves a record out; the traceback counts, as for `search`.
+    assert_eq!(
+        loggers(
+            &h,
+            Filter {
+                exclude: vec!["user".into(), "UndefinedTable".into()],
+                ..Default::default()
+            }
+        ),
+        ["app.dbx", "django.request", "celery"]
+    );
+    // An exclusion with no terms excludes nothing, as an empty search selects everything.
+    assert_eq!(
+        h.count(&Filter {
+            exclude: vec!["   ".into()],
+            ..Default::default()
+        }),
+        7
+    );
+    assert_eq!(
+        messages(
+            &h,
+            Filter {
+                search: Some("user".into()),
+                exclude: vec!["alice".into(), "quoted".into()],
+                ..Default::default()
+            }
+        ),
+        ["user bob failed login from 10.0.0.8"]
+    );
+}
+
+#[test]
+fn logger_tree_is_a_name_and_everything_below_it() {
+    let h = corpus();
+    let tree = |t: &str| {
+        loggers(
+            &h,
+            Filter {
+                logger_tree: Some(t.into()),
+                ..Default::default()
+            },
+        )
+    };
+    assert_eq!(tree("app.db"), ["app.db"]);
+    assert_eq!(
+        tree("app"),
+        ["app.auth", "app.auth", "app.db", "app.dbx", "app.auth"]
+    );
+    assert_eq!(tree("django"), ["django.request"]);
+    assert!(tree("ap").is_empty());
+    // No wildcards: the name means itself.
+    assert!(tree("app.*").is_empty());
+}
+
+#[test]
+fn a_glob_longer_than_sqlite_takes_is_refused_by_both_paths() {
+    let h = corpus();
+    let c = store::open_read_only(&h.path).unwrap();
+    let f = Filter {
+        origin: Some("*".repeat(store::query::MAX_GLOB_BYTES + 1)),
+        ..Default::default()
+    };
+    assert!(matches!(
+        store::count(&c, &f),
+        Err(StoreError::GlobTooLong { .. })
+    ));
+    assert!(matches!(f.compile(), Err(StoreError::GlobTooLong { .. })));
+    let ok = Filter {
+        origin: Some("*".repeat(store::query::MAX_GLOB_BYTES)),
+        ..Default::default()
+    };
+    assert_eq!(store::count(&c, &ok).unwrap(), 7);
+}
+
+/// A store with records chosen to sit on every edge the filters have: logger names holding
+/// GLOB syntax and bytes beside `.`, NULs, U+FFFF, odd times, tracebacks, every source.
+fn edge_corpus() -> Harness {
+    let mut h = Harness::start(config());
+    let loggers = [
+        "app",
+        "app.db",
+        "app.db.pool",
+        "apps",
+        "app-x",
+        "app/x",
+        "app.",
+        "ap",
+        "App.db",
+        "a*b",
+        "a*b.c",
+        "a[1]",
+        "a[1].x",
+        "x\0y",
+        "日本.語",
+        "\u{FFFF}",
+        "root",
+    ];
+    let messages = [
+        "disk full on /dev/sda1",
+        "Disk is FULL",
+        "health check ok",
+        "GET /health 200",
+        "user alice logged in",
+        "-- separator --",
+        "nul\0inside health",
+        "error: connection refused",
+        "",
+    ];
+    let origins = [
+        "127.0.0.1:4000",
+        "10.0.0.1:9",
+        "logs:celery",
+        "[::1]:5",
+        "we*rd",
+    ];
+    let jobs = [None, Some("etl"), Some("web"), Some("")];
+    let times = [100.0, 100.5, 101.0, -0.0, 0.0, 1e300, 102.0];
+    let mut batch = Vec::new();
+    let mut i = 0usize;
+    for (li, logger) in loggers.iter().enumerate() {
+        for (mi, message) in messages.iter().enumerate() {
+            let mut r = rec(
+                logger,
+                [DEBUG, INFO, WARNING, ERROR, 35][(li + mi) % 5],
+                message,
+            );
+            r.source = SourceKind::ALL[i % 5];
+            r.origin = origins[i % origins.len()].into();
+            r.job = jobs[i % jobs.len()].map(String::from);
+            r.created = times[i % times.len()];
+            if i % 4 == 0 {
+                r.exc_text = Some("Traceback:\nOSError: disk full".into());
+            }
+            batch.push(r);
+            i += 1;
+        }
+    }
+    // Several batches, so the index has several blocks to narrow.
+    for chunk in batch.chunks(40) {
+        h.send(chunk.to_vec());
+        h.flush();
+    }
+    h.close().unwrap();
+    h
+}
+
+#[test]
+fn the_compiled_filter_agrees_with_the_store_on_every_row() {
+    let h = edge_corpus();
+    let every = h.all(&Filter::default());
+    assert!(every.len() > 100);
+    let ids = |rows: &[(i64, Record)]| rows.iter().map(|(id, _)| *id).collect::<Vec<_>>();
+    let mid = every[every.len() / 2].0;
+    let s = |v: &str| Some(v.to_owned());
+    let mut filters = Vec::new();
+    for g in [
+        "app.*", "app", "a*b*", "a[*]b", "a[[]1]*", "[a-c]*", "[^a]*", "*.*.*", "x", "日*",
+        "\u{FFFD}", "?", "*[", "[]", "*db*",
+    ] {
+        filters.push(Filter {
+            logger: s(g),
+            ..Default::default()
+        });
+    }
+    for t in ["app", "app.db", "a*b", "a[1]", "x", "日本", "ap", ""] {
+        filters.push(Filter {
+            logger_tree: s(t),
+            ..Default::default()
+        });
+    }
+    for o in ["127.*", "*:9", "we*rd", "we[*]rd", "logs:*", "\\[::1]*"] {
+        filters.push(Filter {
+            origin: s(o),
+            ..Default::default()
+        });
+    }
+    for q in [
+        "disk full",
+        "health",
+        "heal*",
+        "--",
+        "nul",
+        "inside",
+        "OSError",
+        "\"disk",
+    ] {
+        filters.push(Filter {
+            search: s(q),
+            ..Default::default()
+        });
+        filters.push(Filter {
+            exclude: vec![q.to_owned()],
+            ..Default::default()
+        });
+    }
+    for re in [
+        r"^GET",
+        r"(?i)full",
+        r"health$",
+        r"\x00",
+        r"disk\s+full",
+        "^$",
+    ] {
+        filters.push(Filter {
+            regex: s(re),
+            ..Default::default()
+        });
+    }
+    for (since, until) in [
+        (Some(100.5), None),
+        (None, Some(0.0)),
+        (Some(-0.0), Some(101.0)),
+    ] {
+        filters.push(Filter {
+            since,
+            until,
+            ..Default::default()
+        });
+    }
+    filters.push(Filter {
+        since: Some(f64::NAN),
+        ..Default::default()
+    });
+    for j in ["etl", "web", ""] {
+        filters.push(Filter {
+            job: s(j),
+            ..Default::default()
+        });
+    }
+    for k in SourceKind::ALL {
+        filters.push(Filter {
+            source: Some(k),
+            ..Default::default()
+        });
+    }
+    filters.push(Filter {
+        hide_internal: true,
+        min_level: Some(WARNING),
+        ..Default::default()
+    });
+    filters.push(Filter {
+        before_id: Some(mid),
+        after_id: Some(every[3].0),
+        descending: true,
+        ..Default::default()
+    });
+    filters.push(Filter {
+        logger_tree: s("app"),
+        search: s("disk"),
+        exclude: vec!["OSError".into(), "sda1".into()],
+        min_level: Some(INFO),
+        hide_internal: true,
+        before_id: Some(mid),
+        ..Default::default()
+    });
+    filters.push(Filter {
+        logger: s("*"),
+        origin: s("*"),
+        job: s("etl"),
+        regex: s("o"),
+        since: Some(0.0),
+        until: Some(1e301),
+        ..Default::default()
+    });
+    let mut nonempty = 0;
+    for f in &filters {
+        let sql = ids(&h.all(f));
+        let cf = f.compile().unwrap();
+        let mem: Vec<i64> = every
+            .iter()
+            .filter(|(id, r)| cf.matches(*id, r))
+            .map(|(id, _)| *id)
+            .rev()
+            .collect::<Vec<_>>();
+        let mem: Vec<i64> = if f.descending {
+            mem
+        } else {
+            mem.into_iter().rev().collect()
+        };
+        assert_eq!(sql, mem, "{f:?}");
+        nonempty += usize::from(!sql.is_empty() && sql.len() < every.len());
+    }
+    // The filters really narrow: most select some rows but not all.
+    assert!(
+        nonempty > filters.len() / 2,
+        "{nonempty} of {}",
+        filters.len()
+    );
+}

@@ -36,6 +36,12 @@ pub enum StoreError {
         pattern: String,
         source: Box<regex::Error>,
     },
+    #[error("the {field} pattern is {len} bytes; SQLite's GLOB takes at most {max}")]
+    GlobTooLong {
+        field: &'static str,
+        len: usize,
+        max: usize,
+    },
     #[error("another logtui is already recording into {path} (it holds {lock})")]
     InUse { path: PathBuf, lock: PathBuf },
     #[error("cannot lock {lock} for the store: {source}")]

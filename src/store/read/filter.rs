@@ -1,7 +1,12 @@
-//! What a query asks for ([`Filter`]), and the WHERE clauses it becomes: one on each
-//! record, one on each block of the index. Every user value is bound as a parameter.
+//! What a query asks for ([`Filter`]), the WHERE clauses it becomes (one on each record, one
+//! on each block of the index), and its in-memory twin for live rows ([`CompiledFilter`]).
+//!
+//! Every user value is bound as a parameter. The in-memory test must agree exactly with the
+//! SQL, because a pane shows live rows from memory and older ones from the store under one
+//! filter: it calls the same Rust the SQL functions call (`TextQuery`, `regex`), and
+//! [`Glob`] reproduces SQLite's GLOB, quirks included.
 
-use crate::record::SourceKind;
+use crate::record::{Record, SourceKind};
 use crate::store::error::StoreError;
 use crate::store::index::words::TextQuery;
 use regex::Regex;
@@ -14,11 +19,17 @@ pub struct Filter {
     pub min_level: Option<i32>,
     /// Logger name, as a case-sensitive GLOB (`app.*`).
     pub logger: Option<String>,
+    /// A logger and everything below it, as cutelog's tree shows them: `app` is `app`,
+    /// `app.db` and `app.db.pool`, but not `apps`. Compared byte for byte, no wildcards.
+    pub logger_tree: Option<String>,
     pub source: Option<SourceKind>,
     /// Leave out logtui's own records (alerts, drop notices): `query` does unless asked.
     pub hide_internal: bool,
     /// Only records stored after this row id (how `query --follow` asks for what is new).
     pub after_id: Option<i64>,
+    /// Only records stored before this row id: keyset paging backwards, as a pane asks for
+    /// the page above its oldest row (with `descending` and a `limit`).
+    pub before_id: Option<i64>,
     /// Origin (peer address, socket path, channel), as a GLOB.
     pub origin: Option<String>,
     /// Exact job name.
@@ -27,6 +38,9 @@ pub struct Filter {
     /// a phrase of its words, case-insensitively); a trailing `*` makes a term a prefix.
     /// See [`crate::store::index::words::TextQuery`].
     pub search: Option<String>,
+    /// Searches whose matches are left out: a record matching any of them is excluded.
+    /// Each has the syntax and meaning of `search`. The index cannot narrow on these.
+    pub exclude: Vec<String>,
     /// A regular expression (Rust `regex` syntax) matched against message or traceback.
     pub regex: Option<String>,
     /// Created at or after, epoch seconds.
@@ -60,8 +74,45 @@ impl Where {
     }
 }
 
+/// Longest GLOB pattern SQLite accepts, in bytes: its default
+/// `SQLITE_LIMIT_LIKE_PATTERN_LENGTH`. A longer one fails the SQL, so both paths refuse it
+/// up front rather than let the in-memory test match what the store cannot.
+pub const MAX_GLOB_BYTES: usize = 50_000;
+
+fn check_glob(field: &'static str, g: &Option<String>) -> Result<(), StoreError> {
+    match g {
+        Some(g) if g.len() > MAX_GLOB_BYTES => Err(StoreError::GlobTooLong {
+            field,
+            len: g.len(),
+            max: MAX_GLOB_BYTES,
+        }),
+        _ => Ok(()),
+    }
+}
+
+fn compile_regex(re: &str) -> Result<Regex, StoreError> {
+    Regex::new(re).map_err(|e| StoreError::BadRegex {
+        pattern: re.to_owned(),
+        source: Box::new(e),
+    })
+}
+
+/// The search terms of `s`, or None when it asks for nothing (and so is no condition).
+fn text_query(s: &str) -> Option<TextQuery> {
+    Some(TextQuery::parse(s)).filter(|q| !q.is_empty())
+}
+
+/// `logger = $ OR logger GLOB $.*` without GLOB, so a name holding `*`, `?` or `[` means
+/// itself: the names below `app` are exactly those from `app.` up to, not including, `app/`
+/// (`/` is the byte after `.`), in SQLite's byte-wise BINARY order.
+fn tree_cond(col: &str) -> String {
+    format!("({col} = $ OR ({col} >= $ || '.' AND {col} < $ || '/'))")
+}
+
 /// The conditions on each record for `f`, and their parameters.
 pub(super) fn record_clause(f: &Filter) -> Result<Where, StoreError> {
+    check_glob("logger", &f.logger)?;
+    check_glob("origin", &f.origin)?;
     let mut w = Where::default();
     let text = |s: &String| SqlValue::Text(s.clone());
     if let Some(l) = f.min_level {
@@ -69,6 +120,9 @@ pub(super) fn record_clause(f: &Filter) -> Result<Where, StoreError> {
     }
     if let Some(g) = &f.logger {
         w.add("logger GLOB $", text(g));
+    }
+    if let Some(t) = &f.logger_tree {
+        w.add(&tree_cond("logger"), text(t));
     }
     if let Some(s) = f.source {
         w.add("source = $", SqlValue::Text(s.as_str().to_owned()));
@@ -81,6 +135,9 @@ pub(super) fn record_clause(f: &Filter) -> Result<Where, StoreError> {
     }
     if let Some(id) = f.after_id {
         w.add("id > $", SqlValue::Integer(id));
+    }
+    if let Some(id) = f.before_id {
+        w.add("id < $", SqlValue::Integer(id));
     }
     if let Some(g) = &f.origin {
         w.add("origin GLOB $", text(g));
@@ -101,11 +158,11 @@ pub(super) fn record_clause(f: &Filter) -> Result<Where, StoreError> {
     {
         w.add("logtui_search($, message, exc_text)", text(search));
     }
+    for ex in f.exclude.iter().filter(|s| text_query(s).is_some()) {
+        w.add("NOT logtui_search($, message, exc_text)", text(ex));
+    }
     if let Some(re) = &f.regex {
-        Regex::new(re).map_err(|e| StoreError::BadRegex {
-            pattern: re.clone(),
-            source: Box::new(e),
-        })?;
+        compile_regex(re)?;
         w.add("(message REGEXP $ OR exc_text REGEXP $)", text(re));
     }
     Ok(w)
@@ -125,6 +182,15 @@ pub(super) fn block_clause(f: &Filter) -> Where {
     if let Some(g) = &f.logger {
         w.add(&listed("loggers", "GLOB $"), text(g));
     }
+    if let Some(t) = &f.logger_tree {
+        w.add(
+            &format!(
+                "(loggers IS NULL OR EXISTS (SELECT 1 FROM json_each(loggers) WHERE {}))",
+                tree_cond("value")
+            ),
+            text(t),
+        );
+    }
     if let Some(s) = f.source {
         w.add("(sources & $) != 0", SqlValue::Integer(1 << s as u32));
     }
@@ -137,6 +203,9 @@ pub(super) fn block_clause(f: &Filter) -> Where {
     }
     if let Some(id) = f.after_id {
         w.add("last_id > $", SqlValue::Integer(id));
+    }
+    if let Some(id) = f.before_id {
+        w.add("first_id < $", SqlValue::Integer(id));
     }
     if let Some(g) = &f.origin {
         w.add(&listed("origins", "GLOB $"), text(g));
@@ -161,4 +230,259 @@ pub(super) fn block_clause(f: &Filter) -> Where {
         );
     }
     w
+}
+
+impl Filter {
+    /// The in-memory form of this filter's conditions on one record: the regex compiled and
+    /// the searches parsed once, for testing each live row as the store would. Fails as the
+    /// store's query would (a bad regex, a GLOB longer than [`MAX_GLOB_BYTES`]).
+    pub fn compile(&self) -> Result<CompiledFilter, StoreError> {
+        check_glob("logger", &self.logger)?;
+        check_glob("origin", &self.origin)?;
+        Ok(CompiledFilter {
+            min_level: self.min_level,
+            logger: self.logger.as_deref().map(Glob::new),
+            logger_tree: self
+                .logger_tree
+                .as_ref()
+                .map(|t| (t.clone(), format!("{t}."))),
+            source: self.source,
+            hide_internal: self.hide_internal,
+            after_id: self.after_id,
+            before_id: self.before_id,
+            origin: self.origin.as_deref().map(Glob::new),
+            job: self.job.clone(),
+            since: self.since,
+            until: self.until,
+            search: self.search.as_deref().and_then(text_query),
+            exclude: self.exclude.iter().filter_map(|s| text_query(s)).collect(),
+            regex: self.regex.as_deref().map(compile_regex).transpose()?,
+        })
+    }
+}
+
+/// A [`Filter`] ready to test records in memory, agreeing with the store's SQL on every
+/// record: what [`for_each`](crate::store::for_each) would return is exactly what
+/// [`matches`](CompiledFilter::matches) accepts, apart from `limit` and order, which are
+/// not properties of one record.
+#[derive(Debug, Clone)]
+pub struct CompiledFilter {
+    min_level: Option<i32>,
+    logger: Option<Glob>,
+    /// The name and the name with its dot, so a test allocates nothing.
+    logger_tree: Option<(String, String)>,
+    source: Option<SourceKind>,
+    hide_internal: bool,
+    after_id: Option<i64>,
+    before_id: Option<i64>,
+    origin: Option<Glob>,
+    job: Option<String>,
+    since: Option<f64>,
+    until: Option<f64>,
+    search: Option<TextQuery>,
+    exclude: Vec<TextQuery>,
+    regex: Option<Regex>,
+}
+
+impl CompiledFilter {
+    /// Whether the record stored as `id` passes every condition. Cheap tests first; the
+    /// text tests last, as in the SQL.
+    pub fn matches(&self, id: i64, r: &Record) -> bool {
+        // `created` compares as SQLite compares two REALs: IEEE, and a NaN bound (bound as
+        // NULL) matches nothing, which `>=`/`<` on f64 also give.
+        self.min_level.is_none_or(|l| r.level >= l)
+            && self.source.is_none_or(|s| r.source == s)
+            && !(self.hide_internal && r.source == SourceKind::Internal)
+            && self.after_id.is_none_or(|a| id > a)
+            && self.before_id.is_none_or(|b| id < b)
+            && self.since.is_none_or(|t| r.created >= t)
+            && self.until.is_none_or(|t| r.created < t)
+            && self
+                .job
+                .as_ref()
+                .is_none_or(|j| r.job.as_deref() == Some(j.as_str()))
+            && self.logger.as_ref().is_none_or(|g| g.matches(&r.logger))
+            && self.logger_tree.as_ref().is_none_or(|(name, dotted)| {
+                r.logger == *name || r.logger.as_bytes().starts_with(dotted.as_bytes())
+            })
+            && self.origin.as_ref().is_none_or(|g| g.matches(&r.origin))
+            && self
+                .search
+                .as_ref()
+                .is_none_or(|q| q.matches(&r.message, r.exc_text.as_deref()))
+            && !self
+                .exclude
+                .iter()
+                .any(|q| q.matches(&r.message, r.exc_text.as_deref()))
+            && self.regex.as_ref().is_none_or(|re| {
+                re.is_match(&r.message) || r.exc_text.as_deref().is_some_and(|t| re.is_match(t))
+            })
+    }
+}
+
+/// One element of a compiled GLOB pattern. Characters are code points as SQLite reads them
+/// (see [`sqlite_char`]).
+#[derive(Debug, Clone, PartialEq)]
+enum Tok {
+    Char(u32),
+    /// `?`: any one character.
+    One,
+    /// `*` (a run of them is one): any run of characters.
+    Any,
+    /// `[...]`: one character in (or with `^`, not in) these inclusive ranges.
+    Set {
+        ranges: Vec<(u32, u32)>,
+        invert: bool,
+    },
+}
+
+impl Tok {
+    fn accepts(&self, c: u32) -> bool {
+        match self {
+            Tok::Char(p) => *p == c,
+            Tok::One => true,
+            Tok::Any => false,
+            Tok::Set { ranges, invert } => {
+                ranges.iter().any(|&(lo, hi)| lo <= c && c <= hi) != *invert
+            }
+        }
+    }
+}
+
+/// A GLOB pattern, compiled once, matching exactly as SQLite's `GLOB` operator does:
+/// case-sensitive; `*`, `?` and `[...]` sets with `a-z` ranges and `^` negation; no escape
+/// character (`[*]` is a literal star). SQLite's quirks are kept: a `]` first in a set is
+/// literal, `-` first or last in a set is literal and a range ends the run (`[a-c-e]` is a-c,
+/// `-` and `e`), a set that is never closed matches nothing, both pattern and text end at a
+/// NUL character, and U+FFFE and U+FFFF read as U+FFFD.
+///
+/// Matching is iterative with one backtracking point (the last `*`), the standard two-pointer
+/// algorithm: at most pattern length × text length steps, whatever the pattern. SQLite's own
+/// matcher gives up on earlier stars the same way (`SQLITE_NOWILDCARDMATCH`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Glob {
+    toks: Vec<Tok>,
+    /// An unclosed `[`: SQLite's matcher fails whenever it reaches one, and it always must.
+    never: bool,
+}
+
+/// A character as SQLite's `sqlite3Utf8Read` returns it: U+FFFE and U+FFFF become U+FFFD
+/// (valid UTF-8 holds no surrogates or overlong forms, its other replacements).
+fn sqlite_char(c: char) -> u32 {
+    match c {
+        '\u{FFFE}' | '\u{FFFF}' => 0xFFFD,
+        c => u32::from(c),
+    }
+}
+
+/// The text SQLite's C string functions see: up to the first NUL.
+fn until_nul(s: &str) -> &str {
+    s.find('\0').map_or(s, |i| &s[..i])
+}
+
+impl Glob {
+    /// Compiles `pattern`; every pattern is valid (a malformed one just matches less).
+    pub fn new(pattern: &str) -> Glob {
+        let mut toks = Vec::new();
+        let mut chars = until_nul(pattern).chars().map(sqlite_char).peekable();
+        const STAR: u32 = '*' as u32;
+        const ONE: u32 = '?' as u32;
+        const OPEN: u32 = '[' as u32;
+        const CLOSE: u32 = ']' as u32;
+        const CARET: u32 = '^' as u32;
+        const DASH: u32 = '-' as u32;
+        while let Some(c) = chars.next() {
+            match c {
+                STAR => {
+                    if toks.last() != Some(&Tok::Any) {
+                        toks.push(Tok::Any);
+                    }
+                }
+                ONE => toks.push(Tok::One),
+                OPEN => {
+                    // As SQLite's patternCompare reads a set, item by item.
+                    let mut ranges = Vec::new();
+                    let mut next = chars.next();
+                    let invert = next == Some(CARET);
+                    if invert {
+                        next = chars.next();
+                    }
+                    if next == Some(CLOSE) {
+                        ranges.push((CLOSE, CLOSE));
+                        next = chars.next();
+                    }
+                    // The previous single character, which a `-` can extend; 0 after a range.
+                    let mut prior = 0u32;
+                    loop {
+                        match next {
+                            None => return Glob { toks, never: true },
+                            Some(CLOSE) => break,
+                            Some(DASH)
+                                if prior > 0 && chars.peek().is_some_and(|&n| n != CLOSE) =>
+                            {
+                                if let Some(hi) = chars.next() {
+                                    ranges.push((prior, hi));
+                                }
+                                prior = 0;
+                            }
+                            Some(x) => {
+                                ranges.push((x, x));
+                                prior = x;
+                            }
+                        }
+                        next = chars.next();
+                    }
+                    toks.push(Tok::Set { ranges, invert });
+                }
+                c => toks.push(Tok::Char(c)),
+            }
+        }
+        Glob { toks, never: false }
+    }
+
+    /// Whether `text` matches, as `text GLOB pattern` would in SQLite.
+    pub fn matches(&self, text: &str) -> bool {
+        if self.never {
+            return false;
+        }
+        let text = until_nul(text);
+        let at = |i: usize| text.get(i..).and_then(|t| t.chars().next());
+        let (mut p, mut s) = (0usize, 0usize);
+        // Where to resume after the last `*`: the token after it, and the text position it
+        // has consumed up to. Each retry moves that position on by one character.
+        let mut resume: Option<(usize, usize)> = None;
+        loop {
+            match self.toks.get(p) {
+                Some(Tok::Any) => {
+                    if p + 1 == self.toks.len() {
+                        return true;
+                    }
+                    p += 1;
+                    resume = Some((p, s));
+                    continue;
+                }
+                Some(t) => {
+                    if let Some(c) = at(s)
+                        && t.accepts(sqlite_char(c))
+                    {
+                        p += 1;
+                        s += c.len_utf8();
+                        continue;
+                    }
+                }
+                None if s == text.len() => return true,
+                None => {}
+            }
+            let Some((rp, rs)) = resume else {
+                return false;
+            };
+            let Some(c) = at(rs) else {
+                return false;
+            };
+            let rs = rs + c.len_utf8();
+            resume = Some((rp, rs));
+            p = rp;
+            s = rs;
+        }
+    }
 }
