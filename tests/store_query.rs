@@ -818,7 +818,7 @@ fn edge_corpus() -> Harness {
             r.origin = origins[i % origins.len()].into();
             r.job = jobs[i % jobs.len()].map(String::from);
             r.created = times[i % times.len()];
-            if i % 4 == 0 {
+            if i.is_multiple_of(4) {
                 r.exc_text = Some("Traceback:\nOSError: disk full".into());
             }
             batch.push(r);
