@@ -807,8 +807,10 @@ fn edge_corpus() -> Harness {
     let times = [100.0, 100.5, 101.0, -0.0, 0.0, 1e300, 102.0];
     let mut batch = Vec::new();
     let mut i = 0usize;
+    // Each logger's records together, so blocks of the index list different loggers and
+    // their narrowing (and `first_id < before_id`) really decides something.
     for (li, logger) in loggers.iter().enumerate() {
-        for (mi, message) in messages.iter().enumerate() {
+        for (mi, message) in (0..8).flat_map(|_| messages.iter()).enumerate() {
             let mut r = rec(
                 logger,
                 [DEBUG, INFO, WARNING, ERROR, 35][(li + mi) % 5],
@@ -826,7 +828,7 @@ fn edge_corpus() -> Harness {
         }
     }
     // Several batches, so the index has several blocks to narrow.
-    for chunk in batch.chunks(40) {
+    for chunk in batch.chunks(100) {
         h.send(chunk.to_vec());
         h.flush();
     }
@@ -838,7 +840,17 @@ fn edge_corpus() -> Harness {
 fn the_compiled_filter_agrees_with_the_store_on_every_row() {
     let h = edge_corpus();
     let every = h.all(&Filter::default());
-    assert!(every.len() > 100);
+    assert!(every.len() > 1000);
+    let c = store::open_read_only(&h.path).unwrap();
+    store::count(&c, &Filter::default()).unwrap();
+    let mut blocks = 0i64;
+    store::run_sql(&c, "SELECT count(*) FROM idx.blocks", |_, v| {
+        if let rusqlite::types::Value::Integer(n) = v[0] {
+            blocks = n;
+        }
+    })
+    .unwrap();
+    assert!(blocks >= 4, "{blocks} blocks");
     let ids = |rows: &[(i64, Record)]| rows.iter().map(|(id, _)| *id).collect::<Vec<_>>();
     let mid = every[every.len() / 2].0;
     let s = |v: &str| Some(v.to_owned());
