@@ -634,7 +634,7 @@ impl Story {
             }
             530..590 => {
                 let conn = format!(
-                    "<connection object at 0x7f{} ; dsn: 'host=db dbname=shop'>",
+                    "<connection object at 0x7f{}; dsn: 'user=shop host=db dbname=shop', closed: 0>",
                     self.rng.hex(10)
                 );
                 let used = self.rng.int(2, 14);
