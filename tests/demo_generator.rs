@@ -226,7 +226,7 @@ fn the_generator_refuses_what_it_cannot_do() {
         udp: Some("127.0.0.1:9".parse().unwrap()),
         ..DemoTargets::default()
     };
-    for rate in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+    for rate in [0.0, -1.0, f64::NAN, f64::INFINITY, 1e-300, 1e12] {
         assert_eq!(
             kind(spawn_generator(udp.clone(), rate)),
             std::io::ErrorKind::InvalidInput

@@ -57,12 +57,18 @@ impl DemoHandle {
 /// number, or the TCP listener refuses the first connection (later drops are reconnected).
 pub fn spawn_generator(t: DemoTargets, rate: f64) -> std::io::Result<DemoHandle> {
     use std::io::{Error, ErrorKind};
-    if !(rate.is_finite() && rate > 0.0) {
-        return Err(Error::new(
-            ErrorKind::InvalidInput,
-            format!("the demo rate must be a positive number of records per second, not {rate}"),
-        ));
-    }
+    let period = (rate <= MAX_RATE)
+        .then(|| Duration::try_from_secs_f64(1.0 / rate).ok())
+        .flatten()
+        .filter(|p| !p.is_zero())
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::InvalidInput,
+                format!(
+                    "the demo rate must be a number of records per second above 0 and up to {MAX_RATE}, not {rate}"
+                ),
+            )
+        })?;
     let links = Links::open(&t)?;
     if links.count() == 0 {
         return Err(Error::new(
@@ -78,25 +84,28 @@ pub fn spawn_generator(t: DemoTargets, rate: f64) -> std::io::Result<DemoHandle>
     let counter = sent.clone();
     let thread = std::thread::Builder::new()
         .name("logtui-demo".into())
-        .spawn(move || run(links, Story::new(seed), rate, &counter, &stopped))?;
+        .spawn(move || run(links, Story::new(seed), period, &counter, &stopped))?;
     Ok(DemoHandle { sent, stop, thread })
 }
+
+/// The fastest schedule the generator keeps: one record a microsecond, far past what one
+/// thread sending HTTP requests can do, and a bound that keeps the period a real duration.
+const MAX_RATE: f64 = 1_000_000.0;
 
 /// How far the schedule may fall behind (a listener that stalled) before the missed sends are
 /// given up instead of sent in a burst to catch up.
 const MAX_LAG: Duration = Duration::from_secs(1);
 
-/// The fixed schedule: record `n` is due at `start + n / rate`; the thread sleeps until then
+/// The fixed schedule: record `n` is due at `start + n × period`; the thread sleeps until then
 /// on the stop channel, so stopping wakes it at once.
 fn run(
     mut links: Links,
     mut story: Story,
-    rate: f64,
+    period: Duration,
     sent: &AtomicU64,
     stopped: &mpsc::Receiver<()>,
 ) {
     let start = Instant::now();
-    let period = Duration::from_secs_f64(1.0 / rate);
     let mut due = start;
     for n in 0u64.. {
         let now = Instant::now();
@@ -172,29 +181,19 @@ impl Links {
     /// Sends record `n` of the run to the next target in turn; whether it was delivered.
     fn send(&mut self, n: u64, line: &Line, rel_ms: f64) -> bool {
         let r = line.record();
-        let mut turn = n % self.count();
-        if let Some(tcp) = &mut self.tcp {
-            if turn == 0 {
-                return tcp.send(&socket_frame(&r, rel_ms));
+        let on = [self.tcp.is_some(), self.udp.is_some(), self.http.is_some()];
+        let turn = (n % self.count()) as usize;
+        let which = (0..3).filter(|&i| on[i]).nth(turn);
+        match (which, &mut self.tcp, &self.udp, &self.http) {
+            (Some(0), Some(tcp), _, _) => tcp.send(&socket_frame(&r, rel_ms)),
+            // A refused datagram (nothing listens) is the answer to an earlier one; either
+            // way this one is not known to have arrived.
+            (Some(1), _, Some(udp), _) => udp.send(&socket_frame(&r, rel_ms)).is_ok(),
+            (Some(2), _, _, Some(h)) => {
+                let template = (line.template.clone(), tuple_repr(&line.args));
+                h.send(&r, Some(template), rel_ms).is_ok()
             }
-            turn -= 1;
-        }
-        if let Some(udp) = &self.udp {
-            if turn == 0 {
-                // A refused datagram (nothing listens) is the answer to an earlier one; either
-                // way this one is not known to have arrived.
-                return udp.send(&socket_frame(&r, rel_ms)).is_ok();
-            }
-        }
-        match &self.http {
-            Some(h) => h
-                .send(
-                    &r,
-                    Some((line.template.clone(), tuple_repr(&line.args))),
-                    rel_ms,
-                )
-                .is_ok(),
-            None => false,
+            _ => false,
         }
     }
 }
