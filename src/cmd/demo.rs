@@ -1,9 +1,7 @@
-//! The record generator behind `logtui demo`: a made-up web shop's logs (requests, queries,
-//! payments, background jobs, a traceback now and then, a burst of errors every half minute).
-//!
-//! Every record goes through the real listeners exactly as CPython's handlers would send it:
-//! SocketHandler frames over one TCP connection, DatagramHandler datagrams, HTTPHandler POSTs.
-//! The encoders are `logtui emit`'s, so the demo exercises the same bytes a Python service sends.
+//! The record generator behind `logtui demo`: a made-up web shop's logs, sent through the real
+//! listeners byte for byte as CPython's SocketHandler, DatagramHandler and HTTPHandler send them.
+
+// The encoders are `logtui emit`'s, so the demo exercises the same bytes a Python service sends.
 
 use crate::cmd::emit::{HttpTarget, socket_frame};
 use crate::python::{percent_format, py_repr};

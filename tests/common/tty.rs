@@ -1,10 +1,5 @@
 //! A real terminal for end-to-end UI tests: the program runs in a detached tmux pane of a set
 //! size, keys go in through `send-keys`, and the screen and the terminal's modes come back out.
-//!
-//! Each [`Tty`] has its own tmux server (`tmux -S <socket in a temp dir> -f /dev/null`, so no
-//! user config leaks in and no socket file is left behind), killed on drop. The program runs under a small `sh` that stays on after it exits
-//! and records its status: tmux hides the cursor of a pane whose process has died, so a pane that
-//! outlives the program is the only way to see whether the program left the cursor shown.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -21,6 +16,12 @@ const TARGET: &str = "main";
 const WRAPPER: &str = r#"f=$1; shift; trap : INT QUIT; "$@"; s=$?; echo "$s" > "$f.part" && mv "$f.part" "$f"; exec sleep 2147483647"#;
 
 /// A program running in a tmux pane: `cols`×`rows`, TERM=xterm-256color, no status line.
+///
+/// Each has its own tmux server (`tmux -S <socket in a temp dir> -f /dev/null`, so no user
+/// config leaks in and no socket file is left behind), killed on drop. The program runs under a
+/// small `sh` that stays on after it exits and records its status: tmux hides the cursor of a
+/// pane whose process has died, so only a pane that outlives the program shows whether the
+/// program left the cursor shown.
 pub struct Tty {
     /// The server's socket, in `dir`: tmux leaves its socket file behind when killed.
     socket: PathBuf,
