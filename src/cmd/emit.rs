@@ -118,11 +118,15 @@ enum Target {
     Http(HttpTarget),
 }
 
-struct HttpTarget {
+/// Where and how HTTPHandler posts: `logtui emit --http` and the demo generator both send through it.
+pub(crate) struct HttpTarget {
     hostport: String,
     path: String,
     post: bool,
     auth: Option<String>,
+    /// How long to wait for the connection and the reply; `None` waits as long as HTTPHandler
+    /// does (forever). The demo sets one so that stopping it never hangs on a stalled listener.
+    timeout: Option<Duration>,
 }
 
 impl Target {
@@ -168,6 +172,7 @@ impl Target {
                 path,
                 post: a.method == "POST",
                 auth,
+                timeout: None,
             }));
         }
         bail!("say where to send: --tcp ADDR, --udp ADDR or --http ADDR")
@@ -257,13 +262,32 @@ fn human_bytes(n: u64) -> String {
 }
 
 /// SocketHandler's and DatagramHandler's frame for `r` (they share `makePickle`).
-fn socket_frame(r: &Record, rel_ms: f64) -> Vec<u8> {
+pub(crate) fn socket_frame(r: &Record, rel_ms: f64) -> Vec<u8> {
     encode::pickle::frame(&encode::logrecord_dict(r, rel_ms), &r.extra)
 }
 
 impl HttpTarget {
+    /// HTTPHandler's default target, `POST` to `/log` on `addr`, giving up on a connection or
+    /// a reply after `timeout`.
+    pub(crate) fn post_to(addr: std::net::SocketAddr, timeout: Duration) -> HttpTarget {
+        HttpTarget {
+            hostport: addr.to_string(),
+            path: "/log".to_owned(),
+            post: true,
+            auth: None,
+            timeout: Some(timeout),
+        }
+    }
+
     /// One connection and one request per record, waiting for the reply, as HTTPHandler does.
-    fn send(&self, r: &Record, template: Option<(String, String)>, rel_ms: f64) -> Result<usize> {
+    /// `template` is the unformatted message and the repr of its args tuple (HTTPHandler sends
+    /// `record.__dict__` before formatting); `None` sends the message with empty args.
+    pub(crate) fn send(
+        &self,
+        r: &Record,
+        template: Option<(String, String)>,
+        rel_ms: f64,
+    ) -> Result<usize> {
         let (msg, args) = template.unwrap_or_else(|| (r.message.clone(), "()".to_owned()));
         let mut pairs: Vec<(String, String)> = Vec::new();
         for (k, v) in encode::logrecord_dict(r, rel_ms) {
@@ -273,6 +297,10 @@ impl HttpTarget {
                 _ => crate::python::py_str(&v),
             };
             pairs.push((k.to_owned(), text));
+        }
+        // `extra=` keys are attributes of the record, so `__dict__` carries them after the rest.
+        for (k, v) in &r.extra {
+            pairs.push((k.clone(), crate::python::py_str(v)));
         }
         let data = form::urlencode(&pairs);
         let mut req = if self.post {
@@ -296,13 +324,23 @@ impl HttpTarget {
         if self.post {
             req.push_str(&data);
         }
-        let mut s = std::net::TcpStream::connect(&self.hostport)
-            .with_context(|| format!("cannot connect to {}", self.hostport))?;
+        let mut s = match self.timeout {
+            None => std::net::TcpStream::connect(&self.hostport),
+            Some(t) => self
+                .hostport
+                .parse()
+                .map_err(std::io::Error::other)
+                .and_then(|a: std::net::SocketAddr| std::net::TcpStream::connect_timeout(&a, t)),
+        }
+        .with_context(|| format!("cannot connect to {}", self.hostport))?;
+        s.set_read_timeout(self.timeout)?;
+        s.set_write_timeout(self.timeout)?;
         s.write_all(req.as_bytes())?;
         let mut reply = Vec::new();
         let mut buf = [0u8; 1024];
-        // Read the status line and headers; the body is empty.
-        while !reply.windows(4).any(|w| w == b"\r\n\r\n") {
+        // Read the status line and headers; the body is empty. A reply head past 16 KiB is not
+        // one logtui's listener writes: stop reading and judge the status line.
+        while !reply.windows(4).any(|w| w == b"\r\n\r\n") && reply.len() < 16 * 1024 {
             let n = s.read(&mut buf)?;
             if n == 0 {
                 break;

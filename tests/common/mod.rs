@@ -2,6 +2,8 @@
 //! finds the machine's CPythons (failing loudly when one is missing), and polls for conditions.
 #![allow(dead_code)]
 
+pub mod tty;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
