@@ -2,8 +2,8 @@
 //! Command-line flags override the file; `logtui config` prints the effective result.
 
 use crate::limits::Limits;
-pub use crate::tui::keymap::KeysConfig;
 pub use crate::store::StoreConfig;
+pub use crate::tui::keymap::KeysConfig;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -389,16 +389,29 @@ mod tests {
         c.ui.theme = "no-such-theme".into();
         let e = c.validate().unwrap_err();
         assert_eq!(e.key, "ui.theme");
-        assert!(e.why.contains("default-dark, light, high-contrast"), "{}", e.why);
+        assert!(
+            e.why.contains("default-dark, light, high-contrast"),
+            "{}",
+            e.why
+        );
         let mut c = Config::default();
-        c.ui.keys.insert(crate::tui::keymap::Action::Filter, vec!["hyper-f".into()]);
+        c.ui.keys
+            .insert(crate::tui::keymap::Action::Filter, vec!["hyper-f".into()]);
         let e = c.validate().unwrap_err();
         assert_eq!(e.key, "ui.keys.filter");
-        assert!(e.why.contains("\"hyper-f\" (for filter) is not a key"), "{}", e.why);
+        assert!(
+            e.why.contains("\"hyper-f\" (for filter) is not a key"),
+            "{}",
+            e.why
+        );
         let mut c = Config::default();
-        c.ui.keys.insert(crate::tui::keymap::Action::Filter, vec!["q".into()]);
+        c.ui.keys
+            .insert(crate::tui::keymap::Action::Filter, vec!["q".into()]);
         let e = c.validate().unwrap_err();
         assert_eq!(e.key, "ui.keys");
-        assert_eq!(e.why, "the key q is bound to both quit and filter; give one of them other keys");
+        assert_eq!(
+            e.why,
+            "the key q is bound to both quit and filter; give one of them other keys"
+        );
     }
 }

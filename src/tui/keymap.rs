@@ -522,7 +522,10 @@ mod tests {
             (ch('W'), Action::PrevWarning),
             (ch('c'), Action::Picker),
             (press(KeyCode::Tab, none), Action::NextPane),
-            (press(KeyCode::BackTab, KeyModifiers::SHIFT), Action::PrevPane),
+            (
+                press(KeyCode::BackTab, KeyModifiers::SHIFT),
+                Action::PrevPane,
+            ),
             (ch('|'), Action::SplitRight),
             (ch('-'), Action::SplitDown),
             (ch('x'), Action::ClosePane),
@@ -557,7 +560,10 @@ mod tests {
         }
         assert_eq!(m.action(&ch('Z')), None);
         assert_eq!(m.keys_for(Action::Oldest), ["g", "Home"]);
-        assert_eq!(m.keys_for(Action::PageDown), ["PageDown", "Ctrl-f", "Space"]);
+        assert_eq!(
+            m.keys_for(Action::PageDown),
+            ["PageDown", "Ctrl-f", "Space"]
+        );
         assert_eq!(m.keys_for(Action::PrevPane), ["Shift-Tab"]);
     }
 
@@ -591,7 +597,10 @@ mod tests {
             Some(Action::Quit)
         );
         // Other modifiers are part of the key: Alt-q is not q.
-        assert_eq!(m.action(&press(KeyCode::Char('q'), KeyModifiers::ALT)), None);
+        assert_eq!(
+            m.action(&press(KeyCode::Char('q'), KeyModifiers::ALT)),
+            None
+        );
     }
 
     #[test]
@@ -645,7 +654,11 @@ mod tests {
         // An empty list unbinds.
         let m = KeyMap::from_config(&over(&[(Action::Help, &[])])).unwrap();
         assert_eq!(m.action(&ch('?')), None);
-        assert!(m.help_rows().iter().any(|r| r.action == Action::Help && r.keys == "(none)"));
+        assert!(
+            m.help_rows()
+                .iter()
+                .any(|r| r.action == Action::Help && r.keys == "(none)")
+        );
     }
 
     #[test]
@@ -672,9 +685,15 @@ mod tests {
             ("pgdn", "PageDown"),
             ("é", "é"),
         ] {
-            assert_eq!(Key::parse(text).map(|k| k.display()), Some(shown.into()), "{text:?}");
+            assert_eq!(
+                Key::parse(text).map(|k| k.display()),
+                Some(shown.into()),
+                "{text:?}"
+            );
         }
-        for bad in ["", "ctrl-", "shift-", "enterr", "f0", "f25", "ctrl-xy", "\u{1b}"] {
+        for bad in [
+            "", "ctrl-", "shift-", "enterr", "f0", "f25", "ctrl-xy", "\u{1b}",
+        ] {
             assert_eq!(Key::parse(bad), None, "{bad:?}");
         }
     }
@@ -696,7 +715,12 @@ mod tests {
             "the key n is bound to both search_next and filter; give one of them other keys"
         );
         let e = KeyMap::from_config(&over(&[(Action::Help, &["ctrl-c"])])).unwrap_err();
-        assert_eq!(e, KeyMapError::CtrlC { action: Action::Help });
+        assert_eq!(
+            e,
+            KeyMapError::CtrlC {
+                action: Action::Help
+            }
+        );
         assert_eq!(
             e.to_string(),
             "Ctrl-c always quits, so it cannot be bound to help"
@@ -712,7 +736,8 @@ mod tests {
         assert_eq!(m[&Action::Search], ["ctrl-s"]);
         let e = toml::from_str::<KeysConfig>("serch = [\"x\"]\n").unwrap_err();
         assert!(
-            e.message().contains("unknown action \"serch\" in [ui.keys]; did you mean search?"),
+            e.message()
+                .contains("unknown action \"serch\" in [ui.keys]; did you mean search?"),
             "{e}"
         );
         let e = toml::from_str::<KeysConfig>("launch_rockets = [\"x\"]\n").unwrap_err();
@@ -747,7 +772,10 @@ mod tests {
     #[test]
     fn the_markdown_table_escapes_pipes() {
         let t = KeyMap::defaults().markdown_table();
-        assert!(t.contains("| `\\|` | Split the pane side by side | `split_right` |"), "{t}");
+        assert!(
+            t.contains("| `\\|` | Split the pane side by side | `split_right` |"),
+            "{t}"
+        );
         assert_eq!(t.lines().count(), Action::ALL.len() + 2);
         assert_eq!(md_code("`"), "`` ` ``");
     }

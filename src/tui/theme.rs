@@ -709,16 +709,35 @@ mod tests {
     fn a_bad_file_is_one_sentence_with_its_line() {
         let path = Path::new("/t/mine.toml");
         for (text, line, want) in [
-            ("[styles]\ninfo = { fg = \"blurple\" }\n", 2, "\"blurple\" is not a colour"),
+            (
+                "[styles]\ninfo = { fg = \"blurple\" }\n",
+                2,
+                "\"blurple\" is not a colour",
+            ),
             ("[styles]\n\ninfo = { fg = 300 }\n", 3, "colour index 300"),
-            ("[styles]\nboder = { fg = \"red\" }\n", 2, "unknown field `boder`"),
-            ("[styles]\ninfo = { fg = \"red\", blink = true }\n", 2, "unknown field `blink`"),
-            ("base = \"nord\"\n", 1, "base \"nord\" is not a builtin theme; the builtins are default-dark, light"),
+            (
+                "[styles]\nboder = { fg = \"red\" }\n",
+                2,
+                "unknown field `boder`",
+            ),
+            (
+                "[styles]\ninfo = { fg = \"red\", blink = true }\n",
+                2,
+                "unknown field `blink`",
+            ),
+            (
+                "base = \"nord\"\n",
+                1,
+                "base \"nord\" is not a builtin theme; the builtins are default-dark, light",
+            ),
             ("[styles\n", 1, ""),
         ] {
             let e = parse("mine", text, path, &[]).unwrap_err();
             let msg = e.to_string();
-            assert!(msg.starts_with(&format!("theme file /t/mine.toml, line {line}: ")), "{msg}");
+            assert!(
+                msg.starts_with(&format!("theme file /t/mine.toml, line {line}: ")),
+                "{msg}"
+            );
             assert!(msg.contains(want), "{msg}");
             assert!(!msg.contains('\n'), "{msg}");
         }
@@ -750,7 +769,11 @@ mod tests {
         }
         let (themes, _) = Themes::load(None, true);
         for t in &themes.list {
-            assert!(t.styles().iter().all(|(_, s)| s.fg.is_none() && s.bg.is_none()));
+            assert!(
+                t.styles()
+                    .iter()
+                    .all(|(_, s)| s.fg.is_none() && s.bg.is_none())
+            );
         }
     }
 
@@ -772,6 +795,11 @@ mod tests {
              gruvbox-dark, solarized-dark"
         );
         assert!(check_name("gruvbox-dark", None).is_ok());
-        assert!(check_name("nord", None).unwrap_err().to_string().contains("themes are"));
+        assert!(
+            check_name("nord", None)
+                .unwrap_err()
+                .to_string()
+                .contains("themes are")
+        );
     }
 }
