@@ -3,6 +3,7 @@
 
 use crate::limits::Limits;
 pub use crate::store::StoreConfig;
+pub use crate::tui::keymap::KeysConfig;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -16,6 +17,7 @@ pub struct Config {
     pub limits: Limits,
     pub store: StoreConfig,
     pub record: RecordConfig,
+    pub ui: UiConfig,
 }
 
 /// Where the listeners bind. Each is `ADDR`, or `off`; TCP also takes `unix:/path`.
@@ -53,6 +55,51 @@ pub struct RecordConfig {
     pub echo: bool,
 }
 
+/// The interactive UI (`logtui`, `view`, `demo`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UiConfig {
+    /// The theme at start: a builtin (default-dark, light, high-contrast, gruvbox-dark,
+    /// solarized-dark) or the stem of a file in `$XDG_CONFIG_HOME/logtui/themes/`.
+    pub theme: String,
+    /// How the time column shows times at start (`T` cycles them).
+    pub time: TimeMode,
+    /// Key overrides: `action = ["key", …]` replaces that action's default keys.
+    pub keys: KeysConfig,
+}
+
+/// How the time column shows a record's time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeMode {
+    /// Local wall-clock time.
+    Local,
+    Utc,
+    /// How long ago, relative to now.
+    Relative,
+}
+
+impl TimeMode {
+    /// The next mode in the order `T` visits them.
+    pub fn next(self) -> TimeMode {
+        match self {
+            TimeMode::Local => TimeMode::Utc,
+            TimeMode::Utc => TimeMode::Relative,
+            TimeMode::Relative => TimeMode::Local,
+        }
+    }
+}
+
+impl Default for UiConfig {
+    fn default() -> Self {
+        UiConfig {
+            theme: crate::tui::theme::DEFAULT_THEME.into(),
+            time: TimeMode::Local,
+            keys: KeysConfig::new(),
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -61,6 +108,7 @@ impl Default for Config {
             limits: Limits::default(),
             store: StoreConfig::default(),
             record: RecordConfig::default(),
+            ui: UiConfig::default(),
         }
     }
 }
@@ -166,7 +214,7 @@ impl Config {
     }
 
     /// Checks every value logtui would otherwise refuse only when it uses it: levels,
-    /// seconds, counts, listener addresses and credentials.
+    /// seconds, counts, listener addresses, credentials, the theme and the keys.
     pub fn validate(&self) -> Result<(), Invalid> {
         let bad = |key: &str, why: String| Invalid {
             key: key.to_owned(),
@@ -222,6 +270,14 @@ impl Config {
                 "must be user:password (or empty for no check)".into(),
             ));
         }
+        // A builtin theme is known without reading the disk; a user theme must load.
+        let themes = crate::tui::theme::user_theme_dir();
+        crate::tui::theme::check_name(&self.ui.theme, themes.as_deref())
+            .map_err(|e| bad("ui.theme", e.to_string()))?;
+        crate::tui::keymap::KeyMap::from_config(&self.ui.keys).map_err(|e| match e {
+            crate::tui::keymap::KeyMapError::Conflict { .. } => bad("ui.keys", e.to_string()),
+            _ => bad(&format!("ui.keys.{}", e.action()), e.to_string()),
+        })?;
         Ok(())
     }
 
@@ -306,5 +362,56 @@ mod tests {
         let mut c = Config::default();
         c.store.thresholds.insert("LOUD".into(), 1);
         assert_eq!(c.validate().unwrap_err().key, "store.thresholds");
+    }
+
+    #[test]
+    fn the_ui_section_reads_theme_time_and_keys() {
+        let c: Config = toml::from_str(
+            "[ui]\ntheme = \"light\"\ntime = \"relative\"\n[ui.keys]\nsearch = [\"ctrl-s\"]\n",
+        )
+        .unwrap();
+        assert_eq!(c.ui.theme, "light");
+        assert_eq!(c.ui.time, TimeMode::Relative);
+        assert_eq!(c.ui.keys[&crate::tui::keymap::Action::Search], ["ctrl-s"]);
+        assert_eq!(c.validate(), Ok(()));
+        assert_eq!(TimeMode::Relative.next(), TimeMode::Local);
+        let e = toml::from_str::<Config>("[ui]\ntime = \"utc+2\"\n").unwrap_err();
+        assert!(e.message().contains("utc+2"), "{e}");
+        let e = toml::from_str::<Config>("[ui.keys]\nqiut = [\"x\"]\n").unwrap_err();
+        assert!(e.message().contains("did you mean quit?"), "{e}");
+        let back: Config = toml::from_str(&c.to_toml()).unwrap();
+        assert_eq!(back, c);
+    }
+
+    #[test]
+    fn a_bad_theme_or_key_names_its_key() {
+        let mut c = Config::default();
+        c.ui.theme = "no-such-theme".into();
+        let e = c.validate().unwrap_err();
+        assert_eq!(e.key, "ui.theme");
+        assert!(
+            e.why.contains("default-dark, light, high-contrast"),
+            "{}",
+            e.why
+        );
+        let mut c = Config::default();
+        c.ui.keys
+            .insert(crate::tui::keymap::Action::Filter, vec!["hyper-f".into()]);
+        let e = c.validate().unwrap_err();
+        assert_eq!(e.key, "ui.keys.filter");
+        assert!(
+            e.why.contains("\"hyper-f\" (for filter) is not a key"),
+            "{}",
+            e.why
+        );
+        let mut c = Config::default();
+        c.ui.keys
+            .insert(crate::tui::keymap::Action::Filter, vec!["q".into()]);
+        let e = c.validate().unwrap_err();
+        assert_eq!(e.key, "ui.keys");
+        assert_eq!(
+            e.why,
+            "the key q is bound to both quit and filter; give one of them other keys"
+        );
     }
 }
