@@ -480,10 +480,6 @@ mod tests {
         TextStyle::default()
     }
 
-    fn text_of(spans: &[Span<'_>]) -> String {
-        spans.iter().map(|s| s.content.as_ref()).collect()
-    }
-
     /// How far [`Look::read`] gets through `line` into `width` cells.
     fn stop(line: &str, width: usize) -> usize {
         let mut look = Look::rows(&plain(), &[], Style::new());
