@@ -108,8 +108,9 @@ pub fn row_line_highlighted(
 }
 
 /// Every line of `text`, each safe and cut to `width` cells, for the detail view, with tabs
-/// expanded per line and SGR state carried from line to line as a terminal carries it. At most
-/// `max_lines` lines: when more remain, the last of them says how many (`⏎ +N more lines`).
+/// expanded per line and SGR state carried from line to line as a terminal carries it (codes
+/// past a line's cut are not read, to keep the work bounded). At most `max_lines` lines: when
+/// more remain, the last of them says how many (`⏎ +N more lines`).
 pub fn block_lines(
     text: &str,
     width: usize,
