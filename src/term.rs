@@ -152,10 +152,15 @@ pub fn stdout_columns() -> Option<usize> {
         })
 }
 
-/// C0, DEL and C1 controls, plus the bidirectional overrides and isolates, which can
-/// make a terminal show text in an order other than the bytes' (Trojan Source).
-fn is_control(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+/// C0, DEL and C1 controls, plus the bidirectional overrides, isolates and marks, which can
+/// make a terminal show text in an order other than the bytes' (Trojan Source). All are in
+/// the Basic Multilingual Plane, which [`escape_json_line`] relies on.
+pub(crate) fn is_control(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{61c}'
+        )
 }
 
 #[cfg(test)]
@@ -171,6 +176,7 @@ mod tests {
         );
         assert_eq!(escape_controls_keep_lines("a\nb\u{7}"), "a\nb\\u{7}");
         assert_eq!(escape_controls("x\u{202e}y"), "x\\u{202e}y");
+        assert_eq!(escape_controls("\u{200f}\u{61c}"), "\\u{200f}\\u{61c}");
     }
 
     #[test]

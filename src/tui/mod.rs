@@ -3,5 +3,6 @@
 
 pub mod filter_expr;
 pub mod keymap;
+pub mod sgr;
 pub mod text;
 pub mod theme;
