@@ -538,15 +538,19 @@ impl Persister {
                 ));
             }
             None => {
-                let fresh = Vec::with_capacity(self.buffer.capacity());
+                let capacity = self.buffer.capacity();
                 let batch = CommittedBatch {
-                    rows: std::mem::replace(&mut self.buffer, fresh),
+                    rows: std::mem::take(&mut self.buffer),
                     alerts: std::mem::take(&mut self.alerts),
                 };
-                if let Some(mut back) = self.feed.publish(batch) {
-                    back.rows.clear();
-                    self.buffer = back.rows;
-                }
+                // Reused when no subscriber kept it, as the index thread's recycling does.
+                self.buffer = match self.feed.publish(batch) {
+                    Some(mut back) => {
+                        back.rows.clear();
+                        back.rows
+                    }
+                    None => Vec::with_capacity(capacity),
+                };
             }
         }
         self.oldest = None;
