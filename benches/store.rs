@@ -331,7 +331,7 @@ fn run_once(v: &Variant, data: Vec<Vec<Record>>, n: usize) -> Run {
         &v.tuning,
         outlet,
         stats.clone(),
-        Box::new(|_| {}),
+        logtui::store::Feed::new(),
     )
     .expect("spawn persister");
     let start = Instant::now();

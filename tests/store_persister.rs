@@ -24,9 +24,9 @@ fn size_trigger_flushes_at_buffer_size_and_not_before() {
     assert_eq!(h.rows(), 0, "flushed before the buffer was full");
     h.send(vec![info("three")]);
     assert!(h.wait_for(Duration::from_secs(2), || h.rows() == 3));
-    // The observer hears of the commit (from the index thread) by the next flush's ack.
+    // The feed has the commit (from the index thread) by the next flush's ack.
     h.flush();
-    assert_eq!(h.seen.lock().unwrap().commits, 1);
+    assert_eq!(h.seen().commits, 1);
 }
 
 #[test]
@@ -63,7 +63,7 @@ fn level_trigger_makes_one_flush_for_a_burst() {
         h.send(b);
     }
     h.close().unwrap();
-    let seen = h.seen.lock().unwrap();
+    let seen = h.seen();
     assert_eq!(seen.stored.len(), 1000);
     assert!(
         seen.commits <= 20,
@@ -115,8 +115,8 @@ fn shutdown_stores_everything_buffered() {
     let c = h.stats.snapshot(SourceKind::Tcp);
     assert_eq!(c.stored, 1000);
     assert_eq!(c.received, 1000);
-    // Ids are handed to the observer in insert order.
-    let seen = h.seen.lock().unwrap();
+    // Ids are published in insert order.
+    let seen = h.seen();
     let ids: Vec<i64> = seen.stored.iter().map(|(id, _)| *id).collect();
     assert!(ids.windows(2).all(|w| w[0] < w[1]));
     assert_eq!(seen.stored[0].1.message, "m0.0");
@@ -173,7 +173,7 @@ fn threshold_one_alerts_once_per_logger() {
         .find(|(_, r)| r.message == "first")
         .unwrap();
     assert!(stored[0].0 > trigger.0);
-    let seen = h.seen.lock().unwrap();
+    let seen = h.seen();
     assert_eq!(seen.alerts.len(), 2);
     assert_eq!(seen.alerts[0].logger, "logtui.alerts");
     assert_eq!(h.stats.snapshot(SourceKind::Internal).stored, 2);
@@ -206,7 +206,7 @@ fn disabled_and_other_levels_do_not_alert() {
     ]);
     h.close().unwrap();
     assert!(alerts(&h).is_empty());
-    assert!(h.seen.lock().unwrap().alerts.is_empty());
+    assert!(h.seen().alerts.is_empty());
 }
 
 #[test]
@@ -312,7 +312,7 @@ fn unwritable_store_is_reported_by_spawn() {
         &config(),
         outlet,
         stats,
-        Box::new(|_| {}),
+        store::Feed::new(),
     )
     .err()
     .expect("spawn must fail");
@@ -334,7 +334,7 @@ fn bad_settings_are_reported_by_spawn() {
         &cfg,
         outlet,
         stats,
-        Box::new(|_| {}),
+        store::Feed::new(),
     )
     .err()
     .expect("spawn must fail");
@@ -397,11 +397,11 @@ fn records_that_cannot_be_stored_at_shutdown_are_an_error() {
 }
 
 #[test]
-fn observer_hears_of_commits_and_alerts_before_the_flush_is_acked() {
+fn the_feed_has_commits_and_alerts_before_the_flush_is_acked() {
     let h = Harness::start(thresholds(&[("ERROR", 1)]));
     h.send(vec![info("a"), rec("svc", ERROR, "bad")]);
     h.flush();
-    let seen = h.seen.lock().unwrap();
+    let seen = h.seen();
     // The record, the error, and the alert stored right after it.
     assert_eq!(seen.stored.len(), 3);
     assert_eq!(seen.stored[2].1.logger, "logtui.alerts");
@@ -435,58 +435,90 @@ fn shutdown_does_not_hang_when_flushes_fail_with_a_full_buffer() {
     }
 }
 
-/// An observer (`--echo`) that panics is switched off; every record is still stored and
-/// indexed, and flushes still get their answer.
+/// A subscriber that never reads holds up nothing: past its small queue every batch is
+/// counted as missed for it alone, every record is still stored and indexed, flushes are
+/// answered, and a subscriber with room sees everything.
 #[test]
-fn a_failing_observer_costs_only_itself() {
+fn a_subscriber_that_never_reads_costs_only_itself() {
     use logtui::intake::Intake;
     use logtui::stats::Stats;
-    use logtui::store::StoreEvent;
+    use logtui::store::{Feed, FeedItem, FeedLimits};
     use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.db");
     let stats = Arc::new(Stats::default());
     let (intake, outlet) = Intake::new(8, stats.clone());
-    let calls = Arc::new(AtomicUsize::new(0));
-    let c2 = calls.clone();
-    let handle = store::spawn(
-        &path,
-        &config(),
-        outlet,
-        stats,
-        Box::new(move |ev| {
-            if let StoreEvent::Stored(_) = ev {
-                c2.fetch_add(1, Ordering::SeqCst);
-                panic!("stdout went away");
-            }
-        }),
-    )
-    .unwrap();
+    let feed = Feed::new();
+    let stuck = feed.subscribe(
+        "stuck",
+        FeedLimits {
+            max_batches: 2,
+            max_bytes: usize::MAX,
+        },
+    );
+    let roomy = feed.subscribe(
+        "roomy",
+        FeedLimits {
+            max_batches: 1000,
+            max_bytes: usize::MAX,
+        },
+    );
+    let handle = store::spawn(&path, &config(), outlet, stats, feed.clone()).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     rt.block_on(async {
-        assert!(intake.submit(vec![info("first aardvark")]).await);
-        assert!(intake.flush().await, "the flush was not answered");
-        assert!(intake.submit(vec![info("second aardvark")]).await);
-        assert!(intake.flush().await, "the flush was not answered");
+        for i in 0..10 {
+            let batch = (0..100)
+                .map(|j| info(&format!("aardvark {i} {j}")))
+                .collect();
+            assert!(intake.submit(batch).await);
+            assert!(intake.flush().await, "the flush was not answered");
+        }
     });
     drop(intake);
     handle.join().unwrap();
-    assert_eq!(calls.load(Ordering::SeqCst), 1, "the observer stays off");
+    assert_eq!(stuck.missed(), 800, "eight of ten commits did not fit");
+    assert_eq!(roomy.missed(), 0);
+    assert_eq!(feed.missed_total(), 800);
+    let mut got = Vec::new();
+    while let Some(item) = roomy.try_recv() {
+        match item {
+            FeedItem::Batch(b) => got.extend(b.rows.iter().map(|(id, _)| *id)),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(got, (1..=1000).collect::<Vec<i64>>());
+    // The stuck one finds its two batches, then the range to read from the store.
+    let mut items = std::iter::from_fn(|| stuck.try_recv());
+    assert!(matches!(items.next(), Some(FeedItem::Batch(_))));
+    assert!(matches!(items.next(), Some(FeedItem::Batch(_))));
+    assert!(matches!(
+        items.next(),
+        Some(FeedItem::Missed {
+            first_id: 201,
+            last_id: 1000,
+            records: 800
+        })
+    ));
+    assert!(items.next().is_none());
     let c = store::open_read_only(&path).unwrap();
     let f = Filter {
         search: Some("aardvark".into()),
+        after_id: Some(200),
         ..Filter::default()
     };
-    assert_eq!(store::count(&c, &f).unwrap(), 2);
+    assert_eq!(
+        store::count(&c, &f).unwrap(),
+        800,
+        "the missed range is in the store"
+    );
     let covered: i64 = rusqlite::Connection::open(store::index::index_path(&path))
         .unwrap()
         .query_row("SELECT indexed_max FROM index_state", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(covered, 2, "the index kept going");
+    assert_eq!(covered, 1000, "the index kept going");
 }
 
 #[test]
@@ -509,7 +541,7 @@ fn big_records_flush_by_bytes_before_the_record_count_is_reached() {
     );
     h.send(vec![info("small")]);
     h.flush();
-    let seen = h.seen.lock().unwrap();
+    let seen = h.seen();
     // Two flushes by bytes (4 records each), then the explicit one for the small record.
     assert_eq!(seen.commits, 3, "one commit per 1 MiB of records");
     assert_eq!(seen.stored.len(), 9);
@@ -529,7 +561,7 @@ fn a_zero_byte_threshold_is_refused_by_name() {
         &cfg,
         outlet,
         stats,
-        Box::new(|_| {}),
+        store::Feed::new(),
     )
     .err()
     .expect("spawn must fail");

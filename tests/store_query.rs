@@ -91,8 +91,8 @@ fn every_field_round_trips() {
     // Arrival order, although `bare` claims an earlier time.
     assert_same(&got[0].1, &original);
     assert_same(&got[1].1, &bare);
-    // The ids are those the observer was given.
-    let seen = h.seen.lock().unwrap();
+    // The ids are those the feed published.
+    let seen = h.seen();
     let mut ids: Vec<i64> = seen.stored.iter().map(|(id, _)| *id).collect();
     ids.sort();
     let mut got_ids: Vec<i64> = got.iter().map(|(id, _)| *id).collect();

@@ -354,15 +354,7 @@ fn ids_are_not_reused_after_retention_empties_the_store() {
     let mut first = Harness::start(config());
     first.send(old);
     first.close().unwrap();
-    let old_max = first
-        .seen
-        .lock()
-        .unwrap()
-        .stored
-        .iter()
-        .map(|(id, _)| *id)
-        .max()
-        .unwrap();
+    let old_max = first.seen().stored.iter().map(|(id, _)| *id).max().unwrap();
     let Harness { dir, path, .. } = first;
     let mut h = Harness::start_at(
         dir,

@@ -6,12 +6,14 @@ use logtui::config::StoreConfig;
 use logtui::intake::Intake;
 use logtui::record::{INFO, Record, SourceKind};
 use logtui::stats::Stats;
-use logtui::store::{self, Filter, PersisterHandle, StoreError, StoreEvent};
+use logtui::store::{
+    self, Feed, FeedItem, FeedLimits, Filter, PersisterHandle, StoreError, Subscription,
+};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-/// What the observer saw.
+/// What a feed subscriber saw.
 #[derive(Default)]
 pub struct Seen {
     pub stored: Vec<(i64, Record)>,
@@ -26,7 +28,10 @@ pub struct Harness {
     pub intake: Option<Intake>,
     pub stats: Arc<Stats>,
     pub handle: Option<PersisterHandle>,
-    pub seen: Arc<Mutex<Seen>>,
+    pub feed: Feed,
+    /// Subscribed with room for everything a test sends; read it through [`Harness::seen`].
+    pub sub: Subscription,
+    observed: Mutex<Seen>,
     pub rt: tokio::runtime::Runtime,
 }
 
@@ -50,25 +55,15 @@ impl Harness {
     pub fn start_at(dir: tempfile::TempDir, path: PathBuf, cfg: StoreConfig) -> Harness {
         let stats = Arc::new(Stats::default());
         let (intake, outlet) = Intake::new(cfg.queue_batches, stats.clone());
-        let seen = Arc::new(Mutex::new(Seen::default()));
-        let s2 = seen.clone();
-        let handle = store::spawn(
-            &path,
-            &cfg,
-            outlet,
-            stats.clone(),
-            Box::new(move |ev| {
-                let mut s = s2.lock().unwrap();
-                match ev {
-                    StoreEvent::Stored(rows) => {
-                        s.commits += 1;
-                        s.stored.extend(rows.iter().cloned());
-                    }
-                    StoreEvent::Alert(r) => s.alerts.push(r.clone()),
-                }
-            }),
-        )
-        .unwrap();
+        let feed = Feed::new();
+        let sub = feed.subscribe(
+            "test",
+            FeedLimits {
+                max_batches: usize::MAX,
+                max_bytes: usize::MAX,
+            },
+        );
+        let handle = store::spawn(&path, &cfg, outlet, stats.clone(), feed.clone()).unwrap();
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -79,7 +74,9 @@ impl Harness {
             intake: Some(intake),
             stats,
             handle: Some(handle),
-            seen,
+            feed,
+            sub,
+            observed: Mutex::new(Seen::default()),
             rt,
         }
     }
@@ -90,6 +87,23 @@ impl Harness {
             self.stats.add_received(r.source, 1);
         }
         assert!(self.rt.block_on(intake.submit(batch)));
+    }
+
+    /// What the subscriber has been given so far: every batch published before the last
+    /// answered flush (or before the persister ended) is in.
+    pub fn seen(&self) -> MutexGuard<'_, Seen> {
+        let mut s = self.observed.lock().unwrap();
+        while let Some(item) = self.sub.try_recv() {
+            match item {
+                FeedItem::Batch(b) => {
+                    s.commits += 1;
+                    s.stored.extend(b.rows.iter().cloned());
+                    s.alerts.extend(b.alert_rows().map(|(_, r)| r.clone()));
+                }
+                FeedItem::Missed { .. } => panic!("the test subscriber has room for everything"),
+            }
+        }
+        s
     }
 
     pub fn flush(&self) {

@@ -1,14 +1,17 @@
 //! The SQLite store: one buffered persister writes, queries read.
 //! Records live in `<db>`, appended in arrival order; the block index in `<db>-index`, kept by its own thread.
 //!
-//! Layers, each importing only those below it: `config`, `error` and `event` (leaves); `db`
-//! (connections, schema, raw statements); `index` (the block index format and its thread);
-//! then `write` and `read`, side by side and never importing each other; `open` composes them.
+//! Layers, each importing only those below it: `config`, `error` and `feed` (leaves: `feed` is
+//! the post-commit hub that views and sinks subscribe to); `db` (connections, schema, raw
+//! statements); `index` (the block index format and its thread, which publishes to the feed);
+//! then `write` and `read`, side by side and never importing each other; `open` and `follow`
+//! (which feeds a store another process writes into a `Feed`) compose them.
 
 pub mod config;
 mod db;
 pub mod error;
-mod event;
+pub mod feed;
+pub mod follow;
 pub mod index;
 mod open;
 pub mod read;
@@ -16,7 +19,8 @@ pub mod write;
 
 pub use config::StoreConfig;
 pub use error::StoreError;
-pub use event::{Observer, StoreEvent};
+pub use feed::{CommittedBatch, Feed, FeedItem, FeedLimits, Subscription};
+pub use follow::{FollowMode, Follower, follow};
 pub use open::{open, open_read_only};
 pub use read::query::{Filter, count, for_each, run_sql};
 pub use write::persister::{PersisterHandle, spawn};

@@ -1,5 +1,5 @@
-//! The index thread: after each commit it tells the observer, then summarises the new
-//! records into blocks; at start-up it backfills what the index lacks from the store.
+//! The index thread: after each commit it publishes the batch to the feed, then summarises
+//! the new records into blocks; at start-up it backfills what the index lacks from the store.
 
 use super::format::{self, Block, BlockStmts, Fields, State, index_path, open_index, read_state};
 use super::gate::ByteGate;
@@ -7,7 +7,7 @@ use crate::record::{Record, SourceKind};
 use crate::store::db::raw::Db;
 use crate::store::db::schema::{self, Tuning, backstop};
 use crate::store::error::StoreError;
-use crate::store::event::{Observer, notify};
+use crate::store::feed::{CommittedBatch, Feed};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
@@ -19,8 +19,9 @@ use tokio::sync::oneshot;
 /// Work for the index thread, in commit order.
 pub(crate) enum IndexMsg {
     /// Records just committed to the store, the positions of alerts among them, and their
-    /// size (as [`Record::approx_size`] counts it). The thread tells the observer, indexes
-    /// them and frees them, all off the writer's core.
+    /// size (as [`Record::approx_size`] counts it). The thread publishes them to the feed,
+    /// indexes them and frees them (unless a subscriber still holds them), all off the
+    /// writer's core.
     Index(Vec<(i64, Record)>, Vec<usize>, usize),
     /// Retention has deleted every record below this id: drop the blocks that held them.
     Forget(i64),
@@ -95,7 +96,7 @@ pub(crate) fn spawn(
     store: &Path,
     main: &Connection,
     t: &Tuning,
-    observer: Observer,
+    feed: Feed,
     queue_bytes: usize,
 ) -> Result<IndexHandle, StoreError> {
     let path = index_path(store);
@@ -209,8 +210,7 @@ pub(crate) fn spawn(
         acks: Vec::new(),
         recycle: recycle_tx,
         broken: false,
-        observer,
-        observing: true,
+        feed,
         bytes: bytes.clone(),
     };
     let thread = std::thread::Builder::new()
@@ -246,9 +246,9 @@ struct Indexer {
     /// Set when the index could not be written: nothing more is written until the next
     /// start, which re-indexes everything after `state.indexed_max` from the store.
     broken: bool,
-    /// Told about every committed batch, before it is indexed, until it panics once.
-    observer: Observer,
-    observing: bool,
+    /// Told about every committed batch, before it is indexed. Publishing never waits for
+    /// a subscriber, so the feed cannot hold up indexing, the writer or the sources.
+    feed: Feed,
     /// Released as each batch is freed; closed when this thread ends, however it ends.
     bytes: Arc<ByteGate>,
 }
@@ -319,26 +319,23 @@ impl Indexer {
     fn handle(&mut self, m: IndexMsg) {
         match m {
             IndexMsg::Ack(a) => self.acks.push(a),
-            IndexMsg::Index(mut v, alerts, bytes) => {
-                if self.observing {
-                    let seen = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        notify(&mut self.observer, &v, &alerts)
-                    }));
-                    if seen.is_err() {
-                        // Storing and indexing matter more than the observer (`--echo`).
-                        self.observing = false;
-                        tracing::error!(
-                            "the record observer failed; it is off from now on, and records are still stored and indexed"
-                        );
-                    }
-                }
-                if !self.broken {
-                    let r = self.begin().and_then(|()| self.index(&v));
-                    self.check(r);
-                }
-                v.clear();
+            IndexMsg::Index(rows, alerts, bytes) => {
+                // Published before it is indexed, so a live view sees it a little sooner.
+                let emptied = if self.feed.has_subscribers() {
+                    let shared = Arc::new(CommittedBatch { rows, alerts });
+                    self.feed.publish_shared(&shared, bytes);
+                    self.index_batch(&shared.rows);
+                    // Reused when every subscriber has already let go of it.
+                    Arc::try_unwrap(shared).ok().map(|b| b.rows)
+                } else {
+                    self.index_batch(&rows);
+                    Some(rows)
+                };
                 self.bytes.release(bytes);
-                let _ = self.recycle.try_send(v);
+                if let Some(mut v) = emptied {
+                    v.clear();
+                    let _ = self.recycle.try_send(v);
+                }
             }
             IndexMsg::Forget(below) => {
                 if !self.broken {
@@ -346,6 +343,13 @@ impl Indexer {
                     self.check(r);
                 }
             }
+        }
+    }
+
+    fn index_batch(&mut self, v: &[(i64, Record)]) {
+        if !self.broken {
+            let r = self.begin().and_then(|()| self.index(v));
+            self.check(r);
         }
     }
 

@@ -11,6 +11,15 @@ pub(crate) const MAX_KEYS: usize = 10_000;
 /// The logger alert records are written under.
 pub const ALERT_LOGGER: &str = "logtui.alerts";
 
+/// Whether a record read back from the store is a threshold alert, as the persister marks
+/// in [`crate::store::CommittedBatch::alerts`]: logtui's own record under [`ALERT_LOGGER`],
+/// but not the note that counts alerts left unstored (it carries `suppressed`).
+pub fn is_alert(r: &Record) -> bool {
+    r.source == SourceKind::Internal
+        && r.logger == ALERT_LOGGER
+        && !r.extra.iter().any(|(k, _)| k == "suppressed")
+}
+
 struct LevelWindow {
     level: i32,
     /// Newest `threshold + 1` `created` times of this logger at this level.

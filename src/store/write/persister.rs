@@ -11,8 +11,7 @@ use crate::stats::Stats;
 use crate::store::config::StoreConfig;
 use crate::store::db::schema::{self, Tuning};
 use crate::store::error::StoreError;
-use crate::store::event::notify;
-pub use crate::store::event::{Observer, StoreEvent};
+use crate::store::feed::{CommittedBatch, Feed};
 use crate::store::index::build::{self as index, IndexHandle, IndexMsg};
 use crate::store::index::index_path;
 use crate::value::Value;
@@ -45,15 +44,16 @@ impl PersisterHandle {
 }
 
 /// Opens the store at `path` (so an unwritable store is reported here) and starts the
-/// writer thread that drains `outlet`.
+/// writer thread that drains `outlet`. Every committed batch is published to `feed`, and a
+/// flush is acknowledged only after its batch was published.
 pub fn spawn(
     path: &Path,
     cfg: &StoreConfig,
     outlet: Outlet,
     stats: Arc<Stats>,
-    observer: Observer,
+    feed: Feed,
 ) -> Result<PersisterHandle, StoreError> {
-    spawn_tuned(path, cfg, &Tuning::default(), outlet, stats, observer)
+    spawn_tuned(path, cfg, &Tuning::default(), outlet, stats, feed)
 }
 
 /// [`spawn`] with explicit physical settings, for the benchmark.
@@ -64,7 +64,7 @@ pub fn spawn_tuned(
     tuning: &Tuning,
     outlet: Outlet,
     stats: Arc<Stats>,
-    observer: Observer,
+    feed: Feed,
 ) -> Result<PersisterHandle, StoreError> {
     let settings = Settings::from_config(cfg)?;
     // Two writers would hand out the same ids, and the second one's records would fall
@@ -73,18 +73,15 @@ pub fn spawn_tuned(
     let conn = schema::open_writer(path, tuning)?;
     let writer = Writer::new(conn, path, tuning.rows_per_insert)?;
     // Before the writer's first commit: see `index::spawn`.
-    let (index, observer) = match tuning.index {
-        true => (
-            Some(index::spawn(
-                path,
-                writer.conn(),
-                tuning,
-                observer,
-                settings.buffer_bytes.saturating_mul(INDEX_QUEUE_FLUSHES),
-            )?),
-            None,
-        ),
-        false => (None, Some(observer)),
+    let index = match tuning.index {
+        true => Some(index::spawn(
+            path,
+            writer.conn(),
+            tuning,
+            feed.clone(),
+            settings.buffer_bytes.saturating_mul(INDEX_QUEUE_FLUSHES),
+        )?),
+        false => None,
     };
     let checkpoints = match tuning.checkpoint_in_background {
         true => {
@@ -101,7 +98,7 @@ pub fn spawn_tuned(
         .enable_time()
         .build()
         .map_err(StoreError::Thread)?;
-    let p = Persister::new(writer, index, checkpoints, settings, stats, observer);
+    let p = Persister::new(writer, index, checkpoints, settings, stats, feed);
     let thread = std::thread::Builder::new()
         .name("logtui-store".into())
         .spawn(move || {
@@ -166,14 +163,14 @@ const FAILING_GROWTH: usize = 4;
 
 struct Persister {
     w: Writer,
-    /// The index thread, which also tells the observer and frees committed records.
+    /// The index thread, which also publishes to the feed and frees committed records.
     index: Option<IndexHandle>,
     /// The checkpoint thread; stopped when the persister ends, after the index thread.
     _checkpoints: Option<Checkpointer>,
     s: Settings,
     stats: Arc<Stats>,
-    /// The observer, when there is no index thread to call it.
-    observer: Option<Observer>,
+    /// Where committed batches go; the index thread publishes when there is one.
+    feed: Feed,
     thresholds: Thresholds,
     /// Records waiting for the next commit, with their ids once written.
     buffer: Vec<(i64, Record)>,
@@ -204,7 +201,7 @@ impl Persister {
         checkpoints: Option<Checkpointer>,
         s: Settings,
         stats: Arc<Stats>,
-        observer: Option<Observer>,
+        feed: Feed,
     ) -> Persister {
         let now = Instant::now();
         Persister {
@@ -216,7 +213,7 @@ impl Persister {
             buffered_bytes: 0,
             s,
             stats,
-            observer,
+            feed,
             alerts: Vec::new(),
             alerts_suppressed: 0,
             oldest: None,
@@ -528,8 +525,8 @@ impl Persister {
         }
         match &mut self.index {
             Some(index) => {
-                // The index thread tells the observer, indexes these records and frees
-                // them, then hands the emptied vector back.
+                // The index thread publishes these records, indexes them and frees them,
+                // then hands the emptied vector back.
                 let fresh = index
                     .recycled()
                     .unwrap_or_else(|| Vec::with_capacity(self.buffer.capacity()));
@@ -541,11 +538,19 @@ impl Persister {
                 ));
             }
             None => {
-                if let Some(obs) = &mut self.observer {
-                    notify(obs, &self.buffer, &self.alerts);
-                }
-                self.buffer.clear();
-                self.alerts.clear();
+                let capacity = self.buffer.capacity();
+                let batch = CommittedBatch {
+                    rows: std::mem::take(&mut self.buffer),
+                    alerts: std::mem::take(&mut self.alerts),
+                };
+                // Reused when no subscriber kept it, as the index thread's recycling does.
+                self.buffer = match self.feed.publish(batch) {
+                    Some(mut back) => {
+                        back.rows.clear();
+                        back.rows
+                    }
+                    None => Vec::with_capacity(capacity),
+                };
             }
         }
         self.oldest = None;
