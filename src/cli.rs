@@ -10,6 +10,9 @@ const GLOBAL: &str = "Global options";
 
 const TOP_EXAMPLES: &str = "\
 Examples:
+  logtui                                 # the UI, recording as `logtui record` does
+  logtui demo                            # the UI fed by a built-in generator: see it work
+  logtui view --db ./app.db              # the UI over a store another logtui writes
   logtui record                          # listen on 127.0.0.1:9020 (tcp), :9021 (udp), :9022 (http)
   logtui emit --tcp 127.0.0.1:9020       # send ten synthetic records
   logtui query --since 5m --level warning
@@ -21,6 +24,16 @@ Examples:
   logtui record --tcp unix:/tmp/logtui.sock --udp off --http off
   logtui record --http 0.0.0.0:9022 --http-auth user:secret --stats-interval 10
   logtui record --db ./app.db --echo | jq .message";
+
+const VIEW_EXAMPLES: &str = "\
+Examples:
+  logtui record --db ./app.db &   # a recorder writes the store…
+  logtui view --db ./app.db       # …and the UI follows it";
+
+const DEMO_EXAMPLES: &str = "\
+Examples:
+  logtui demo
+  logtui demo --rate 2000         # a busier service";
 
 const QUERY_EXAMPLES: &str = "\
 Examples:
@@ -47,8 +60,9 @@ Examples:
 #[command(
     name = "logtui",
     version,
-    about = "Receive Python logging records, store every one in SQLite, and query them",
-    after_help = TOP_EXAMPLES
+    about = "Receive Python logging records, store every one in SQLite, and watch or query them",
+    after_help = TOP_EXAMPLES,
+    args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
     /// Configuration file (TOML). Default: $XDG_CONFIG_HOME/logtui/config.toml if it exists.
@@ -60,12 +74,21 @@ pub struct Cli {
     /// More of logtui's own log on stderr (-v info, -vv debug). LOGTUI_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = GLOBAL)]
     pub verbose: u8,
+    /// With no subcommand: the UI, with `record`'s options.
+    #[command(flatten)]
+    pub record: RecordArgs,
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The UI over a store another process writes (read-only), following new records.
+    #[command(after_help = VIEW_EXAMPLES)]
+    View,
+    /// The UI fed by a built-in generator through the real listeners, on free loopback ports.
+    #[command(after_help = DEMO_EXAMPLES)]
+    Demo(DemoArgs),
     /// Headless record mode: run the listeners and the store, no UI.
     #[command(after_help = RECORD_EXAMPLES)]
     Record(RecordArgs),
@@ -88,6 +111,13 @@ pub enum Command {
         after_help = "Examples:\n  logtui man | man -l -\n  logtui man > ~/.local/share/man/man1/logtui.1"
     )]
     Man,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Records per second the generator sends.
+    #[arg(long, default_value_t = 25.0)]
+    pub rate: f64,
 }
 
 #[derive(Debug, Args)]

@@ -15,7 +15,12 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    init_log(cli.verbose);
+    // Under the UI, logtui's own log must not write over the screen.
+    let ui = matches!(
+        cli.command,
+        None | Some(Command::View) | Some(Command::Demo(_))
+    );
+    init_log(cli.verbose, ui);
     match run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
@@ -28,8 +33,8 @@ fn main() -> std::process::ExitCode {
 fn run(cli: Cli) -> Result<()> {
     // These need no config: they describe the command line itself.
     match &cli.command {
-        Command::Completions(a) => return cmd::docs::completions(a.shell),
-        Command::Man => return cmd::docs::man(),
+        Some(Command::Completions(a)) => return cmd::docs::completions(a.shell),
+        Some(Command::Man) => return cmd::docs::man(),
         _ => {}
     }
     let mut cfg = Config::load(cli.config.as_deref())?;
@@ -37,8 +42,9 @@ fn run(cli: Cli) -> Result<()> {
         cfg.db = db.clone();
     }
     match &cli.command {
-        Command::Record(a) => a.apply(&mut cfg),
-        Command::Config(a) => a.apply(&mut cfg),
+        None => cli.record.apply(&mut cfg),
+        Some(Command::Record(a)) => a.apply(&mut cfg),
+        Some(Command::Config(a)) => a.apply(&mut cfg),
         _ => {}
     }
     // The file was checked as it loaded; what fails now came from a flag.
@@ -47,25 +53,22 @@ fn run(cli: Cli) -> Result<()> {
         None => anyhow!("invalid {e}"),
     })?;
     match &cli.command {
-        Command::Record(_) => {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()?;
-            rt.block_on(cmd::record::run(cfg))
-        }
-        Command::Query(a) => cmd::query::run(&cfg.db, a),
-        Command::Emit(a) => cmd::emit::run(a),
-        Command::Config(_) => {
+        None => cmd::ui::run(cfg, cmd::ui::Mode::Record),
+        Some(Command::Demo(a)) => cmd::ui::run(cfg, cmd::ui::Mode::Demo { rate: a.rate }),
+        Some(Command::View) => cmd::ui::view(cfg),
+        Some(Command::Record(_)) => cmd::ui::runtime()?.block_on(cmd::record::run(cfg)),
+        Some(Command::Query(a)) => cmd::query::run(&cfg.db, a),
+        Some(Command::Emit(a)) => cmd::emit::run(a),
+        Some(Command::Config(_)) => {
             cmd::config::run(&cfg);
             Ok(())
         }
-        Command::Completions(_) | Command::Man => Ok(()),
+        Some(Command::Completions(_)) | Some(Command::Man) => Ok(()),
     }
 }
 
 /// logtui's own log goes to stderr; LOGTUI_LOG (an env-filter) overrides `-v`.
-fn init_log(verbose: u8) {
+fn init_log(verbose: u8, ui: bool) {
     use tracing_subscriber::EnvFilter;
     let default = match verbose {
         0 => "warn",
@@ -74,6 +77,16 @@ fn init_log(verbose: u8) {
     };
     let filter = EnvFilter::try_from_env("LOGTUI_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     use std::io::IsTerminal;
+    if ui {
+        // The UI keeps the last lines and shows them in its status bar instead.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(logtui::tui::log::Ring::writer)
+            .with_ansi(false)
+            .with_target(false)
+            .try_init();
+        return;
+    }
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

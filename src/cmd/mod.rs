@@ -8,3 +8,4 @@ pub mod docs;
 pub mod emit;
 pub mod query;
 pub mod record;
+pub mod ui;

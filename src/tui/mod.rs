@@ -1,8 +1,95 @@
 //! The interactive terminal UI: panes over the store, fed live by the post-commit feed.
 //! The app only routes events and lays out space; each pane, popup and bar owns its state, drawing and keys.
 
+mod app;
+pub mod detail;
 pub mod filter_expr;
+pub mod help;
 pub mod keymap;
+pub mod layout;
+pub mod log;
+pub mod pane;
+pub mod prompt;
+pub mod reader;
 pub mod sgr;
+pub mod status;
+pub mod terminal;
 pub mod text;
 pub mod theme;
+
+pub use app::App;
+
+use crate::store::Subscription;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// What can stop the UI from starting or running.
+#[derive(Debug, thiserror::Error)]
+pub enum TuiError {
+    #[error("cannot start the {0} thread: {1}")]
+    Thread(&'static str, std::io::Error),
+    #[error("the terminal: {0}")]
+    Terminal(#[from] std::io::Error),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// Whether an action was a component's to handle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handled {
+    Yes,
+    No,
+}
+
+pub use crate::config::TimeMode;
+
+/// What a pane's keys may use: the reader to ask for pages, and app-wide settings.
+pub struct Ctx<'a> {
+    pub reader: &'a reader::Reader,
+    pub time_step: f64,
+}
+
+/// Frames are drawn at most this often: bursts of records coalesce into one frame.
+const FRAME: Duration = Duration::from_millis(33);
+
+/// Runs the UI until `q` or a signal: reads events, feeds the panes, draws at most 30 frames a
+/// second. The terminal is restored when this returns, however it returns.
+pub fn run(mut app: App, sub: &Subscription, stop: &Arc<AtomicBool>) -> Result<(), TuiError> {
+    let mut session = terminal::Session::enter()?;
+    let mut dirty = true;
+    let mut last_draw = Instant::now() - FRAME;
+    let mut last_tick = Instant::now();
+    while !app.quit && !stop.load(Ordering::SeqCst) {
+        dirty |= app.on_feed(sub);
+        dirty |= app.on_replies();
+        if last_tick.elapsed() >= Duration::from_secs(1) {
+            app.status.tick();
+            last_tick = Instant::now();
+            dirty = true;
+        }
+        if dirty && last_draw.elapsed() >= FRAME {
+            session.terminal.draw(|f| app.draw(f))?;
+            last_draw = Instant::now();
+            dirty = false;
+        }
+        let wait = if dirty {
+            FRAME.saturating_sub(last_draw.elapsed())
+        } else {
+            Duration::from_millis(50)
+        };
+        if crossterm::event::poll(wait)? {
+            // Everything already queued, so a held key or a paste costs one frame.
+            loop {
+                let ev = crossterm::event::read()?;
+                app.on_event(ev);
+                dirty = true;
+                if app.quit || !crossterm::event::poll(Duration::ZERO)? {
+                    break;
+                }
+            }
+        }
+    }
+    drop(session);
+    Ok(())
+}

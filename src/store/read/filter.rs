@@ -285,6 +285,26 @@ pub struct CompiledFilter {
 }
 
 impl CompiledFilter {
+    /// The filter that passes every record (what `Filter::default()` compiles to).
+    pub fn everything() -> CompiledFilter {
+        CompiledFilter {
+            min_level: None,
+            logger: None,
+            logger_tree: None,
+            source: None,
+            hide_internal: false,
+            after_id: None,
+            before_id: None,
+            origin: None,
+            job: None,
+            since: None,
+            until: None,
+            search: None,
+            exclude: Vec::new(),
+            regex: None,
+        }
+    }
+
     /// Whether the record stored as `id` passes every condition. Cheap tests first; the
     /// text tests last, as in the SQL.
     pub fn matches(&self, id: i64, r: &Record) -> bool {

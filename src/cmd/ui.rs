@@ -1,0 +1,195 @@
+//! `logtui`, `logtui demo` and `logtui view`: the UI over the store, fed by this process's
+//! own recorder (the first two) or by following a store another process writes (`view`).
+//!
+//! Everything that can fail at start (the ports, the store, the themes and keys) is done
+//! before the terminal switches to the UI, so its error prints as a plain sentence.
+
+use crate::cmd::demo;
+use crate::cmd::record::{RecordOptions, Recorder, Stopped, print_summary};
+use crate::config::Config;
+use crate::record::SourceKind;
+use crate::store::{self, Feed, FeedLimits};
+use crate::tui::keymap::KeyMap;
+use crate::tui::reader::Reader;
+use crate::tui::status::{Feeding, StatusBar};
+use crate::tui::theme::{Themes, user_theme_dir};
+use crate::tui::{self, App, TimeMode};
+use anyhow::{Context, Result, anyhow};
+use std::time::Duration;
+
+/// Which UI `run` opens.
+pub enum Mode {
+    /// `logtui`: record as `logtui record` does, and show it.
+    Record,
+    /// `logtui demo`: record records a built-in generator sends through the real listeners.
+    Demo { rate: f64 },
+}
+
+/// Records the demo's store keeps: a few minutes of a busy demo, a few megabytes on disk.
+const DEMO_KEEP: u64 = 200_000;
+
+/// The listeners' runtime: two workers, one per core of the machine this was measured on.
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the listeners' runtime")
+}
+
+/// What the UI keeps of a subscription: enough for a burst of 100,000 records a second
+/// between two frames, bounded so a stalled screen cannot hold the store's memory.
+fn ui_feed_limits() -> FeedLimits {
+    FeedLimits {
+        max_batches: 256,
+        max_bytes: 32 << 20,
+    }
+}
+
+/// Builds the app's parts that need no terminal: keys, themes, time mode, from `[ui]`.
+fn app_parts(cfg: &Config) -> Result<(KeyMap, Themes, bool, TimeMode)> {
+    let keys = KeyMap::from_config(&cfg.ui.keys).map_err(|e| anyhow!("invalid [ui.keys]: {e}"))?;
+    let colour = crate::term::use_colour(true);
+    let (mut themes, errors) = Themes::load(user_theme_dir().as_deref(), !colour);
+    for e in errors {
+        tracing::warn!("{e}");
+    }
+    themes
+        .select(&cfg.ui.theme)
+        .map_err(|e| anyhow!("invalid [ui] theme: {e}"))?;
+    Ok((keys, themes, colour, cfg.ui.time))
+}
+
+fn received_stored(stats: &crate::stats::Stats) -> (u64, u64) {
+    SourceKind::ALL.iter().fold((0, 0), |(r, s), k| {
+        let c = stats.snapshot(*k);
+        (r + c.received, s + c.stored)
+    })
+}
+
+/// `logtui` and `logtui demo`.
+pub fn run(mut cfg: Config, mode: Mode) -> Result<()> {
+    let rt = runtime()?;
+    if let Mode::Demo { .. } = mode {
+        // Free loopback ports and a store of its own: a demo never collides with a real
+        // recorder, nor mixes made-up records into a real store.
+        for l in [
+            &mut cfg.listen.tcp,
+            &mut cfg.listen.udp,
+            &mut cfg.listen.http,
+        ] {
+            *l = "127.0.0.1:0".into();
+        }
+        let dir = cfg.db.parent().map(|p| p.to_path_buf()).unwrap_or_default();
+        cfg.db = dir.join("demo.db");
+        // Kept between runs, so `logtui query --db …/demo.db` works after it, but bounded.
+        cfg.store.retention_max_rows = DEMO_KEEP;
+    }
+    let (keys, themes, colour, time) = app_parts(&cfg)?;
+    // Subscribed before the listeners start, so the first record cannot be missed.
+    let feed = Feed::new();
+    let sub = feed.subscribe("ui", ui_feed_limits());
+    let recorder = rt.block_on(Recorder::start_with_feed(
+        &cfg,
+        RecordOptions { interactive: true },
+        feed,
+    ))?;
+    let generator = match mode {
+        Mode::Demo { rate } => {
+            let a = recorder.addrs();
+            Some(
+                demo::spawn_generator(
+                    demo::DemoTargets {
+                        tcp: a.tcp,
+                        udp: a.udp,
+                        http: a.http,
+                    },
+                    rate,
+                )
+                .context("cannot start the demo generator")?,
+            )
+        }
+        Mode::Record => None,
+    };
+    let reader = Reader::open(&cfg.db).map_err(|e| anyhow!(e))?;
+    let status = StatusBar::new(
+        Feeding::Live {
+            stats: recorder.stats.clone(),
+            listening: recorder.listening().to_vec(),
+        },
+        cfg.db.display().to_string(),
+    );
+    let stop = tui::terminal::watch_signals().context("cannot watch signals")?;
+    let app = App::new(keys, themes, colour, time, status, reader);
+    let shown = tui::run(app, &sub, &stop);
+    drop(sub);
+    if let Some(g) = generator {
+        g.stop();
+    }
+    let drain = Duration::try_from_secs_f64(cfg.record.drain_timeout).unwrap_or(Duration::ZERO);
+    let stats = recorder.stats.clone();
+    let stopped = rt.block_on(recorder.stop(drain));
+    for line in tui::log::Ring::drain() {
+        eprintln!("logtui: {line}");
+    }
+    let (received, stored) = received_stored(&stats);
+    eprintln!(
+        "logtui: {received} records received, {stored} stored while the UI ran; the store is {}",
+        cfg.db.display()
+    );
+    let stopped = stopped?;
+    if received != stored || matches!(stopped, Stopped::LeftBehind) {
+        print_summary(&stats);
+    }
+    shown.map_err(|e| anyhow!(e))?;
+    if let Stopped::LeftBehind = stopped {
+        // A connection is stuck in work it cannot leave: waiting for the runtime would wait
+        // for it. Everything queued is committed; leave as `logtui record` does.
+        std::process::exit(0);
+    }
+    Ok(())
+}
+
+/// `logtui view`: the UI over a store another process writes, read-only.
+pub fn view(cfg: Config) -> Result<()> {
+    let (keys, themes, colour, time) = app_parts(&cfg)?;
+    let reader = Reader::open(&cfg.db)
+        .map_err(|e| anyhow!(e))
+        .with_context(|| format!("cannot view the store at {}", cfg.db.display()))?;
+    let last = newest_id(&cfg.db)?;
+    let feed = Feed::new();
+    let sub = feed.subscribe("ui", ui_feed_limits());
+    let follower = store::follow::follow(&cfg.db, feed, last)?;
+    let status = StatusBar::new(
+        Feeding::View {
+            how: match follower.how() {
+                store::FollowMode::Notify => "watching",
+                store::FollowMode::Polling => "polling",
+            },
+            last_change: None,
+        },
+        cfg.db.display().to_string(),
+    );
+    let stop = tui::terminal::watch_signals().context("cannot watch signals")?;
+    let app = App::new(keys, themes, colour, time, status, reader);
+    let shown = tui::run(app, &sub, &stop);
+    follower.stop();
+    for line in tui::log::Ring::drain() {
+        eprintln!("logtui: {line}");
+    }
+    eprintln!("logtui: viewed {}", cfg.db.display());
+    shown.map_err(|e| anyhow!(e))
+}
+
+/// The id of the newest record in the store (0 when empty): where following starts.
+fn newest_id(db: &std::path::Path) -> Result<i64> {
+    let conn = store::open_read_only(db)?;
+    let mut last = 0;
+    let newest = store::Filter {
+        descending: true,
+        limit: Some(1),
+        ..store::Filter::default()
+    };
+    store::for_each(&conn, &newest, |id, _| last = id)?;
+    Ok(last)
+}
