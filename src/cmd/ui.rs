@@ -48,6 +48,9 @@ fn ui_feed_limits() -> FeedLimits {
 
 /// Builds the app's parts that need no terminal: keys, themes, time mode, from `[ui]`.
 fn app_parts(cfg: &Config) -> Result<(KeyMap, Themes, bool, TimeMode)> {
+    if !tui::terminal::is_terminal() {
+        anyhow::bail!(tui::terminal::NOT_A_TERMINAL);
+    }
     let keys = KeyMap::from_config(&cfg.ui.keys).map_err(|e| anyhow!("invalid [ui.keys]: {e}"))?;
     let colour = crate::term::use_colour(true);
     let (mut themes, errors) = Themes::load(user_theme_dir().as_deref(), !colour);
@@ -120,7 +123,8 @@ pub fn run(mut cfg: Config, mode: Mode) -> Result<()> {
         cfg.db.display().to_string(),
     );
     let stop = tui::terminal::watch_signals().context("cannot watch signals")?;
-    let app = App::new(keys, themes, colour, time, status, reader);
+    let mut app = App::new(keys, themes, colour, time, status, reader);
+    app.theme_watch = theme_watcher();
     let shown = tui::run(app, &sub, &stop);
     drop(sub);
     if let Some(g) = generator {
@@ -171,7 +175,8 @@ pub fn view(cfg: Config) -> Result<()> {
         cfg.db.display().to_string(),
     );
     let stop = tui::terminal::watch_signals().context("cannot watch signals")?;
-    let app = App::new(keys, themes, colour, time, status, reader);
+    let mut app = App::new(keys, themes, colour, time, status, reader);
+    app.theme_watch = theme_watcher();
     let shown = tui::run(app, &sub, &stop);
     follower.stop();
     for line in tui::log::Ring::drain() {
@@ -179,6 +184,19 @@ pub fn view(cfg: Config) -> Result<()> {
     }
     eprintln!("logtui: viewed {}", cfg.db.display());
     shown.map_err(|e| anyhow!(e))
+}
+
+/// A watcher on the user's theme folder, when there is one; a watcher that cannot start
+/// only costs live reloading, so it is logged, not fatal.
+fn theme_watcher() -> Option<crate::tui::theme::ThemeWatcher> {
+    let dir = user_theme_dir()?;
+    match crate::tui::theme::ThemeWatcher::new(&dir) {
+        Ok(w) => w,
+        Err(e) => {
+            tracing::warn!("themes will not reload live: {e}");
+            None
+        }
+    }
 }
 
 /// The id of the newest record in the store (0 when empty): where following starts.

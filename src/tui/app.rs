@@ -41,6 +41,8 @@ pub struct App {
     tz: jiff::tz::TimeZone,
     /// How far `[` and `]` jump, seconds.
     time_step: f64,
+    /// Watches the user's theme files, so an edited theme shows at once.
+    pub theme_watch: Option<super::theme::ThemeWatcher>,
 }
 
 impl App {
@@ -69,6 +71,7 @@ impl App {
             quit: false,
             tz: jiff::tz::TimeZone::system(),
             time_step: 60.0,
+            theme_watch: None,
         };
         let mut ctx = Ctx {
             reader: &app.reader,
@@ -116,6 +119,21 @@ impl App {
             }
         }
         any
+    }
+
+    /// Reloads the themes when a user theme file changed; true when it did.
+    pub fn on_theme_files(&mut self) -> bool {
+        if !self.theme_watch.as_ref().is_some_and(|w| w.changed()) {
+            return false;
+        }
+        let errors = self.themes.reload();
+        match errors.first() {
+            Some(e) => self.status.flash(e.to_string()),
+            None => self
+                .status
+                .flash(format!("theme {} reloaded", self.themes.current().name)),
+        }
+        true
     }
 
     /// Hands the reader's answers to the panes (and the detail view) that asked.
@@ -364,6 +382,10 @@ impl App {
             time: self.time,
             tz: &self.tz,
             now,
+            today: crate::timefmt::local_millis(now, &self.tz)
+                .get(..10)
+                .unwrap_or("")
+                .to_owned(),
             reader: &self.reader,
         };
         for (id, r) in &self.rects {

@@ -44,7 +44,7 @@ impl Help {
     }
 
     pub fn draw(&self, f: &mut Frame, area: Rect, theme: &Theme) {
-        let w = area.width.min(64);
+        let w = area.width.min(88);
         let h = area.height.min(self.lines.len() as u16 + 2);
         let r = Rect::new(
             area.x + (area.width - w) / 2,
@@ -52,7 +52,7 @@ impl Help {
             w,
             h,
         );
-        let keys_w = 16usize;
+        let keys_w = 20usize;
         let lines: Vec<Line> = self
             .lines
             .iter()

@@ -5,6 +5,7 @@ mod app;
 pub mod detail;
 pub mod filter_expr;
 pub mod help;
+pub mod input;
 pub mod keymap;
 pub mod layout;
 pub mod log;
@@ -22,6 +23,7 @@ pub use app::App;
 use crate::store::Subscription;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
 /// What can stop the UI from starting or running.
@@ -57,6 +59,7 @@ const FRAME: Duration = Duration::from_millis(33);
 /// second. The terminal is restored when this returns, however it returns.
 pub fn run(mut app: App, sub: &Subscription, stop: &Arc<AtomicBool>) -> Result<(), TuiError> {
     let mut session = terminal::Session::enter()?;
+    let inputs = input::spawn().map_err(|e| TuiError::Thread("terminal input", e))?;
     let mut dirty = true;
     let mut last_draw = Instant::now() - FRAME;
     let mut last_tick = Instant::now();
@@ -65,6 +68,7 @@ pub fn run(mut app: App, sub: &Subscription, stop: &Arc<AtomicBool>) -> Result<(
         dirty |= app.on_replies();
         if last_tick.elapsed() >= Duration::from_secs(1) {
             app.status.tick();
+            app.on_theme_files();
             last_tick = Instant::now();
             dirty = true;
         }
@@ -78,18 +82,31 @@ pub fn run(mut app: App, sub: &Subscription, stop: &Arc<AtomicBool>) -> Result<(
         } else {
             Duration::from_millis(50)
         };
-        if crossterm::event::poll(wait)? {
-            // Everything already queued, so a held key or a paste costs one frame.
-            loop {
-                let ev = crossterm::event::read()?;
-                app.on_event(ev);
-                dirty = true;
-                if app.quit || !crossterm::event::poll(Duration::ZERO)? {
-                    break;
+        let first = match inputs.rx.recv_timeout(wait) {
+            Ok(i) => i,
+            Err(RecvTimeoutError::Timeout) => continue,
+            // The input thread ended without saying why: treat it as the terminal gone.
+            Err(RecvTimeoutError::Disconnected) => input::Input::Hangup,
+        };
+        // Everything already queued, so a held key or a paste costs one frame.
+        let mut next = Some(first);
+        while let Some(i) = next.take() {
+            match i {
+                input::Input::Event(ev) => {
+                    app.on_event(ev);
+                    dirty = true;
                 }
+                // Nobody sees the screen now: stop as `q` would, so the records are kept.
+                input::Input::Hangup => app.quit = true,
+                input::Input::Failed(e) => return Err(TuiError::Terminal(e)),
             }
+            if app.quit {
+                break;
+            }
+            next = inputs.rx.try_recv().ok();
         }
     }
+    drop(inputs);
     drop(session);
     Ok(())
 }

@@ -756,10 +756,17 @@ impl Pane {
             self.top = n.saturating_sub(h);
         }
         let width = inner.width as usize;
+        let visible = self.top..(self.top + h).min(n);
+        // One width for the time column on screen: with dates when any row shown is not from today.
+        let dated = ctx.time == TimeMode::Local
+            && self
+                .rows
+                .range(visible.clone())
+                .any(|r| !ctx.is_today(r.rec.created));
         let mut lines = Vec::with_capacity(h);
-        for i in self.top..(self.top + h).min(n) {
+        for i in visible {
             let row = &self.rows[i];
-            let mut line = self.row_line(row, width, ctx);
+            let mut line = self.row_line(row, width, dated, ctx);
             if i == self.sel && focused {
                 line = line.patch_style(th.selected);
             } else if i == self.sel {
@@ -784,7 +791,7 @@ impl Pane {
     }
 
     /// One visible row: the shown columns, then the message in the rest of the width.
-    fn row_line(&self, row: &Row, width: usize, ctx: &DrawCtx) -> Line<'static> {
+    fn row_line(&self, row: &Row, width: usize, dated: bool, ctx: &DrawCtx) -> Line<'static> {
         let th = ctx.theme;
         let r = &row.rec;
         let mut spans: Vec<Span<'static>> = Vec::with_capacity(12);
@@ -799,7 +806,7 @@ impl Pane {
             used += w + 1;
         };
         if self.columns.time {
-            let t = ctx.time_text(r.created);
+            let t = ctx.time_text(r.created, dated);
             let w = crate::term::width(&t);
             col(&mut spans, t, w, th.time);
         }
@@ -877,19 +884,25 @@ pub struct DrawCtx<'a> {
     pub time: TimeMode,
     pub tz: &'a jiff::tz::TimeZone,
     pub now: f64,
+    /// Today's local date, `YYYY-MM-DD`.
+    pub today: String,
     pub reader: &'a super::reader::Reader,
 }
 
 impl DrawCtx<'_> {
-    /// A record's time as the time column shows it.
-    pub fn time_text(&self, created: f64) -> String {
+    /// Whether `created` falls on today's local date.
+    pub fn is_today(&self, created: f64) -> bool {
+        crate::timefmt::local_millis(created, self.tz).get(..10) == Some(self.today.as_str())
+    }
+
+    /// A record's time as the time column shows it: local `HH:MM:SS.mmm`, with the date
+    /// in front when `dated`; UTC likewise with a `Z`; or how long ago.
+    pub fn time_text(&self, created: f64, dated: bool) -> String {
         match self.time {
             TimeMode::Local => {
                 let full = crate::timefmt::local_millis(created, self.tz);
-                // "YYYY-MM-DD HH:MM:SS.mmm": the date only when it is not today's.
-                let today = crate::timefmt::local_millis(self.now, self.tz);
-                match (full.get(..10), today.get(..10)) {
-                    (Some(d), Some(t)) if d == t => full.get(11..).unwrap_or(&full).to_owned(),
+                match full.get(11..) {
+                    Some(t) if !dated => t.to_owned(),
                     _ => full,
                 }
             }

@@ -15,7 +15,8 @@ use crossterm::terminal::{
 use crossterm::{cursor, execute};
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
-use std::io::{Stdout, stdout};
+use std::io::{IsTerminal, Stdout, stdout};
+use std::mem::ManuallyDrop;
 use std::sync::Once;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -26,7 +27,9 @@ static HOOK: Once = Once::new();
 
 /// The terminal in the UI's modes; dropping it puts the terminal back.
 pub struct Session {
-    pub terminal: Terminal<CrosstermBackend<Stdout>>,
+    /// Never dropped: ratatui's `Drop` only shows the cursor again, which [`restore`] does,
+    /// and on a terminal that hung up it prints "Failed to show the cursor" onto stderr.
+    pub terminal: ManuallyDrop<Terminal<CrosstermBackend<Stdout>>>,
 }
 
 impl Session {
@@ -34,6 +37,9 @@ impl Session {
     /// usable (the store, the ports) must have been done already: errors printed after this
     /// would land on the alternate screen and vanish.
     pub fn enter() -> std::io::Result<Session> {
+        if !is_terminal() {
+            return Err(std::io::Error::other(NOT_A_TERMINAL));
+        }
         HOOK.call_once(|| {
             let previous = std::panic::take_hook();
             std::panic::set_hook(Box::new(move |info| {
@@ -55,7 +61,9 @@ impl Session {
             return Err(e);
         }
         match Terminal::new(CrosstermBackend::new(out)) {
-            Ok(terminal) => Ok(Session { terminal }),
+            Ok(terminal) => Ok(Session {
+                terminal: ManuallyDrop::new(terminal),
+            }),
             Err(e) => {
                 restore();
                 Err(e)
@@ -68,6 +76,14 @@ impl Drop for Session {
     fn drop(&mut self) {
         restore();
     }
+}
+
+/// Why the UI cannot start without a terminal, and what to run instead.
+pub const NOT_A_TERMINAL: &str = "the UI needs a terminal on standard input and output; for headless recording use `logtui record`";
+
+/// Whether standard input and output are both a terminal, as the UI needs.
+pub fn is_terminal() -> bool {
+    std::io::stdin().is_terminal() && stdout().is_terminal()
 }
 
 /// Puts the terminal back: each step is tried even when an earlier one fails.
