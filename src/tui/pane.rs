@@ -763,10 +763,11 @@ impl Pane {
                 .rows
                 .range(visible.clone())
                 .any(|r| !ctx.is_today(r.rec.created));
+        let plan = self.plan(width, dated, ctx);
         let mut lines = Vec::with_capacity(h);
         for i in visible {
             let row = &self.rows[i];
-            let mut line = self.row_line(row, width, dated, ctx);
+            let mut line = self.row_line(row, &plan, ctx);
             if i == self.sel && focused {
                 line = line.patch_style(th.selected);
             } else if i == self.sel {
@@ -790,42 +791,68 @@ impl Pane {
         f.render_widget(Paragraph::new(lines), inner);
     }
 
-    /// One visible row: the shown columns, then the message in the rest of the width.
-    fn row_line(&self, row: &Row, width: usize, dated: bool, ctx: &DrawCtx) -> Line<'static> {
+    /// Which columns fit `width` and how wide each is, decided once per frame: the message
+    /// keeps at least a third of the width (20 cells or more), and the columns give way in
+    /// the order origin, logger, time, level.
+    fn plan(&self, width: usize, dated: bool, ctx: &DrawCtx) -> Plan {
+        let time_w = match ctx.time {
+            TimeMode::Relative => 8,
+            _ => crate::term::width(&ctx.time_text(ctx.now, dated)),
+        };
+        let min_msg = (width / 3).max(20);
+        let mut plan = Plan::default();
+        let mut used = 0;
+        let mut fits = |w: usize| {
+            let ok = used + w + 1 + min_msg <= width;
+            if ok {
+                used += w + 1;
+            }
+            ok
+        };
+        plan.level = (self.columns.level && fits(8)).then_some(8);
+        plan.time = (self.columns.time && fits(time_w)).then_some(time_w);
+        plan.logger = (self.columns.logger && fits(18)).then_some(18);
+        plan.origin = (self.columns.origin && fits(21)).then_some(21);
+        plan.message = width.saturating_sub(used);
+        plan.dated = dated;
+        plan
+    }
+
+    /// One visible row: the planned columns, then the message in the rest of the width.
+    fn row_line(&self, row: &Row, plan: &Plan, ctx: &DrawCtx) -> Line<'static> {
         let th = ctx.theme;
         let r = &row.rec;
         let mut spans: Vec<Span<'static>> = Vec::with_capacity(12);
-        let mut used = 0usize;
-        let mut col = |spans: &mut Vec<Span<'static>>, text: String, w: usize, style: Style| {
-            if used + w + 1 > width {
-                return;
-            }
-            spans.extend(text::field_spans(&text, w, style));
-            let shown = crate::term::width(&crate::term::truncate(&text, w));
-            spans.push(Span::raw(" ".repeat(w - shown.min(w) + 1)));
-            used += w + 1;
+        let col = |spans: &mut Vec<Span<'static>>, text: &str, w: usize, style: Style| {
+            let cut = text::field_spans(text, w, style);
+            let shown: usize = cut.iter().map(|s| s.width()).sum();
+            spans.extend(cut);
+            spans.push(Span::raw(" ".repeat(w.saturating_sub(shown) + 1)));
         };
-        if self.columns.time {
-            let t = ctx.time_text(r.created, dated);
-            let w = crate::term::width(&t);
-            col(&mut spans, t, w, th.time);
+        if let Some(w) = plan.time {
+            col(
+                &mut spans,
+                &ctx.time_text(r.created, plan.dated),
+                w,
+                th.time,
+            );
         }
-        if self.columns.level {
-            col(&mut spans, r.levelname.clone(), 8, th.level(r.level));
+        if let Some(w) = plan.level {
+            col(&mut spans, &r.levelname, w, th.level(r.level));
         }
-        if self.columns.origin {
-            col(&mut spans, r.origin.clone(), 21, th.origin);
+        if let Some(w) = plan.origin {
+            col(&mut spans, &r.origin, w, th.origin);
         }
-        if self.columns.logger {
-            col(&mut spans, r.logger.clone(), 18, th.logger);
+        if let Some(w) = plan.logger {
+            col(&mut spans, &r.logger, w, th.logger);
         }
-        let rest = width.saturating_sub(used);
-        let mut msg = r.message.clone();
-        if let Some(exc) = &r.exc_text {
-            // The traceback folds into the marker of the message's first line.
-            msg.push('\n');
-            msg.push_str(exc);
-        }
+        // A traceback folds into a marker after the message, counted but not copied.
+        let tb = r
+            .exc_text
+            .as_deref()
+            .map(|e| format!(" ⏎ traceback +{}", text::count_lines(e)));
+        let tb_w = tb.as_deref().map_or(0, crate::term::width);
+        let rest = plan.message.saturating_sub(tb_w);
         let st = TextStyle {
             base: th.message.patch(if r.level >= record::ERROR {
                 th.level(r.level)
@@ -837,14 +864,30 @@ impl Pane {
         };
         let line = match &self.search {
             Some(s) => {
-                let ranges = match_ranges(&msg, &s.terms);
-                text::row_line_highlighted(&msg, rest, &st, &ranges, th.search_match)
+                let ranges = match_ranges(&r.message, &s.terms);
+                text::row_line_highlighted(&r.message, rest, &st, &ranges, th.search_match)
             }
-            None => text::row_line(&msg, rest, &st),
+            None => text::row_line(&r.message, rest, &st),
         };
         spans.extend(line.spans);
+        if let Some(tb) = tb
+            && plan.message >= tb_w
+        {
+            spans.push(Span::styled(tb, th.fold_marker));
+        }
         Line::from(spans)
     }
+}
+
+/// The columns a frame shows and their widths (None: hidden or no room).
+#[derive(Debug, Default)]
+struct Plan {
+    time: Option<usize>,
+    level: Option<usize>,
+    origin: Option<usize>,
+    logger: Option<usize>,
+    message: usize,
+    dated: bool,
 }
 
 /// Byte ranges of `terms` (already lower-cased) in the first line of `text`, case-insensitively,
