@@ -5,7 +5,7 @@ use super::detail::{DETAIL_PANE, Detail};
 use super::help::Help;
 use super::keymap::{Action, KeyMap};
 use super::layout::Splits;
-use super::pane::{DrawCtx, Pane, Scope};
+use super::pane::{DrawCtx, HIST_BIT, Pane, Scope};
 use super::prompt::{Prompt, PromptKind, PromptOutcome};
 use super::reader::{PaneId, Reader};
 use super::status::StatusBar;
@@ -144,6 +144,10 @@ impl App {
             if r.pane == DETAIL_PANE {
                 if let Some(Popup::Detail(d)) = &mut self.popup {
                     d.on_reply(r);
+                }
+            } else if r.pane & HIST_BIT != 0 {
+                if let Some(p) = self.pane_mut(r.pane & !HIST_BIT) {
+                    p.on_histogram(r);
                 }
             } else if let Some(p) = self.pane_mut(r.pane) {
                 p.on_reply(r);

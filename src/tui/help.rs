@@ -2,6 +2,7 @@
 //! cannot drift from what the keys do. It owns its scroll position, drawing and keys.
 
 use super::keymap::{Action, KeyMap};
+use super::text;
 use super::theme::Theme;
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -44,7 +45,23 @@ impl Help {
     }
 
     pub fn draw(&self, f: &mut Frame, area: Rect, theme: &Theme) {
-        let w = area.width.min(88);
+        // As wide as the longest line needs, when the terminal has room; else each line is cut
+        // with a marker.
+        let keys_w = self
+            .lines
+            .iter()
+            .map(|(_, k, _)| crate::term::width(k))
+            .max()
+            .unwrap_or(0)
+            .min(24);
+        let text_w = self
+            .lines
+            .iter()
+            .map(|(_, _, t)| crate::term::width(t))
+            .max()
+            .unwrap_or(0);
+        let want = u16::try_from(2 + keys_w + 1 + text_w + 2).unwrap_or(u16::MAX);
+        let w = area.width.min(want.max(20));
         let h = area.height.min(self.lines.len() as u16 + 2);
         let r = Rect::new(
             area.x + (area.width - w) / 2,
@@ -52,21 +69,23 @@ impl Help {
             w,
             h,
         );
-        let keys_w = 20usize;
+        let text_room = (w as usize).saturating_sub(2 + 2 + keys_w + 1);
         let lines: Vec<Line> = self
             .lines
             .iter()
             .skip(self.scroll)
             .take(h.saturating_sub(2) as usize)
-            .map(|(group, keys, text)| match group {
+            .map(|(group, keys, what)| match group {
                 Some(g) => Line::from(Span::styled(g.to_string(), theme.help_group)),
-                None => Line::from(vec![
-                    Span::styled(
-                        format!("  {:<keys_w$}", crate::term::truncate(keys, keys_w)),
-                        theme.help_key,
-                    ),
-                    Span::styled(text.to_string(), theme.help_text),
-                ]),
+                None => {
+                    let mut spans = vec![Span::raw("  ")];
+                    let k = text::field_spans(keys, keys_w, theme.help_key);
+                    let shown: usize = k.iter().map(|s| s.width()).sum();
+                    spans.extend(k);
+                    spans.push(Span::raw(" ".repeat(keys_w - shown.min(keys_w) + 1)));
+                    spans.extend(text::field_spans(what, text_room, theme.help_text));
+                    Line::from(spans)
+                }
             })
             .collect();
         f.render_widget(Clear, r);

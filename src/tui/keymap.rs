@@ -83,6 +83,7 @@ actions! {
     ToggleOrigin "toggle_origin" "View" ["o"] "Show or hide the origin column";
     ToggleLogger "toggle_logger" "View" ["L"] "Show or hide the logger column";
     ToggleColumns "toggle_columns" "View" ["C"] "Show only level and message, or every column again";
+    Histogram "histogram" "View" ["H"] "Histogram over the whole filtered store, or of the last minutes again";
 }
 
 impl Action {

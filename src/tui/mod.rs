@@ -5,6 +5,7 @@ mod app;
 pub mod detail;
 pub mod filter_expr;
 pub mod help;
+pub mod histogram;
 pub mod input;
 pub mod keymap;
 pub mod layout;

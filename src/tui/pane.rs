@@ -7,6 +7,7 @@
 //! compiled, so live and historical rows are the same rows. Only the visible rows are built
 //! into lines when drawing.
 
+use super::histogram::{LevelHistogram, Shown};
 use super::keymap::Action;
 use super::reader::{MAX_PAGE, PaneId, Reply, Request, Row, Want};
 use super::text::{self, TextStyle};
@@ -22,6 +23,10 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 use std::collections::{BTreeSet, VecDeque};
+
+/// Set in a pane's id for its histogram requests, so the reader keeps them apart from the
+/// pane's page requests (a newer request replaces an older one of the same id).
+pub const HIST_BIT: PaneId = 1 << 30;
 
 /// Which columns a pane shows besides the message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +95,10 @@ pub struct Pane {
     pub columns: Columns,
     /// One line of news for the title (no match, a read error).
     note: Option<String>,
+    /// The level histogram strip above the rows.
+    hist: LevelHistogram,
+    /// The width of the rows drawn last.
+    width: usize,
 }
 
 impl Pane {
@@ -119,6 +128,8 @@ impl Pane {
             search: None,
             columns: Columns::default(),
             note: None,
+            hist: LevelHistogram::default(),
+            width: 80,
         };
         p.recompose();
         p
@@ -186,7 +197,32 @@ impl Pane {
     pub fn reload(&mut self, ctx: &mut Ctx) {
         self.follow = !self.paused;
         self.arrived = 0;
+        self.hist.clear();
         self.request(ctx, Want::Tail, self.capacity());
+        if let Shown::Store(_) = self.hist.shown {
+            self.request_histogram(ctx);
+        }
+    }
+
+    /// Asks for the store-wide histogram of the pane's filter. It goes as a request of its own
+    /// pane id's sibling (`id | HIST_BIT`), so it does not replace a page being read.
+    fn request_histogram(&mut self, ctx: &mut Ctx) {
+        self.seq += 1;
+        ctx.reader.send(Request {
+            pane: self.id | HIST_BIT,
+            seq: self.seq,
+            filter: self.filter.clone(),
+            around: None,
+            want: Want::Histogram,
+            limit: self.width.max(1),
+        });
+    }
+
+    /// The store-wide histogram the reader answered.
+    pub fn on_histogram(&mut self, r: Reply) {
+        if let Shown::Store(_) = self.hist.shown {
+            self.hist.shown = Shown::Store(r.histogram);
+        }
     }
 
     fn request(&mut self, ctx: &mut Ctx, want: Want, limit: usize) {
@@ -208,8 +244,14 @@ impl Pane {
 
     /// Asks for the first record after/before the selection that also passes `seek`.
     fn find(&mut self, ctx: &mut Ctx, seek: Filter, forward: bool) {
-        let from = match self.selected() {
-            Some(r) => r.id,
+        let from = self.selected().map(|r| r.id);
+        self.find_from(ctx, seek, forward, from);
+    }
+
+    /// Asks for the first record after/before id `from` (the ends when None) passing `seek`.
+    fn find_from(&mut self, ctx: &mut Ctx, seek: Filter, forward: bool, from: Option<i64>) {
+        let from = match from {
+            Some(id) => id,
             None if forward => 0,
             None => i64::MAX,
         };
@@ -267,7 +309,9 @@ impl Pane {
             text: s.to_owned(),
             terms,
         });
-        self.next_match(ctx, true);
+        // From the tail there is nothing after: look back for the newest match instead.
+        let at_end = self.follow || (self.at_tail && self.sel + 1 >= self.rows.len());
+        self.seek_match(ctx, !at_end, true);
     }
 
     /// Esc with no prompt open: clears the search, then the typed filter.
@@ -287,6 +331,12 @@ impl Pane {
     }
 
     fn next_match(&mut self, ctx: &mut Ctx, forward: bool) {
+        self.seek_match(ctx, forward, false);
+    }
+
+    /// The next match after (`forward`) or before the selection, or at it too when
+    /// `include_current`: on screen first, else from the store.
+    fn seek_match(&mut self, ctx: &mut Ctx, forward: bool, include_current: bool) {
         let Some(s) = &self.search else {
             self.note = Some("no search: press / first".into());
             return;
@@ -301,11 +351,12 @@ impl Pane {
         // On screen first: the reader is asked only when the match is not in the window.
         let compiled = seek.compile().ok();
         if let Some(c) = compiled {
+            let me = usize::from(include_current);
             let hit = if forward {
-                (self.sel + 1..self.rows.len())
+                (self.sel + 1 - me..self.rows.len())
                     .find(|&i| c.matches(self.rows[i].id, &self.rows[i].rec))
             } else {
-                (0..self.sel)
+                (0..(self.sel + me).min(self.rows.len()))
                     .rev()
                     .find(|&i| c.matches(self.rows[i].id, &self.rows[i].rec))
             };
@@ -314,7 +365,12 @@ impl Pane {
                 return;
             }
         }
-        self.find(ctx, seek, forward);
+        let from = self.selected().map(|r| match (include_current, forward) {
+            (true, true) => r.id - 1,
+            (true, false) => r.id + 1,
+            _ => r.id,
+        });
+        self.find_from(ctx, seek, forward, from);
     }
 
     fn next_level(&mut self, ctx: &mut Ctx, level: i32, forward: bool) {
@@ -483,6 +539,13 @@ impl Pane {
             Action::TimeForward => self.jump_time(ctx, ctx.time_step),
             Action::ToggleOrigin => self.columns.origin = !self.columns.origin,
             Action::ToggleLogger => self.columns.logger = !self.columns.logger,
+            Action::Histogram => match self.hist.shown {
+                Shown::Live => {
+                    self.hist.shown = Shown::Store(None);
+                    self.request_histogram(ctx);
+                }
+                Shown::Store(_) => self.hist.shown = Shown::Live,
+            },
             Action::ToggleColumns => {
                 // Level and message only, or every column again.
                 let all = Columns::default();
@@ -522,6 +585,10 @@ impl Pane {
         let cap = self.capacity();
         match r.want {
             Want::Tail => {
+                let now = record::now_epoch();
+                for r in &rows {
+                    self.hist.add(r.rec.created, r.rec.level, now);
+                }
                 self.rows = rows.into();
                 self.at_head = r.at_head;
                 self.at_tail = true;
@@ -572,6 +639,7 @@ impl Pane {
                 }
                 _ => self.note = Some("no match".into()),
             },
+            Want::Histogram => {}
         }
         self.sel = self.sel.min(self.rows.len().saturating_sub(1));
     }
@@ -605,9 +673,13 @@ impl Pane {
     /// when it reaches the tail, and are counted when the pane does not follow.
     pub fn on_batch(&mut self, b: &CommittedBatch) {
         let tail_pending = matches!(self.pending, Some(Want::Tail));
+        let now = record::now_epoch();
         for (id, rec) in &b.rows {
             if !self.compiled.matches(*id, rec) {
                 continue;
+            }
+            if !tail_pending {
+                self.hist.add(rec.created, rec.level, now);
             }
             if tail_pending || (matches!(self.pending, Some(Want::After(_))) && self.at_tail) {
                 if self.held.len() < self.capacity() {
@@ -715,8 +787,16 @@ impl Pane {
             .borders(Borders::ALL)
             .border_style(border)
             .title(Line::from(title));
-        let inner = block.inner(area);
+        let mut inner = block.inner(area);
         f.render_widget(block, area);
+        // The histogram strip takes the first line when the pane has room for it.
+        if inner.height >= 6 {
+            let strip = Rect { height: 1, ..inner };
+            self.hist.draw(f, strip, th, ctx.now);
+            inner.y += 1;
+            inner.height -= 1;
+        }
+        self.width = inner.width as usize;
         let h = inner.height as usize;
         let first_draw = self.height != h;
         self.height = h.max(1);
@@ -768,15 +848,24 @@ impl Pane {
         for i in visible {
             let row = &self.rows[i];
             let mut line = self.row_line(row, &plan, ctx);
-            if i == self.sel && focused {
-                line = line.patch_style(th.selected);
+            let over = if i == self.sel && focused {
+                Some(th.selected)
             } else if i == self.sel {
                 // Where the selection is in a pane without the focus: a quieter mark.
-                line = line.patch_style(
-                    Style::default().add_modifier(ratatui::style::Modifier::UNDERLINED),
-                );
+                Some(Style::default().add_modifier(ratatui::style::Modifier::UNDERLINED))
             } else if self.marks.contains(&row.id) {
-                line = line.patch_style(th.marked);
+                Some(th.marked)
+            } else {
+                None
+            };
+            if let Some(over) = over {
+                // Over every span (a span's own style would win over the line's), and across
+                // the whole width, so the bar is even.
+                let pad = width.saturating_sub(line.width());
+                line.spans.push(Span::raw(" ".repeat(pad)));
+                for span in &mut line.spans {
+                    span.style = span.style.patch(over);
+                }
             }
             lines.push(line);
         }

@@ -40,6 +40,8 @@ pub enum Want {
     Find { from: i64, forward: bool },
     /// The rows around this id (it included when it matches), as a `Find` answer shows them.
     Around(i64),
+    /// The filter's histogram over the whole store, in `limit` buckets, from the block index.
+    Histogram,
 }
 
 /// A page request.
@@ -69,6 +71,8 @@ pub struct Reply {
     /// Whether the rows reach the oldest / newest matching record.
     pub at_head: bool,
     pub at_tail: bool,
+    /// For `Histogram`: the answer (None when the store has no usable index).
+    pub histogram: Option<store::read::histogram::Histogram>,
     pub took: Duration,
 }
 
@@ -238,6 +242,25 @@ fn answer(conn: &rusqlite::Connection, req: Request, start: Instant) -> Reply {
     let limit = req.limit.clamp(1, MAX_PAGE);
     let f = &req.filter;
     let mut focus = None;
+    if req.want == Want::Histogram {
+        let h = store::read::histogram::histogram(conn, f, req.limit);
+        let (rows, histogram) = match h {
+            Ok(h) => (Ok(Vec::new()), h),
+            Err(e) => (Err(crate::term::error_text(&e)), None),
+        };
+        return Reply {
+            pane: req.pane,
+            seq: req.seq,
+            want: req.want,
+            limit,
+            rows,
+            focus: None,
+            at_head: false,
+            at_tail: false,
+            histogram,
+            took: start.elapsed(),
+        };
+    }
     let result = (|| -> Result<(Vec<Row>, bool, bool), String> {
         Ok(match req.want {
             Want::Tail => {
@@ -298,6 +321,8 @@ fn answer(conn: &rusqlite::Connection, req: Request, start: Instant) -> Reply {
                 focus = Some(id);
                 around(conn, f, id, limit)?
             }
+            // Answered above.
+            Want::Histogram => (Vec::new(), false, false),
         })
     })();
     let (rows, at_head, at_tail) = match result {
@@ -313,6 +338,7 @@ fn answer(conn: &rusqlite::Connection, req: Request, start: Instant) -> Reply {
         focus,
         at_head,
         at_tail,
+        histogram: None,
         took: start.elapsed(),
     }
 }

@@ -185,8 +185,9 @@ pub(crate) fn spawn(
     let ins_block = db
         .prepare(
             "INSERT INTO blocks(first_id, last_id, min_created, max_created, max_level, sources,
-                                loggers, origins, jobs)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                                loggers, origins, jobs,
+                                lv_debug, lv_info, lv_warning, lv_error, lv_critical)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
         )
         .map_err(err("prepare block insert"))?;
     let ins_words = db

@@ -117,7 +117,25 @@ pub(crate) fn open_index(path: &Path, t: &Tuning) -> Result<Connection, StoreErr
         )
         .map_err(err("inspect block index"))?
         > 0;
-    if !exists {
+    let has_levels = exists
+        && conn
+            .query_row(
+                "SELECT count(*) FROM pragma_table_info('blocks') WHERE name = 'lv_debug'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map_err(err("inspect block index"))?
+            > 0;
+    if exists && !has_levels {
+        // An index from before blocks counted their levels: it is derived, so it is dropped
+        // and rebuilt from the records (in the background, as a lost index is).
+        tracing::info!(path = %path.display(), "block index predates level counts; rebuilding it");
+        conn.execute_batch(
+            "DROP TABLE IF EXISTS blocks; DROP TABLE IF EXISTS words; DROP TABLE IF EXISTS index_state;",
+        )
+        .map_err(err("drop old block index"))?;
+    }
+    if !exists || !has_levels {
         // The word index gets one row per block: its distinct words, lowercased, joined by
         // spaces. `ascii` splits them exactly there, since a word holds no ASCII separator.
         // Contentless, with deletes by rowid; detail=none, since matching is by word presence.
@@ -132,7 +150,12 @@ pub(crate) fn open_index(path: &Path, t: &Tuning) -> Result<Connection, StoreErr
                sources     INTEGER NOT NULL,
                loggers     TEXT,
                origins     TEXT,
-               jobs        TEXT);
+               jobs        TEXT,
+               lv_debug    INTEGER NOT NULL,
+               lv_info     INTEGER NOT NULL,
+               lv_warning  INTEGER NOT NULL,
+               lv_error    INTEGER NOT NULL,
+               lv_critical INTEGER NOT NULL);
              CREATE VIRTUAL TABLE words USING fts5(
                w, content='', contentless_delete=1, detail=none, tokenize='ascii');
              CREATE TABLE index_state(
@@ -217,6 +240,9 @@ pub(super) struct Block {
     min_created: f64,
     max_created: f64,
     max_level: i32,
+    /// Records per level band (below INFO, INFO, WARNING, ERROR, CRITICAL and up), for
+    /// histograms drawn from the index rather than from every row.
+    levels: [i64; 5],
     sources: i64,
     loggers: NameSet,
     origins: NameSet,
@@ -237,6 +263,7 @@ impl Block {
             min_created: f64::INFINITY,
             max_created: f64::NEG_INFINITY,
             max_level: i32::MIN,
+            levels: [0; 5],
             sources: 0,
             loggers: NameSet(Some(Vec::new())),
             origins: NameSet(Some(Vec::new())),
@@ -279,6 +306,7 @@ impl Block {
             self.max_created = self.max_created.max(created);
         }
         self.max_level = self.max_level.max(level);
+        self.levels[level_band(level)] += 1;
         self.sources |= 1 << source as u32;
         self.loggers.add(Some(r.logger));
         self.origins.add(Some(r.origin));
@@ -325,7 +353,11 @@ impl Block {
                 b.bind_i64(6, self.sources)?;
                 b.bind_opt_str(7, loggers)?;
                 b.bind_opt_str(8, origins)?;
-                b.bind_opt_str(9, jobs)
+                b.bind_opt_str(9, jobs)?;
+                for (i, n) in self.levels.iter().enumerate() {
+                    b.bind_i64(10 + i as i32, *n)?;
+                }
+                Ok(())
             })
             .and_then(|()| {
                 db.stmt(st.words).run(|b| {
@@ -345,11 +377,25 @@ impl Block {
         self.min_created = f64::INFINITY;
         self.max_created = f64::NEG_INFINITY;
         self.max_level = i32::MIN;
+        self.levels = [0; 5];
         self.sources = 0;
         self.loggers.clear();
         self.origins.clear();
         self.jobs.clear();
         r
+    }
+}
+
+/// Which of the five level bands a level counts in: below INFO, INFO, WARNING, ERROR,
+/// CRITICAL and above (custom levels fall in the band below them).
+pub fn level_band(level: i32) -> usize {
+    use crate::record::{CRITICAL, ERROR, INFO, WARNING};
+    match level {
+        l if l >= CRITICAL => 4,
+        l if l >= ERROR => 3,
+        l if l >= WARNING => 2,
+        l if l >= INFO => 1,
+        _ => 0,
     }
 }
 

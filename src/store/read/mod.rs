@@ -4,4 +4,5 @@
 pub mod extra;
 pub(crate) mod filter;
 pub(crate) mod functions;
+pub mod histogram;
 pub mod query;
