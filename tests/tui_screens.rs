@@ -237,6 +237,30 @@ fn buffer_text(b: &Buffer) -> String {
     out
 }
 
+/// Each line's runs of one style, as `x..x fg/bg/modifiers` (plain runs left out): the styles
+/// of a screen in a form a reviewer can read in a snapshot.
+fn style_runs(b: &Buffer) -> String {
+    let key = |c: &Cell| (c.fg, c.bg, c.modifier);
+    let plain = (Color::Reset, Color::Reset, Modifier::empty());
+    let mut out = String::new();
+    for y in 0..b.area.height {
+        let mut runs = Vec::new();
+        let mut x = 0;
+        while x < b.area.width {
+            let k = key(&b[(x, y)]);
+            let start = x;
+            while x < b.area.width && key(&b[(x, y)]) == k {
+                x += 1;
+            }
+            if k != plain {
+                runs.push(format!("{start}..{x} {:?}/{:?}/{:?}", k.0, k.1, k.2));
+            }
+        }
+        out.push_str(&format!("{y:2}: {}\n", runs.join(", ")));
+    }
+    out
+}
+
 /// Whether a cell shows `want`: the colours it sets, and at least its modifiers.
 fn has_style(c: &Cell, want: Style) -> bool {
     want.fg.is_none_or(|fg| c.fg == fg)
@@ -258,6 +282,8 @@ fn describe(c: &Cell) -> String {
 fn default_layout_one_pane() {
     let s = Screen::new(mixed(), 110, 14);
     insta::assert_snapshot!("default_layout", s.text());
+    assert_eq!(s.app.themes.current().name, "default-dark");
+    insta::assert_snapshot!("default_layout_styles", style_runs(s.buf()));
     assert_eq!(s.held(), 8);
     let th = s.app.themes.current().clone();
     // The level column is coloured by level, the error's message too.
