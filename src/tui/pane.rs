@@ -847,7 +847,6 @@ impl Pane {
         let mut lines = Vec::with_capacity(h);
         for i in visible {
             let row = &self.rows[i];
-            let mut line = self.row_line(row, &plan, ctx);
             let over = if i == self.sel && focused {
                 Some(th.selected)
             } else if i == self.sel {
@@ -858,16 +857,9 @@ impl Pane {
             } else {
                 None
             };
-            if let Some(over) = over {
-                // Over every span (a span's own style would win over the line's), and across
-                // the whole width, so the bar is even.
-                let pad = width.saturating_sub(line.width());
-                line.spans.push(Span::raw(" ".repeat(pad)));
-                for span in &mut line.spans {
-                    span.style = span.style.patch(over);
-                }
-            }
-            lines.push(line);
+            // Over every span (a span's own style would win over the line's), under the
+            // search highlight, which is patched last.
+            lines.push(self.row_line(row, &plan, ctx, over.unwrap_or_default()));
         }
         if n == 0 {
             let msg = if self.pending.is_some() {
@@ -908,15 +900,15 @@ impl Pane {
     }
 
     /// One visible row: the planned columns, then the message in the rest of the width.
-    fn row_line(&self, row: &Row, plan: &Plan, ctx: &DrawCtx) -> Line<'static> {
+    fn row_line(&self, row: &Row, plan: &Plan, ctx: &DrawCtx, over: Style) -> Line<'static> {
         let th = ctx.theme;
         let r = &row.rec;
         let mut spans: Vec<Span<'static>> = Vec::with_capacity(12);
         let col = |spans: &mut Vec<Span<'static>>, text: &str, w: usize, style: Style| {
-            let cut = text::field_spans(text, w, style);
+            let cut = text::field_spans(text, w, style.patch(over));
             let shown: usize = cut.iter().map(|s| s.width()).sum();
             spans.extend(cut);
-            spans.push(Span::raw(" ".repeat(w.saturating_sub(shown) + 1)));
+            spans.push(Span::styled(" ".repeat(w.saturating_sub(shown) + 1), over));
         };
         if let Some(w) = plan.time {
             col(
@@ -935,34 +927,47 @@ impl Pane {
         if let Some(w) = plan.logger {
             col(&mut spans, &r.logger, w, th.logger);
         }
-        // A traceback folds into a marker after the message, counted but not copied.
-        let tb = r
-            .exc_text
-            .as_deref()
-            .map(|e| format!(" ⏎ traceback +{}", text::count_lines(e)));
-        let tb_w = tb.as_deref().map_or(0, crate::term::width);
-        let rest = plan.message.saturating_sub(tb_w);
+        // The first line of the message, then one marker counting the lines folded away: the
+        // message's own and the traceback's (counted, not copied).
+        let first = match r.message.find('\n') {
+            Some(i) => r.message[..i].strip_suffix('\r').unwrap_or(&r.message[..i]),
+            None => &r.message,
+        };
+        let more = text::count_lines(&r.message).saturating_sub(1)
+            + r.exc_text.as_deref().map_or(0, text::count_lines);
+        let marker = (more > 0).then(|| format!(" ⏎ +{more}"));
+        let marker_w = marker.as_deref().map_or(0, crate::term::width);
+        let rest = plan.message.saturating_sub(marker_w);
         let st = TextStyle {
-            base: th.message.patch(if r.level >= record::ERROR {
-                th.level(r.level)
-            } else {
-                Style::default()
-            }),
-            marker: th.fold_marker,
+            base: th
+                .message
+                .patch(if r.level >= record::ERROR {
+                    th.level(r.level)
+                } else {
+                    Style::default()
+                })
+                .patch(over),
+            marker: th.fold_marker.patch(over),
             colour: ctx.colour,
         };
         let line = match &self.search {
             Some(s) => {
-                let ranges = match_ranges(&r.message, &s.terms);
-                text::row_line_highlighted(&r.message, rest, &st, &ranges, th.search_match)
+                let ranges = match_ranges(first, &s.terms);
+                text::row_line_highlighted(first, rest, &st, &ranges, th.search_match)
             }
-            None => text::row_line(&r.message, rest, &st),
+            None => text::row_line(first, rest, &st),
         };
         spans.extend(line.spans);
-        if let Some(tb) = tb
-            && plan.message >= tb_w
+        if let Some(m) = marker
+            && plan.message >= marker_w
         {
-            spans.push(Span::styled(tb, th.fold_marker));
+            spans.push(Span::styled(m, th.fold_marker.patch(over)));
+        }
+        // The rest of the row in the row's style, so a selection bar is even.
+        let used: usize = spans.iter().map(|s| s.width()).sum();
+        let width = plan.width();
+        if used < width && over != Style::default() {
+            spans.push(Span::styled(" ".repeat(width - used), over));
         }
         Line::from(spans)
     }
@@ -977,6 +982,18 @@ struct Plan {
     logger: Option<usize>,
     message: usize,
     dated: bool,
+}
+
+impl Plan {
+    /// The whole row's width: every planned column with its gap, and the message.
+    fn width(&self) -> usize {
+        [self.time, self.level, self.origin, self.logger]
+            .iter()
+            .flatten()
+            .map(|w| w + 1)
+            .sum::<usize>()
+            + self.message
+    }
 }
 
 /// Byte ranges of `terms` (already lower-cased) in the first line of `text`, case-insensitively,
