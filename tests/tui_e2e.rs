@@ -293,11 +293,27 @@ fn key_4_hides_records_below_error_and_1_brings_them_back() {
         WAIT,
     );
     assert!(s.contains("level≥ERROR"), "the title names the level:\n{s}");
+    // Live records go through the same filter as those read from the store.
+    emit(&tcp, "WARNING", "e2e.levels", &["a live warning slate"]);
+    emit(&tcp, "CRITICAL", "e2e.levels", &["a live critical granite"]);
+    let s = wait_settled(
+        &t,
+        "the live critical record, not the warning",
+        |s| s.contains("a live critical granite"),
+        WAIT,
+    );
+    // Sent and committed before the critical one, so it would be on screen by now.
+    assert!(!s.contains("a live warning slate"), "{s}");
+    assert!(!s.contains("an info line quartz"), "{s}");
     t.keys(&["1"]);
     let s = wait_settled(
         &t,
-        "the info record back after 1",
-        |s| s.contains("an info line quartz") && s.contains("an error line basalt"),
+        "the info and warning records back after 1",
+        |s| {
+            ["quartz", "basalt", "slate", "granite"]
+                .iter()
+                .all(|w| s.contains(w))
+        },
         WAIT,
     );
     assert!(!s.contains("level≥"), "the level is cleared:\n{s}");
@@ -345,6 +361,16 @@ fn search_then_previous_match_finds_a_record_far_outside_the_pane() {
         WAIT,
     );
     assert!(!s.contains("no match"), "{s}");
+    // The match is highlighted: a style starts right at the word and ends right after it.
+    let styled = t.screen_with_styles();
+    let row = styled
+        .lines()
+        .find(|l| l.contains("the needle "))
+        .unwrap_or_else(|| panic!("no needle row:\n{styled}"));
+    assert!(
+        row.contains("the needle \x1b[") && row.contains("mxyzzy\x1b["),
+        "xyzzy is not highlighted: {row:?}"
+    );
     t.keys(&["q"]);
     assert_eq!(t.wait_exit(WAIT), 0);
 }
@@ -416,9 +442,45 @@ fn filter_with_bang_excludes_and_esc_clears_it() {
         WAIT,
     );
     assert!(!s.contains("filter: "), "the prompt closed on Enter:\n{s}");
+    // A live record the filter excludes stays out; one it keeps comes in.
+    emit(
+        &tcp,
+        "INFO",
+        "e2e.filter",
+        &["late health report", "order 44 late", "GET /healthz 200"],
+    );
+    let s = wait_settled(
+        &t,
+        "the live records the filter keeps",
+        |s| s.contains("order 44 late") && s.contains("GET /healthz 200"),
+        WAIT,
+    );
+    // Sent before those two, so it would be on screen by now.
+    assert!(!s.contains("late health report"), "{s}");
+    // `!` leaves out what the same text search finds: whole words, so `/healthz` stays…
+    // …and `health*` is the prefix. The prompt opens holding the current filter.
+    t.keys(&["f"]);
+    t.wait_for(
+        "the prompt with the filter",
+        |s| s.contains("filter: !health"),
+        WAIT,
+    );
+    t.type_text("*");
+    t.keys(&["Enter"]);
+    let s = wait_settled(
+        &t,
+        "the /healthz record hidden by !health*",
+        |s| !s.contains("GET /healthz 200") && s.contains("!health*") && s.contains("order 44"),
+        WAIT,
+    );
+    assert!(!s.contains("health check passed"), "{s}");
     // Esc with no prompt open clears the filter.
     t.keys(&["Escape"]);
-    t.wait_for("the health records back after Esc", both, WAIT);
+    t.wait_for(
+        "the health records back after Esc",
+        |s| both(s) && s.contains("late health report") && s.contains("GET /healthz 200"),
+        WAIT,
+    );
     t.keys(&["q"]);
     assert_eq!(t.wait_exit(WAIT), 0);
 }
@@ -526,46 +588,48 @@ fn q_restores_the_terminal_and_prints_the_exit_line() {
     );
 }
 
-#[test]
-fn sigterm_restores_the_terminal_and_prints_the_exit_line() {
+/// Ends the UI with `kill -SIG` and checks the terminal and the exit line as `q` does.
+fn signal_restores(sig: &str) {
     let home = Home::new();
     let t = ui_with_three_records(&home);
     let pid = t.pid().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    let killed = Command::new("kill")
+        .args([&format!("-{sig}"), pid.as_str()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
     let status = t.wait_exit(WAIT);
-    assert_restored(&t, status, "SIGTERM");
+    assert_restored(&t, status, &format!("SIG{sig}"));
     let s = t.screen();
     assert!(
         s.contains("logtui: 3 records received, 3 stored while the UI ran; the store is"),
-        "{s}"
+        "no exit line after SIG{sig}:\n{s}"
     );
 }
 
 #[test]
+fn sigterm_restores_the_terminal_and_prints_the_exit_line() {
+    signal_restores("TERM");
+}
+
+#[test]
 fn sighup_restores_the_terminal_and_prints_the_exit_line() {
+    signal_restores("HUP");
+}
+
+#[test]
+fn sigint_restores_the_terminal_and_prints_the_exit_line() {
+    signal_restores("INT");
+}
+
+#[test]
+fn ctrl_c_quits_and_restores_the_terminal() {
     let home = Home::new();
     let t = ui_with_three_records(&home);
-    let pid = t.pid().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-HUP", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    t.keys(&["C-c"]);
     let status = t.wait_exit(WAIT);
-    assert_restored(&t, status, "SIGHUP");
-    let s = t.screen();
-    assert!(
-        s.contains("logtui: 3 records received, 3 stored while the UI ran; the store is"),
-        "{s}"
-    );
+    assert_restored(&t, status, "Ctrl-c");
+    assert!(t.screen().contains("logtui: 3 records received"));
 }
 
 #[test]
@@ -617,7 +681,7 @@ fn hostile_text_never_takes_over_the_terminal() {
         "h-bidi \u{202e}desrever\u{202c} end",
         "h-cursor \x1b[?25h\x1b[10;10H end",
         big.as_str(),
-        "h-after-all",
+        "h-after-all \x1b]0;pwned\x07\x1b[2J\x1b[?1049l\u{202e}",
     ];
     emit(&tcp, "INFO", "e2e.hostile", &hostile);
     let s = wait_settled(
@@ -656,7 +720,25 @@ fn hostile_text_never_takes_over_the_terminal() {
     let title_after = t.format("#{pane_title}");
     assert_eq!(title_after, title_before, "the pane's title changed");
     assert!(!title_after.contains("pwned"));
-    // Detail of the selected (last) hostile-ish record, and of the title one, stays escaped too.
+    // The detail of the selected (last) record shows it escaped too.
+    t.keys(&["Enter"]);
+    let s = wait_settled(
+        &t,
+        "the hostile record's detail",
+        |s| s.contains(r"h-after-all \u{1b}]0;pwned\u{7}\u{1b}[2J\u{1b}[?1049l\u{202e}"),
+        WAIT,
+    );
+    assert!(s.contains("record 8 "), "{s}");
+    assert!(t.alternate_on(), "left the alternate screen");
+    assert_eq!(t.format("#{pane_title}"), title_before);
+    t.keys(&["Escape"]);
+    // Waited for: an ESC and a `q` arriving in one read are Alt-q to a terminal program.
+    wait_settled(
+        &t,
+        "the detail closed",
+        |s| !s.contains("record 8 ") && s.contains("│ ? keys"),
+        WAIT,
+    );
     t.keys(&["q"]);
     assert_eq!(t.wait_exit(WAIT), 0);
 }
