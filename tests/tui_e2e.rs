@@ -199,7 +199,8 @@ fn halves(screen: &str, at: usize) -> (String, String) {
     (left, right)
 }
 
-/// Presses `q` and checks the terminal came back as it was and the exit line was printed.
+/// Checks, once the program has ended, that it exited 0 and left the terminal as it found it:
+/// the normal screen, the cursor shown, no mouse reporting, no trace of the UI.
 #[track_caller]
 fn assert_restored(t: &Tty, status: i32, how: &str) {
     assert_eq!(
@@ -843,6 +844,104 @@ fn help_overlay_and_record_detail_open_and_close() {
         WAIT,
     );
     assert_eq!(t.exited(), None);
+    t.keys(&["q"]);
+    assert_eq!(t.wait_exit(WAIT), 0);
+}
+
+/// Errors at start print as a sentence on the normal screen: printed while the UI's
+/// alternate screen was up, they would vanish with it.
+#[track_caller]
+fn assert_reported_before_the_ui(t: &Tty, says: &[&str]) {
+    let status = t.wait_exit(WAIT);
+    let s = t.screen();
+    assert_ne!(status, 0, "{s}");
+    for x in says {
+        assert!(s.contains(x), "the error does not say {x:?}:\n{s}");
+    }
+    assert!(!t.alternate_on());
+    assert!(t.cursor_visible());
+    assert!(!s.contains("? keys"), "{s}");
+}
+
+#[test]
+fn a_taken_port_is_reported_before_the_ui_starts() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let home = Home::new();
+    let t = home.ui(&["--tcp", &addr], 150, 10);
+    assert_reported_before_the_ui(&t, &[&addr, "already in use"]);
+    assert!(
+        !home.db().exists(),
+        "a store was created for a UI that never ran"
+    );
+}
+
+#[test]
+fn a_missing_store_is_reported_before_view_starts() {
+    let home = Home::new();
+    let t = home.view(&home.db(), 150, 10);
+    assert_reported_before_the_ui(&t, &["cannot view the store", "does not exist"]);
+    assert!(!home.db().exists(), "view created the store it was to read");
+}
+
+/// A mouse event as an xterm in SGR mode (which the UI turns on) reports it: button `b`
+/// at 1-based column `x`, row `y`, pressed then released.
+fn mouse(t: &Tty, b: u8, x: u16, y: u16) {
+    t.type_text(&format!("\x1b[<{b};{x};{y}M\x1b[<{b};{x};{y}m"));
+}
+
+#[test]
+fn a_click_focuses_a_pane_and_the_wheel_scrolls_back() {
+    let home = Home::new();
+    let (cols, rows) = (100u16, 12u16);
+    let t = home.ui(&[], cols, rows);
+    let tcp = listener(&t, "tcp");
+    let lines: Vec<String> = (1..=30).map(|i| format!("wheel row {i:02}")).collect();
+    let lines: Vec<&str> = lines.iter().map(|s| s.as_str()).collect();
+    emit(&tcp, "INFO", "e2e.mouse", &lines);
+    t.wait_for("the newest row", |s| s.contains("wheel row 30"), WAIT);
+    // The wheel over the pane scrolls it back: it stops following, and says so.
+    mouse(&t, 64, 20, 5);
+    wait_settled(
+        &t,
+        "the pane scrolled back by the wheel",
+        |s| s.contains("scrolled back") && s.contains("wheel row 30"),
+        WAIT,
+    );
+    t.keys(&["G"]);
+    wait_settled(
+        &t,
+        "following again after G",
+        |s| !s.contains("scrolled back") && s.contains("wheel row 30"),
+        WAIT,
+    );
+    // Split: the new right pane has the focus; a click on the left pane takes it there.
+    t.keys(&["C"]);
+    t.keys(&["|"]);
+    t.wait_for(
+        "two panes",
+        |s| {
+            s.lines()
+                .next()
+                .is_some_and(|l| l.matches('┌').count() == 2)
+        },
+        WAIT,
+    );
+    mouse(&t, 0, 10, 4);
+    t.keys(&["5"]);
+    let at = cols as usize / 2;
+    wait_settled(
+        &t,
+        "the clicked left pane narrowed by 5, the right one not",
+        |s| {
+            let (l, r) = halves(s, at);
+            l.contains("level≥CRITICAL")
+                && !l.contains("wheel row")
+                && r.contains("wheel row 30")
+                && !r.contains("level≥")
+        },
+        WAIT,
+    );
     t.keys(&["q"]);
     assert_eq!(t.wait_exit(WAIT), 0);
 }
