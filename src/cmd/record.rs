@@ -528,9 +528,12 @@ const STOP_GRACE: Duration = Duration::from_secs(1);
 
 /// The per-source summary `record` prints on stderr when it stops.
 pub fn print_summary(stats: &Stats) {
-    eprintln!("logtui: summary");
+    // Written, not `eprintln!`ed: after the UI's terminal hung up, stderr may be gone, and
+    // a panic there would lose the recorder's last flush.
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "logtui: summary");
     for line in stats.summary_lines() {
-        eprintln!("  {line}");
+        let _ = writeln!(err, "  {line}");
     }
 }
 

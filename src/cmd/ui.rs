@@ -63,8 +63,12 @@ fn app_parts(cfg: &Config) -> Result<(KeyMap, Themes, bool, TimeMode)> {
     Ok((keys, themes, colour, cfg.ui.time))
 }
 
+/// Records received from senders and stored, leaving out logtui's own (alerts).
 fn received_stored(stats: &crate::stats::Stats) -> (u64, u64) {
-    SourceKind::ALL.iter().fold((0, 0), |(r, s), k| {
+    let senders = SourceKind::ALL
+        .iter()
+        .filter(|k| **k != SourceKind::Internal);
+    senders.fold((0, 0), |(r, s), k| {
         let c = stats.snapshot(*k);
         (r + c.received, s + c.stored)
     })
@@ -134,13 +138,13 @@ pub fn run(mut cfg: Config, mode: Mode) -> Result<()> {
     let stats = recorder.stats.clone();
     let stopped = rt.block_on(recorder.stop(drain));
     for line in tui::log::Ring::drain() {
-        eprintln!("logtui: {line}");
+        say(&format!("logtui: {line}"));
     }
     let (received, stored) = received_stored(&stats);
-    eprintln!(
+    say(&format!(
         "logtui: {received} records received, {stored} stored while the UI ran; the store is {}",
         cfg.db.display()
-    );
+    ));
     let stopped = stopped?;
     if received != stored || matches!(stopped, Stopped::LeftBehind) {
         print_summary(&stats);
@@ -180,10 +184,17 @@ pub fn view(cfg: Config) -> Result<()> {
     let shown = tui::run(app, &sub, &stop);
     follower.stop();
     for line in tui::log::Ring::drain() {
-        eprintln!("logtui: {line}");
+        say(&format!("logtui: {line}"));
     }
-    eprintln!("logtui: viewed {}", cfg.db.display());
+    say(&format!("logtui: viewed {}", cfg.db.display()));
     shown.map_err(|e| anyhow!(e))
+}
+
+/// One line on stderr, if it is still there: after the terminal hung up it may not be, and
+/// `eprintln!` would panic before the recorder's last flush.
+fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
 /// A watcher on the user's theme folder, when there is one; a watcher that cannot start

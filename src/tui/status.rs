@@ -65,6 +65,7 @@ impl StatusBar {
         match &self.feeding {
             Feeding::Live { stats, .. } => SourceKind::ALL
                 .iter()
+                .filter(|k| **k != SourceKind::Internal)
                 .map(|k| stats.snapshot(*k).stored)
                 .sum(),
             Feeding::View { .. } => self.seen,
@@ -109,7 +110,11 @@ impl StatusBar {
                 }
                 spans.push(Span::styled(parts.join(" · "), theme.status));
                 let (mut stored, mut dropped, mut rejected) = (0, 0, 0);
-                for k in SourceKind::ALL {
+                // Senders' records: logtui's own (alerts) are not traffic.
+                for k in SourceKind::ALL
+                    .into_iter()
+                    .filter(|k| *k != SourceKind::Internal)
+                {
                     let c = stats.snapshot(k);
                     stored += c.stored;
                     dropped += c.dropped;
