@@ -9,6 +9,7 @@ pub mod keymap;
 pub mod layout;
 pub mod log;
 pub mod pane;
+pub mod picker;
 pub mod prompt;
 pub mod reader;
 pub mod sgr;

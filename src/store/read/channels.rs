@@ -92,6 +92,11 @@ impl Timeline {
         }
     }
 
+    /// The buckets kept and their counts, oldest first.
+    pub fn entries(&self) -> impl Iterator<Item = (i64, u32)> + '_ {
+        self.buckets.iter().copied()
+    }
+
     fn merge(&mut self, other: &Timeline) {
         for &(b, n) in &other.buckets {
             self.add(b, n);
@@ -407,10 +412,12 @@ pub struct ScanStep {
 /// covers, and (their difference) an estimate of its size for progress.
 pub fn id_span(conn: &Connection) -> Result<Option<(i64, i64)>, StoreError> {
     conn.query_row("SELECT min(id), max(id) FROM records", [], |r| {
-        Ok(match (r.get::<_, Option<i64>>(0)?, r.get::<_, Option<i64>>(1)?) {
-            (Some(a), Some(b)) => Some((a, b)),
-            _ => None,
-        })
+        Ok(
+            match (r.get::<_, Option<i64>>(0)?, r.get::<_, Option<i64>>(1)?) {
+                (Some(a), Some(b)) => Some((a, b)),
+                _ => None,
+            },
+        )
     })
     .map_err(on(conn, "read the id span"))
 }
@@ -443,7 +450,12 @@ pub fn channels_since(
         let mut read = |row: &rusqlite::Row<'_>| -> rusqlite::Result<()> {
             let text = |i: usize| -> rusqlite::Result<&str> {
                 // Only logtui writes these; a non-text value (made by hand) reads as empty.
-                Ok(row.get_ref(i)?.as_str_or_null().ok().flatten().unwrap_or(""))
+                Ok(row
+                    .get_ref(i)?
+                    .as_str_or_null()
+                    .ok()
+                    .flatten()
+                    .unwrap_or(""))
             };
             let opt = |i: usize| -> rusqlite::Result<Option<&str>> {
                 Ok(row.get_ref(i)?.as_str_or_null().ok().flatten())
@@ -487,7 +499,10 @@ mod tests {
     #[test]
     fn counts_warnings_and_errors_apart() {
         let mut t = ChannelTable::default();
-        for (i, l) in [DEBUG, INFO, WARNING, 35, ERROR, CRITICAL].into_iter().enumerate() {
+        for (i, l) in [DEBUG, INFO, WARNING, 35, ERROR, CRITICAL]
+            .into_iter()
+            .enumerate()
+        {
             t.add(&rec("app", l, None), i as i64 + 1);
         }
         let s = t.get(ChannelKind::Logger, "app").unwrap();
@@ -551,7 +566,11 @@ mod tests {
     fn merged_halves_equal_the_whole() {
         let recs: Vec<Record> = (0..200)
             .map(|i| {
-                let mut r = rec(["a", "a.b", "c"][i % 3], [INFO, WARNING, ERROR][i % 4 % 3], None);
+                let mut r = rec(
+                    ["a", "a.b", "c"][i % 3],
+                    [INFO, WARNING, ERROR][i % 4 % 3],
+                    None,
+                );
                 r.job = (i % 5 == 0).then(|| format!("j{}", i % 7));
                 r.created = 1000.0 + i as f64;
                 r.process = Some(i as i64);
@@ -571,7 +590,10 @@ mod tests {
                 assert_eq!(Some(s), b.get(k, v), "{k:?} {v}");
             }
         }
-        assert_eq!(whole.get(ChannelKind::Origin, "127.0.0.1:1").unwrap().pid, Some(199));
+        assert_eq!(
+            whole.get(ChannelKind::Origin, "127.0.0.1:1").unwrap().pid,
+            Some(199)
+        );
     }
 
     #[test]
