@@ -193,7 +193,7 @@ impl App {
                     };
                     let focus = self.focus;
                     if let Some(p) = self.panes.iter_mut().find(|p| p.id == focus) {
-                        p.set_scope(&mut ctx, scope);
+                        p.set_scope(&mut ctx, *scope);
                     }
                 }
             }

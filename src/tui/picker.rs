@@ -91,7 +91,7 @@ enum ScanMsg {
         estimate: u64,
     },
     Page {
-        table: ChannelTable,
+        table: Box<ChannelTable>,
         rows: u64,
     },
     Done,
@@ -163,7 +163,7 @@ fn scan(path: &Path, after: i64, tx: &SyncSender<ScanMsg>, stop: &AtomicBool) {
                 at = step.last_id;
                 if tx
                     .send(ScanMsg::Page {
-                        table,
+                        table: Box::new(table),
                         rows: step.rows,
                     })
                     .is_err()
@@ -190,6 +190,8 @@ pub struct Channels {
     /// said where it stops (rows wait in `early`).
     gate: Option<i64>,
     early: Vec<EarlyRow>,
+    /// The highest `until` a scan has announced: rows up to it are the scans' to count.
+    covered: i64,
     /// The highest id counted from the feed.
     feed_high: i64,
     /// Rows that may be missing from the counts (the early buffer overflowed, too many
@@ -207,6 +209,7 @@ impl Channels {
             scans: Vec::new(),
             gate: None,
             early: Vec::new(),
+            covered: 0,
             feed_high: 0,
             lost: 0,
             error: None,
@@ -224,7 +227,7 @@ impl Channels {
             Err(e) => {
                 self.error = Some(e);
                 // Without a scan the feed alone counts, from here on.
-                self.gate = Some(self.gate.unwrap_or(after).max(after));
+                self.gate = Some(self.covered.max(self.feed_high));
             }
         }
     }
@@ -314,6 +317,7 @@ impl Channels {
         }
         if let Some(u) = gate {
             self.gate = Some(u);
+            self.covered = self.covered.max(u);
             for r in std::mem::take(&mut self.early) {
                 if r.id > u {
                     self.table.add_row(&r.row());
@@ -323,9 +327,13 @@ impl Channels {
         }
         // A scan whose `until` never came (it failed at once) leaves the gate open.
         if self.gate.is_none() && self.scans.last().is_some_and(|j| j.done) {
-            self.gate = Some(self.feed_high);
+            let from = self.covered.max(self.feed_high);
+            self.gate = Some(from);
             for r in std::mem::take(&mut self.early) {
-                self.table.add_row(&r.row());
+                if r.id > from {
+                    self.table.add_row(&r.row());
+                    self.feed_high = self.feed_high.max(r.id);
+                }
             }
         }
         self.scans.retain(|j| !j.done);
@@ -451,7 +459,7 @@ pub enum PickerOutcome {
     Open,
     Closed,
     /// Point the focused pane at this.
-    Apply(Scope),
+    Apply(Box<Scope>),
 }
 
 pub struct Picker {
@@ -699,7 +707,7 @@ impl Picker {
                         } else {
                             scope_for(&self.chosen)
                         };
-                        return PickerOutcome::Apply(scope);
+                        return PickerOutcome::Apply(Box::new(scope));
                     }
                     KeyCode::Up => self.move_by(-1),
                     KeyCode::Down => self.move_by(1),
@@ -1122,6 +1130,7 @@ mod tests {
             scans: Vec::new(),
             gate: Some(0),
             early: Vec::new(),
+            covered: 0,
             feed_high: 0,
             lost: 0,
             error: None,
