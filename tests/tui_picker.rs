@@ -341,3 +341,72 @@ fn the_picker_draws_a_tree_with_counts_and_timelines() {
         .unwrap();
     insta::assert_snapshot!("picker_query", screen(&term));
 }
+
+#[test]
+fn c_in_the_app_opens_the_picker_and_enter_scopes_the_focused_pane() {
+    use logtui::tui::App;
+    use logtui::tui::keymap::KeyMap;
+    use logtui::tui::status::{Feeding, StatusBar};
+    use logtui::tui::theme::Themes;
+    let h = store_with((0..120).map(varied).collect());
+    let reader = Reader::open(&h.path).unwrap();
+    let status = StatusBar::new(
+        Feeding::View {
+            how: "test",
+            last_change: None,
+        },
+        h.path.display().to_string(),
+    );
+    let mut app = App::new(
+        KeyMap::default(),
+        Themes::load(None, true).0,
+        false,
+        logtui::config::TimeMode::Utc,
+        status,
+        reader,
+    );
+    let mut term = Terminal::new(TestBackend::new(120, 30)).unwrap();
+    app.on_event(key(KeyCode::Char('c')));
+    // The picker opens at once and fills in as its scan counts the store.
+    let start = Instant::now();
+    loop {
+        app.on_replies();
+        term.draw(|f| app.draw(f)).unwrap();
+        if screen(&term).contains("job job-3") && screen(&term).contains("channels: 120 records") {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{}",
+            screen(&term)
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    for c in "job-3".chars() {
+        app.on_event(key(KeyCode::Char(c)));
+    }
+    app.on_event(key(KeyCode::Enter));
+    assert_eq!(
+        app.focused().unwrap().filter().job.as_deref(),
+        Some("job-3")
+    );
+    let start = Instant::now();
+    loop {
+        app.on_replies();
+        term.draw(|f| app.draw(f)).unwrap();
+        let s = screen(&term);
+        if s.contains("job:job-3") && !s.contains("reading…") {
+            assert!(!s.contains("channels:"), "the picker closed");
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "{s}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // Esc on a reopened picker leaves the scope alone.
+    app.on_event(key(KeyCode::Char('c')));
+    app.on_event(key(KeyCode::Esc));
+    assert_eq!(
+        app.focused().unwrap().filter().job.as_deref(),
+        Some("job-3")
+    );
+}

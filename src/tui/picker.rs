@@ -20,6 +20,7 @@ use super::theme::Theme;
 use crate::record::SourceKind;
 use crate::store::read::channels::{
     ChannelKind, ChannelRow, ChannelStats, ChannelTable, SCAN_PAGE, channels_since, id_span,
+    logger_nodes,
 };
 use crate::store::{self, CommittedBatch, Filter};
 use crossterm::event::{Event, KeyCode, KeyEventKind, KeyModifiers};
@@ -474,6 +475,8 @@ pub struct Picker {
     cursor: usize,
     top: usize,
     chosen: Vec<Choice>,
+    /// Logger nodes whose children the tree hides (Left folds, Right unfolds).
+    folded: std::collections::HashSet<String>,
     matcher: Matcher,
     buf: Vec<char>,
     pub work: Work,
@@ -493,6 +496,7 @@ impl Picker {
             cursor: 0,
             top: 0,
             chosen: Vec::new(),
+            folded: Default::default(),
             matcher: Matcher::new(Config::DEFAULT),
             buf: Vec::new(),
             work: Work::default(),
@@ -629,7 +633,16 @@ impl Picker {
     fn refilter(&mut self, full: bool) {
         let q = self.input.value().to_owned();
         if q.trim().is_empty() {
-            self.shown = (0..self.entries.len() as u32).collect();
+            let hidden = |e: &Entry| match &e.choice {
+                // Bounded: at most MAX_TREE_DEPTH ancestors each.
+                Choice::Logger(l) if !self.folded.is_empty() => {
+                    logger_nodes(l).any(|a| a.len() < l.len() && self.folded.contains(a))
+                }
+                _ => false,
+            };
+            self.shown = (0..self.entries.len() as u32)
+                .filter(|&i| self.entries.get(i as usize).is_some_and(|e| !hidden(e)))
+                .collect();
         } else {
             let pattern = Pattern::parse(&q, CaseMatching::Smart, Normalization::Smart);
             let narrowing =
@@ -664,6 +677,28 @@ impl Picker {
         self.shown
             .get(self.cursor)
             .and_then(|&i| self.entries.get(i as usize))
+    }
+
+    /// Folds (or unfolds) the logger node under the cursor, in the tree (an empty query).
+    fn fold(&mut self, fold: bool) {
+        let Some(Choice::Logger(l)) = self.current().map(|e| e.choice.clone()) else {
+            return;
+        };
+        let changed = if fold {
+            self.folded.insert(l.clone())
+        } else {
+            self.folded.remove(&l)
+        };
+        if changed {
+            self.refilter(true);
+            if let Some(pos) = self.shown.iter().position(|&i| {
+                self.entries
+                    .get(i as usize)
+                    .is_some_and(|e| e.choice == Choice::Logger(l.clone()))
+            }) {
+                self.cursor = pos;
+            }
+        }
     }
 
     fn move_by(&mut self, d: isize) {
@@ -716,6 +751,9 @@ impl Picker {
                     KeyCode::PageUp => self.move_by(-page),
                     KeyCode::PageDown => self.move_by(page),
                     KeyCode::Char(' ') => self.toggle(),
+                    KeyCode::Left | KeyCode::Right if self.input.value().trim().is_empty() => {
+                        self.fold(k.code == KeyCode::Left);
+                    }
                     _ => self.edit(ev),
                 }
             }
@@ -789,7 +827,9 @@ impl Picker {
                 w.saturating_sub(4) as usize,
                 theme.title,
             )))
-            .title_bottom(" type to search · ↑↓ move · Space choose · Enter show · Esc close ");
+            .title_bottom(
+                " type to search · ↑↓ move · ←→ fold · Space choose · Enter show · Esc close ",
+            );
         let inner = block.inner(r);
         f.render_widget(Clear, r);
         f.render_widget(block, r);
@@ -863,6 +903,9 @@ impl Picker {
                 None => {
                     let indent = "  ".repeat(usize::from(e.depth).min(name_w / 4));
                     let shown = match e.choice {
+                        Choice::Logger(ref l) if self.folded.contains(l) => {
+                            format!("{indent}{} ▸", e.leaf)
+                        }
                         Choice::Logger(_) => format!("{indent}{}", e.leaf),
                         _ => e.text.clone(),
                     };
@@ -1214,6 +1257,31 @@ mod tests {
         assert!(scope.filter.job.is_some());
         assert!(scope.label.unwrap().contains("logger app.db"));
         assert_eq!(p.on_event(&key(KeyCode::Esc), &ch), PickerOutcome::Closed);
+    }
+
+    #[test]
+    fn left_folds_a_subtree_and_right_unfolds_it() {
+        let ch = model(&[("app.db.pool", None, INFO), ("apps", None, INFO)]);
+        let mut p = Picker::new(&ch);
+        let loggers = |p: &Picker| {
+            p.shown_labels()
+                .into_iter()
+                .filter(|l| l.starts_with("logger "))
+                .count()
+        };
+        assert_eq!(loggers(&p), 4);
+        let at = p
+            .shown_labels()
+            .iter()
+            .position(|l| l == "logger app")
+            .unwrap();
+        p.move_by(at as isize);
+        p.on_event(&key(KeyCode::Left), &ch);
+        assert_eq!(loggers(&p), 2, "{:?}", p.shown_labels());
+        // The folded node is still the one under the cursor, and still a choice.
+        assert_eq!(p.current().unwrap().choice, Choice::Logger("app".into()));
+        p.on_event(&key(KeyCode::Right), &ch);
+        assert_eq!(loggers(&p), 4);
     }
 
     #[test]
