@@ -5,8 +5,9 @@
 //! so the picker's numbers are the same whichever path a record took. A full `GROUP BY` over
 //! millions of rows would stall; [`channels_since`] reads bounded pages of the rowid instead,
 //! so a caller builds the table progressively and then keeps it current from the feed.
-//! Memory is bounded: at most [`MAX_VALUES_PER_KIND`] values per kind (the records of values
-//! left out are counted), at most [`BUCKETS`] timeline buckets per value, and at most
+//! Memory is bounded: at most [`MAX_VALUES_PER_KIND`] values per kind, each at most
+//! [`MAX_VALUE_BYTES`] and [`MAX_VALUE_BYTES_TOTAL`] in all (the records of values left out
+//! are counted), at most [`BUCKETS`] timeline buckets per value, and at most
 //! [`MAX_TREE_DEPTH`] levels of the logger tree.
 
 use crate::record::{ERROR, Record, SourceKind, WARNING};
@@ -48,6 +49,14 @@ impl ChannelKind {
 /// no context, so jobs grow with the store; 100,000 rows of about 150 bytes each is 15 MB, a
 /// bounded share of the UI's 100 MB, and far more than a person scrolls through.
 pub const MAX_VALUES_PER_KIND: usize = 100_000;
+
+/// The longest value kept, in bytes: a row names a channel a person picks, and a stranger's
+/// megabyte-long job id must not be held 100,000 times. Longer values are left out (counted).
+pub const MAX_VALUE_BYTES: usize = 1024;
+
+/// The bytes of values one table keeps, all kinds together: with [`MAX_VALUES_PER_KIND`]
+/// this bounds the table (and the picker's rows, which copy the values) whatever is sent.
+pub const MAX_VALUE_BYTES_TOTAL: usize = 8 << 20;
 
 /// Logger tree levels kept: a name with more dots counts towards its ancestor at this depth
 /// (whose subtree holds it), so a stranger's 10,000-dot name costs 12 updates, not 10,000.
@@ -265,6 +274,8 @@ pub struct ChannelTable {
     /// Records not counted under a value of each kind because the kind was full.
     left_out: [u64; 4],
     cap: usize,
+    /// Bytes of the values kept, against [`MAX_VALUE_BYTES_TOTAL`].
+    key_bytes: usize,
     /// Bumped whenever a value is added, so a view knows when its row list is stale.
     keys_gen: u64,
     rows: u64,
@@ -284,6 +295,7 @@ impl ChannelTable {
             maps: Default::default(),
             left_out: [0; 4],
             cap,
+            key_bytes: 0,
             keys_gen: 0,
             rows: 0,
             max_id: None,
@@ -318,10 +330,11 @@ impl ChannelTable {
             Self::count(kind, st, r, bucket);
             return;
         }
-        if self.maps[k].len() >= self.cap {
+        if !self.room_for(k, value) {
             self.left_out[k] += 1;
             return;
         }
+        self.key_bytes += value.len();
         self.keys_gen += 1;
         let st = self.maps[k]
             .entry(value.to_owned())
@@ -348,14 +361,22 @@ impl ChannelTable {
             for (v, st) in &other.maps[k] {
                 if let Some(mine) = self.maps[k].get_mut(v) {
                     mine.merge(st);
-                } else if self.maps[k].len() >= self.cap {
+                } else if !self.room_for(k, v) {
                     self.left_out[k] += st.total;
                 } else {
+                    self.key_bytes += v.len();
                     self.keys_gen += 1;
                     self.maps[k].insert(v.clone(), st.clone());
                 }
             }
         }
+    }
+
+    /// Whether a new value may be kept under kind `k`.
+    fn room_for(&self, k: usize, value: &str) -> bool {
+        self.maps[k].len() < self.cap
+            && value.len() <= MAX_VALUE_BYTES
+            && self.key_bytes + value.len() <= MAX_VALUE_BYTES_TOTAL
     }
 
     pub fn get(&self, kind: ChannelKind, value: &str) -> Option<&ChannelStats> {
@@ -560,6 +581,26 @@ mod tests {
         u.merge(&extra);
         assert_eq!(u.len(ChannelKind::Job), 3);
         assert_eq!(u.left_out(ChannelKind::Job), 8);
+        // A value too long to keep is left out too; its shorter ancestors still count.
+        let mut t = ChannelTable::default();
+        let long = format!("a.{}", "x".repeat(MAX_VALUE_BYTES));
+        t.add(&rec(&long, INFO, Some(&"j".repeat(MAX_VALUE_BYTES + 1))), 1);
+        assert_eq!(t.len(ChannelKind::Job), 0);
+        assert_eq!(t.left_out(ChannelKind::Job), 1);
+        assert_eq!(t.get(ChannelKind::Logger, "a").unwrap().total, 1);
+        assert_eq!(t.left_out(ChannelKind::Logger), 1);
+    }
+
+    #[test]
+    fn value_bytes_are_bounded_in_total() {
+        let mut t = ChannelTable::default();
+        let n = MAX_VALUE_BYTES_TOTAL / MAX_VALUE_BYTES + 10;
+        for i in 0..n {
+            let job = format!("{i:0>width$}", width = MAX_VALUE_BYTES);
+            t.add(&rec("app", INFO, Some(&job)), i as i64);
+        }
+        assert!(t.len(ChannelKind::Job) < n);
+        assert!(t.left_out(ChannelKind::Job) >= 10);
     }
 
     #[test]
