@@ -6,6 +6,7 @@ use super::help::Help;
 use super::keymap::{Action, KeyMap};
 use super::layout::Splits;
 use super::pane::{DrawCtx, HIST_BIT, Pane, Scope};
+use super::picker::{Channels, Picker, PickerOutcome};
 use super::prompt::{Prompt, PromptKind, PromptOutcome};
 use super::reader::{PaneId, Reader};
 use super::status::StatusBar;
@@ -20,6 +21,7 @@ use std::io::Write;
 enum Popup {
     Help(Help),
     Detail(Box<Detail>),
+    Picker(Box<Picker>),
 }
 
 pub struct App {
@@ -31,6 +33,8 @@ pub struct App {
     rects: Vec<(PaneId, Rect)>,
     popup: Option<Popup>,
     prompt: Option<Prompt>,
+    /// The channel picker's counts: made when it first opens, then kept current by the feed.
+    channels: Option<Channels>,
     pub keys: KeyMap,
     pub themes: Themes,
     pub colour: bool,
@@ -62,6 +66,7 @@ impl App {
             rects: Vec::new(),
             popup: None,
             prompt: None,
+            channels: None,
             keys,
             themes,
             colour,
@@ -102,12 +107,18 @@ impl App {
             match item {
                 FeedItem::Batch(b) => {
                     self.status.saw(b.rows.len() as u64);
+                    if let Some(c) = &mut self.channels {
+                        c.on_batch(&b);
+                    }
                     for p in &mut self.panes {
                         p.on_batch(&b);
                     }
                 }
                 FeedItem::Missed { .. } => {
                     self.status.missed = sub.missed();
+                    if let Some(c) = &mut self.channels {
+                        c.on_missed();
+                    }
                     let mut ctx = Ctx {
                         reader: &self.reader,
                         time_step: self.time_step,
@@ -139,6 +150,9 @@ impl App {
     /// Hands the reader's answers to the panes (and the detail view) that asked.
     pub fn on_replies(&mut self) -> bool {
         let mut any = false;
+        if let Some(c) = &mut self.channels {
+            any |= c.poll() && matches!(self.popup, Some(Popup::Picker(_)));
+        }
         while let Some(r) = self.reader.try_recv() {
             any = true;
             if r.pane == DETAIL_PANE {
@@ -189,6 +203,24 @@ impl App {
             }
             return;
         }
+        if let (Some(Popup::Picker(p)), Some(ch)) = (&mut self.popup, &self.channels) {
+            match p.on_event(&ev, ch) {
+                PickerOutcome::Open => {}
+                PickerOutcome::Closed => self.popup = None,
+                PickerOutcome::Apply(scope) => {
+                    self.popup = None;
+                    let mut ctx = Ctx {
+                        reader: &self.reader,
+                        time_step: self.time_step,
+                    };
+                    let focus = self.focus;
+                    if let Some(p) = self.panes.iter_mut().find(|p| p.id == focus) {
+                        p.set_scope(&mut ctx, *scope);
+                    }
+                }
+            }
+            return;
+        }
         match ev {
             Event::Key(k) if k.kind == KeyEventKind::Press => {
                 let a = self.keys.action(&k);
@@ -207,6 +239,7 @@ impl App {
                 }
                 return;
             }
+            Some(Popup::Picker(_)) => return, // Its keys are read raw in `on_event`.
             Some(Popup::Detail(d)) => {
                 if a == Some(Action::Copy) {
                     let (id, rec) = (d.id(), d.record().clone());
@@ -301,9 +334,12 @@ impl App {
                     self.copy(row.id, &row.rec);
                 }
             }
-            Action::Picker => self
-                .status
-                .flash("the channel picker is not built yet; use f with logger:, job:, origin:"),
+            Action::Picker => {
+                let ch = self
+                    .channels
+                    .get_or_insert_with(|| Channels::start(self.reader.path()));
+                self.popup = Some(Popup::Picker(Box::new(Picker::new(ch))));
+            }
             _ => {
                 let mut ctx = Ctx {
                     reader: &self.reader,
@@ -401,9 +437,14 @@ impl App {
             Some(p) => p.draw(f, bottom, theme),
             None => self.status.draw(f, bottom, theme),
         }
-        match &self.popup {
+        match &mut self.popup {
             Some(Popup::Help(h)) => h.draw(f, main, theme),
             Some(Popup::Detail(d)) => d.draw(f, main, theme, self.colour),
+            Some(Popup::Picker(p)) => {
+                if let Some(ch) = &self.channels {
+                    p.draw(f, main, theme, ch, now);
+                }
+            }
             None => {}
         }
     }

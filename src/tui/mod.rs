@@ -11,6 +11,7 @@ pub mod keymap;
 pub mod layout;
 pub mod log;
 pub mod pane;
+pub mod picker;
 pub mod prompt;
 pub mod reader;
 pub mod sgr;

@@ -87,6 +87,8 @@ pub struct Reader {
     shared: Arc<(Mutex<Shared>, std::sync::Condvar)>,
     interrupt: Arc<Mutex<Option<rusqlite::InterruptHandle>>>,
     replies: Receiver<Reply>,
+    /// The store it reads, for components that open their own connection (the picker's scan).
+    path: std::path::PathBuf,
 }
 
 /// The most rows one request may ask for: a pane holds a few screens, and a page is bounded
@@ -117,6 +119,7 @@ impl Reader {
             shared,
             interrupt,
             replies,
+            path: path.to_owned(),
         })
     }
 
@@ -134,6 +137,11 @@ impl Reader {
         }
         s.queue.push_back(req);
         cv.notify_one();
+    }
+
+    /// The store this reader reads.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// A reply, if one is ready.
