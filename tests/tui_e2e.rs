@@ -1038,3 +1038,101 @@ fn the_ui_exits_when_its_terminal_goes_away() {
         }
     );
 }
+
+/// Sends `lines` (`LEVEL MESSAGE`) from CPython's SocketHandler as `logger`, with `job`.
+#[track_caller]
+fn python_send(py: &Path, tcp: &str, logger: &str, job: Option<&str>, lines: &[&str]) {
+    let mut cmd = Command::new(py);
+    cmd.arg(manifest_path("tests/python/ui_send.py"))
+        .args(["tcp", tcp, logger])
+        .args(job)
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("run python3");
+    {
+        let mut stdin = child.stdin.take().unwrap();
+        for l in lines {
+            writeln!(stdin, "{l}").unwrap();
+        }
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "the sender failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn the_picker_narrows_a_pane_to_one_job_and_to_a_logger_subtree() {
+    let py = Path::new("python3");
+    let Some(py) = python_or_skip(runs(py).then_some(py), "a CPython (python3)") else {
+        return;
+    };
+    let home = Home::new();
+    let t = home.ui(&[], 160, 30);
+    let tcp = listener(&t, "tcp");
+    python_send(
+        py,
+        &tcp,
+        "shop.db",
+        Some("nightly-7"),
+        &["INFO db vacuum amber"],
+    );
+    python_send(
+        py,
+        &tcp,
+        "shop.db.pool",
+        None,
+        &["WARNING pool nearly full cobalt"],
+    );
+    python_send(
+        py,
+        &tcp,
+        "shop.web",
+        Some("hourly-3"),
+        &["INFO page served jade"],
+    );
+    python_send(py, &tcp, "other", None, &["ERROR elsewhere onyx"]);
+    let all = ["amber", "cobalt", "jade", "onyx"];
+    t.wait_for("every record", |s| all.iter().all(|w| s.contains(w)), WAIT);
+
+    // One job: only its record stays.
+    t.keys(&["c"]);
+    t.wait_for("the picker", |s| s.contains("channels"), WAIT);
+    t.type_text("nightly");
+    t.wait_for("the job row first", |s| s.contains("job nightly-7"), WAIT);
+    t.keys(&["Enter"]);
+    let s = wait_settled(
+        &t,
+        "the pane narrowed to job nightly-7",
+        |s| {
+            s.contains("amber")
+                && !s.contains("cobalt")
+                && !s.contains("jade")
+                && !s.contains("onyx")
+        },
+        WAIT,
+    );
+    assert!(s.contains("nightly-7"), "the title names the job:\n{s}");
+
+    // A logger subtree: shop.db and shop.db.pool, not shop.web nor other.
+    t.keys(&["c"]);
+    t.wait_for("the picker again", |s| s.contains("channels"), WAIT);
+    t.type_text("shop.db");
+    t.wait_for("the logger row", |s| s.contains("logger shop.db"), WAIT);
+    t.keys(&["Enter"]);
+    wait_settled(
+        &t,
+        "the pane narrowed to the shop.db subtree",
+        |s| {
+            s.contains("amber")
+                && s.contains("cobalt")
+                && !s.contains("jade")
+                && !s.contains("onyx")
+        },
+        WAIT,
+    );
+    t.keys(&["q"]);
+    assert_eq!(t.wait_exit(WAIT), 0);
+}

@@ -218,6 +218,12 @@ impl Recorder {
         })
     }
 
+    /// A handle on the queue to the store, for records logtui makes itself (its own log under
+    /// the UI). Drop it before [`Recorder::stop`]: the writer ends when the last handle goes.
+    pub fn intake(&self) -> Intake {
+        self.intake.clone()
+    }
+
     /// What listens, as the "listening on" line names it: `tcp 127.0.0.1:9020`, `udp …`.
     pub fn listening(&self) -> &[String] {
         &self.listening

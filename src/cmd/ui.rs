@@ -15,6 +15,8 @@ use crate::tui::status::{Feeding, StatusBar};
 use crate::tui::theme::{Themes, user_theme_dir};
 use crate::tui::{self, App, TimeMode};
 use anyhow::{Context, Result, anyhow};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// Which UI `run` opens.
@@ -127,6 +129,10 @@ pub fn run(mut cfg: Config, mode: Mode) -> Result<()> {
         cfg.db.display().to_string(),
     );
     let stop = tui::terminal::watch_signals().context("cannot watch signals")?;
+    // logtui's own log goes into the store while the UI runs, not onto the screen.
+    let log_done = Arc::new(AtomicBool::new(false));
+    let log_thread = tui::log::to_store(recorder.intake(), log_done.clone())
+        .context("cannot start the log thread")?;
     let mut app = App::new(keys, themes, colour, time, status, reader);
     app.theme_watch = theme_watcher();
     let shown = tui::run(app, &sub, &stop);
@@ -134,6 +140,8 @@ pub fn run(mut cfg: Config, mode: Mode) -> Result<()> {
     if let Some(g) = generator {
         g.stop();
     }
+    log_done.store(true, Ordering::SeqCst);
+    let _ = log_thread.join();
     let drain = Duration::try_from_secs_f64(cfg.record.drain_timeout).unwrap_or(Duration::ZERO);
     let stats = recorder.stats.clone();
     let stopped = rt.block_on(recorder.stop(drain));
