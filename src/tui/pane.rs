@@ -674,6 +674,30 @@ impl Pane {
     pub fn on_batch(&mut self, b: &CommittedBatch) {
         let tail_pending = matches!(self.pending, Some(Want::Tail));
         let now = record::now_epoch();
+        if self.follow && self.at_tail && self.pending.is_none() {
+            // Following: only the newest `capacity` matches can stay in the window, so only
+            // those are copied (at 100,000 records a second, the rest would be copied to be
+            // dropped at once). Every match is still counted in the histogram.
+            let cap = self.capacity();
+            let last = self.rows.back().map_or(i64::MIN, |r| r.id);
+            let mut keep = Vec::new();
+            for (id, rec) in b.rows.iter().rev() {
+                if *id <= last || !self.compiled.matches(*id, rec) {
+                    continue;
+                }
+                self.hist.add(rec.created, rec.level, now);
+                if keep.len() < cap {
+                    keep.push((*id, rec));
+                }
+            }
+            for (id, rec) in keep.into_iter().rev() {
+                self.push_live(Row {
+                    id,
+                    rec: rec.clone(),
+                });
+            }
+            return;
+        }
         for (id, rec) in &b.rows {
             if !self.compiled.matches(*id, rec) {
                 continue;
