@@ -42,7 +42,20 @@ fn run(cli: Cli) -> Result<()> {
         cfg.db = db.clone();
     }
     match &cli.command {
-        None => cli.record.apply(&mut cfg),
+        None => {
+            // The UI owns the terminal: what these would print would land under it.
+            if cli.record.echo {
+                anyhow::bail!(
+                    "--echo writes records to stdout, which the UI owns; use `logtui record --echo` for that"
+                );
+            }
+            if cli.record.stats_interval.is_some() {
+                anyhow::bail!(
+                    "--stats-interval prints to stderr, which the UI owns; the UI's status bar shows the same counts (or use `logtui record --stats-interval`)"
+                );
+            }
+            cli.record.apply(&mut cfg)
+        }
         Some(Command::Record(a)) => a.apply(&mut cfg),
         Some(Command::Config(a)) => a.apply(&mut cfg),
         _ => {}
