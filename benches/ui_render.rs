@@ -61,7 +61,7 @@ fn record(i: usize, base: f64) -> Record {
             ("user_id".into(), Value::Int((i * 31 % 100_000) as i64)),
             ("latency_ms".into(), Value::Float((i % 5000) as f64 + 0.5)),
         ];
-    } else if i % 3 == 0 {
+    } else if i.is_multiple_of(3) {
         r.logger = "app.auth".into();
         r.message = format!("user alice logged in from 10.0.{}.{}", i % 256, i * 7 % 256);
     } else {
