@@ -39,12 +39,13 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("cannot start the listeners' runtime")
 }
 
-/// What the UI keeps of a subscription: enough for a burst of 100,000 records a second
-/// between two frames, bounded so a stalled screen cannot hold the store's memory.
+/// What the UI keeps of a subscription: at 100,000 records a second (about 56 MB/s of
+/// records) a frame's worth is 2 MB, so 8 MiB is four frames of slack; past it the UI is
+/// told what it missed and reads it back from the store, so a stalled screen holds little.
 fn ui_feed_limits() -> FeedLimits {
     FeedLimits {
-        max_batches: 256,
-        max_bytes: 32 << 20,
+        max_batches: 64,
+        max_bytes: 8 << 20,
     }
 }
 

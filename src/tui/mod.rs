@@ -57,30 +57,41 @@ pub struct Ctx<'a> {
 /// Frames are drawn at most this often: bursts of records coalesce into one frame.
 const FRAME: Duration = Duration::from_millis(33);
 
+/// A frame that answers a key (or a page the key asked for) is drawn at once, but no sooner
+/// than this after the last, so a held key cannot draw faster than a screen shows.
+const ANSWER: Duration = Duration::from_millis(8);
+
 /// Runs the UI until `q` or a signal: reads events, feeds the panes, draws at most 30 frames a
 /// second. The terminal is restored when this returns, however it returns.
 pub fn run(mut app: App, sub: &Subscription, stop: &Arc<AtomicBool>) -> Result<(), TuiError> {
     let mut session = terminal::Session::enter()?;
     let inputs = input::spawn().map_err(|e| TuiError::Thread("terminal input", e))?;
     let mut dirty = true;
+    // Set by a key or a reader's answer: the person is waiting for this frame.
+    let mut urgent = false;
     let mut last_draw = Instant::now() - FRAME;
     let mut last_tick = Instant::now();
     while !app.quit && !stop.load(Ordering::SeqCst) {
         dirty |= app.on_feed(sub);
-        dirty |= app.on_replies();
+        if app.on_replies() {
+            dirty = true;
+            urgent = true;
+        }
         if last_tick.elapsed() >= Duration::from_secs(1) {
             app.status.tick();
             app.on_theme_files();
             last_tick = Instant::now();
             dirty = true;
         }
-        if dirty && last_draw.elapsed() >= FRAME {
+        let due = if urgent { ANSWER } else { FRAME };
+        if dirty && last_draw.elapsed() >= due {
             session.terminal.draw(|f| app.draw(f))?;
             last_draw = Instant::now();
             dirty = false;
+            urgent = false;
         }
         let wait = if dirty {
-            FRAME.saturating_sub(last_draw.elapsed())
+            due.saturating_sub(last_draw.elapsed())
         } else {
             Duration::from_millis(50)
         };
@@ -97,6 +108,7 @@ pub fn run(mut app: App, sub: &Subscription, stop: &Arc<AtomicBool>) -> Result<(
                 input::Input::Event(ev) => {
                     app.on_event(ev);
                     dirty = true;
+                    urgent = true;
                 }
                 // Nobody sees the screen now: stop as `q` would, so the records are kept.
                 input::Input::Hangup => app.quit = true,

@@ -145,6 +145,8 @@ fn scan(path: &Path, after: i64, tx: &SyncSender<ScanMsg>, stop: &AtomicBool) {
         Ok(c) => c,
         Err(e) => return fail(e),
     };
+    // A scan reads each page once: a big cache would only hold the whole store in memory.
+    super::reader::bounded_cache(&conn);
     let (until, estimate) = match id_span(&conn) {
         Ok(Some((lo, hi))) => (
             hi.max(after),

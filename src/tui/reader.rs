@@ -91,6 +91,18 @@ pub struct Reader {
     path: std::path::PathBuf,
 }
 
+/// SQLite's page cache for each of the UI's connections, KiB. `query` gives its one-shot
+/// connection 64 MiB; the UI keeps two or three open for as long as it runs, and its reads are
+/// keyset pages and index lookups, so a few MiB each keep it well under its 100 MB bound.
+const UI_CACHE_KIB: u32 = 8 * 1024;
+
+/// Caps a UI connection's page cache at [`UI_CACHE_KIB`].
+pub fn bounded_cache(conn: &rusqlite::Connection) {
+    if let Err(e) = conn.execute_batch(&format!("PRAGMA cache_size = -{UI_CACHE_KIB}")) {
+        tracing::debug!(error = %e, "cannot cap the page cache");
+    }
+}
+
 /// The most rows one request may ask for: a pane holds a few screens, and a page is bounded
 /// so one request is bounded work and memory whatever the store's size.
 pub const MAX_PAGE: usize = 2000;
@@ -100,6 +112,7 @@ impl Reader {
     /// store cannot be opened.
     pub fn open(path: &Path) -> Result<Reader, TuiError> {
         let conn = store::open_read_only(path)?;
+        bounded_cache(&conn);
         let interrupt = Arc::new(Mutex::new(Some(conn.get_interrupt_handle())));
         let shared = Arc::new((
             Mutex::new(Shared {

@@ -92,7 +92,14 @@ fn over_ranges(
 ) -> Result<(), StoreError> {
     register_functions(conn)?;
     let mut w = record_clause(f)?;
-    let mut ranges = candidate_ranges(conn, f)?;
+    // The id bounds clamp the ranges rather than add conditions (see `record_clause`).
+    let lo_bound = f.after_id.map_or(i64::MIN, |a| a.saturating_add(1));
+    let hi_bound = f.before_id.map_or(i64::MAX, |b| b.saturating_sub(1));
+    let mut ranges: Vec<(i64, i64)> = candidate_ranges(conn, f)?
+        .into_iter()
+        .map(|(lo, hi)| (lo.max(lo_bound), hi.min(hi_bound)))
+        .filter(|(lo, hi)| lo <= hi)
+        .collect();
     if f.descending {
         ranges.reverse();
     }
