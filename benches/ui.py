@@ -404,9 +404,10 @@ def bench_lnav(log, runs, tmp):
         how = "/ Enter"
         if not shows(proof("middle"))(p):
             # lnav too searches forward from the top of the screen: at the tail it counts
-            # the hit ("1 hits for …") and stays; N goes back to it.
-            t += p.keys("N", shows(proof("middle")), "lnav: the middle needle (N)")
-            how = "/ Enter, N"
+            # the hit ("1 hits for …") and stays. On 10M lines its N did not bring the hit
+            # on screen within two minutes here, so the figure is the time until lnav says
+            # it found the hit, which flatters lnav if anything.
+            how = "/ Enter, hit counted"
         res["rare"].append(t)
         res["rare_how"].append(how)
         res["rss"].append(p.peak_rss_mb())

@@ -92,6 +92,11 @@ impl App {
         self.panes.iter_mut().find(|p| p.id == id)
     }
 
+    /// Whether a pane waits for a page it asked the reader for.
+    pub fn awaiting_pages(&self) -> bool {
+        self.panes.iter().any(|p| p.awaiting())
+    }
+
     /// The pane with the focus (there is always one).
     pub fn focused(&self) -> Option<&Pane> {
         self.panes.iter().find(|p| p.id == self.focus)

@@ -57,6 +57,9 @@ pub struct Ctx<'a> {
 /// Frames are drawn at most this often: bursts of records coalesce into one frame.
 const FRAME: Duration = Duration::from_millis(33);
 
+/// How often the loop looks for the reader's answer while one is awaited.
+const POLL_PAGES: Duration = Duration::from_millis(2);
+
 /// A frame that answers a key (or a page the key asked for) is drawn at once, but no sooner
 /// than this after the last, so a held key cannot draw faster than a screen shows.
 const ANSWER: Duration = Duration::from_millis(8);
@@ -92,6 +95,10 @@ pub fn run(mut app: App, sub: &Subscription, stop: &Arc<AtomicBool>) -> Result<(
         }
         let wait = if dirty {
             due.saturating_sub(last_draw.elapsed())
+        } else if app.awaiting_pages() {
+            // A page someone asked for is being read: look for it often, so its frame is
+            // not held back by the wait for input.
+            POLL_PAGES
         } else {
             Duration::from_millis(50)
         };

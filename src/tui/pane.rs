@@ -163,6 +163,11 @@ impl Pane {
         self.rows.get(self.sel)
     }
 
+    /// Whether the pane waits for a page from the reader.
+    pub fn awaiting(&self) -> bool {
+        self.pending.is_some()
+    }
+
     /// How many rows the pane holds now (its memory, in rows).
     pub fn held_rows(&self) -> usize {
         self.rows.len() + self.held.len()
