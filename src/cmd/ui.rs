@@ -27,6 +27,9 @@ pub enum Mode {
     Demo { rate: f64 },
 }
 
+/// Batches the queue in front of the writer holds under the UI (see `run`).
+const UI_QUEUE_BATCHES: usize = 8;
+
 /// Records the demo's store keeps: a few minutes of a busy demo, a few megabytes on disk.
 const DEMO_KEEP: u64 = 200_000;
 
@@ -40,12 +43,13 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 /// What the UI keeps of a subscription: at 100,000 records a second (about 56 MB/s of
-/// records) a frame's worth is 2 MB, so 8 MiB is four frames of slack; past it the UI is
-/// told what it missed and reads it back from the store, so a stalled screen holds little.
+/// records) a frame's worth is 2 MB, so 4 MiB is two frames of slack; past it the UI is told
+/// what it missed and reads the tail back from the store, so a stalled screen holds little
+/// (measured: this and the shorter store queue keep a flooded UI near 100 MB, README).
 fn ui_feed_limits() -> FeedLimits {
     FeedLimits {
-        max_batches: 64,
-        max_bytes: 8 << 20,
+        max_batches: 32,
+        max_bytes: 4 << 20,
     }
 }
 
@@ -96,6 +100,10 @@ pub fn run(mut cfg: Config, mode: Mode) -> Result<()> {
         cfg.store.retention_max_rows = DEMO_KEEP;
     }
     let (keys, themes, colour, time) = app_parts(&cfg)?;
+    // The UI shares the two cores with the store: under a flood the queue in front of the
+    // writer fills, and at 32 batches of 1 MiB it alone would take the UI past its 100 MB.
+    // TCP senders wait when it is full (nothing is lost), so the UI keeps a shorter one.
+    cfg.store.queue_batches = cfg.store.queue_batches.min(UI_QUEUE_BATCHES);
     // Subscribed before the listeners start, so the first record cannot be missed.
     let feed = Feed::new();
     let sub = feed.subscribe("ui", ui_feed_limits());
