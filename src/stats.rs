@@ -95,6 +95,25 @@ impl Stats {
         }
     }
 
+    /// Every source's counts together except logtui's own records (alerts, its log under the
+    /// UI): what senders sent, as the UI's status bar and exit line report it.
+    pub fn senders(&self) -> Counts {
+        let mut t = Counts::default();
+        for k in SourceKind::ALL
+            .into_iter()
+            .filter(|k| *k != SourceKind::Internal)
+        {
+            let c = self.snapshot(k);
+            t.received += c.received;
+            t.stored += c.stored;
+            t.rejected += c.rejected;
+            t.dropped += c.dropped;
+            t.ignored += c.ignored;
+            t.format_refused += c.format_refused;
+        }
+        t
+    }
+
     /// Records received but not yet stored, rejected, dropped or ignored: those still in
     /// the queue or the persister's buffer (what an exit without draining abandons).
     pub fn in_flight(&self) -> u64 {

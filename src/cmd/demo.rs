@@ -576,17 +576,20 @@ impl Story {
                 vec![s("STRIPE_WEBHOOK_SECRET")],
             ),
             10 => self.query_line(),
-            11 => {
-                let ms = self.rng.millis();
-                let id = self.rng.int(100_000, 999_999);
-                self.request_line(
-                    WARNING,
-                    "GET /api/orders/%d 404 %.1fms",
-                    vec![Value::Int(id), Value::Float(ms)],
-                )
-            }
+            11 => self.order_not_found(),
             _ => self.ordinary(),
         }
+    }
+
+    /// A WARNING for an order that is not there: in the opening and in the steady mix.
+    fn order_not_found(&mut self) -> Line {
+        let ms = self.rng.millis();
+        let id = self.rng.int(100_000, 999_999);
+        self.request_line(
+            record::WARNING,
+            "GET /api/orders/%d 404 %.1fms",
+            vec![Value::Int(id), Value::Float(ms)],
+        )
     }
 
     /// The steady mix: mostly INFO and DEBUG, some WARNING, an ERROR with a traceback now and then.
@@ -604,15 +607,7 @@ impl Story {
                 let ms = self.rng.millis() * 3.0;
                 self.request_line(INFO, "POST /api/orders 201 %.1fms", vec![Value::Float(ms)])
             }
-            350..370 => {
-                let ms = self.rng.millis();
-                let id = self.rng.int(100_000, 999_999);
-                self.request_line(
-                    WARNING,
-                    "GET /api/orders/%d 404 %.1fms",
-                    vec![Value::Int(id), Value::Float(ms)],
-                )
-            }
+            350..370 => self.order_not_found(),
             370..380 => {
                 let ms = 1000.0 + self.rng.millis() * 20.0;
                 let path = *self

@@ -7,7 +7,6 @@
 use crate::cmd::demo;
 use crate::cmd::record::{RecordOptions, Recorder, Stopped, print_summary};
 use crate::config::Config;
-use crate::record::SourceKind;
 use crate::store::{self, Feed, FeedLimits};
 use crate::tui::keymap::KeyMap;
 use crate::tui::reader::Reader;
@@ -68,17 +67,6 @@ fn app_parts(cfg: &Config) -> Result<(KeyMap, Themes, bool, TimeMode)> {
         .select(&cfg.ui.theme)
         .map_err(|e| anyhow!("invalid [ui] theme: {e}"))?;
     Ok((keys, themes, colour, cfg.ui.time))
-}
-
-/// Records received from senders and stored, leaving out logtui's own (alerts).
-fn received_stored(stats: &crate::stats::Stats) -> (u64, u64) {
-    let senders = SourceKind::ALL
-        .iter()
-        .filter(|k| **k != SourceKind::Internal);
-    senders.fold((0, 0), |(r, s), k| {
-        let c = stats.snapshot(*k);
-        (r + c.received, s + c.stored)
-    })
 }
 
 /// `logtui` and `logtui demo`.
@@ -157,7 +145,9 @@ pub fn run(mut cfg: Config, mode: Mode) -> Result<()> {
     for line in tui::log::Ring::drain() {
         say(&format!("logtui: {line}"));
     }
-    let (received, stored) = received_stored(&stats);
+    let crate::stats::Counts {
+        received, stored, ..
+    } = stats.senders();
     say(&format!(
         "logtui: {received} records received, {stored} stored while the UI ran; the store is {}",
         cfg.db.display()

@@ -9,7 +9,7 @@
 
 use super::histogram::{LevelHistogram, Shown};
 use super::keymap::Action;
-use super::reader::{MAX_PAGE, PaneId, Reply, Request, Row, Want};
+use super::reader::{MAX_PAGE, PaneId, Reader, Reply, Request, Row, Want};
 use super::text::{self, TextStyle};
 use super::theme::Theme;
 use super::{Ctx, Handled, TimeMode};
@@ -203,7 +203,7 @@ impl Pane {
         self.follow = !self.paused;
         self.arrived = 0;
         self.hist.clear();
-        self.request(ctx, Want::Tail, self.capacity());
+        self.request(ctx.reader, Want::Tail, self.capacity());
         if let Shown::Store(_) = self.hist.shown {
             self.request_histogram(ctx);
         }
@@ -230,18 +230,33 @@ impl Pane {
         }
     }
 
-    fn request(&mut self, ctx: &mut Ctx, want: Want, limit: usize) {
+    /// Asks for a page of the pane's own filter; it becomes the answer the pane waits for.
+    fn request(&mut self, reader: &Reader, want: Want, limit: usize) {
+        self.ask(reader, want, self.filter.clone(), None, limit);
+    }
+
+    /// Asks the reader for `want` under `filter` (for a `Find`, the rows around the match are
+    /// read with `around`). Every page request goes through here, so a newer one always
+    /// supersedes the one the pane waits for.
+    fn ask(
+        &mut self,
+        reader: &Reader,
+        want: Want,
+        filter: Filter,
+        around: Option<Filter>,
+        limit: usize,
+    ) {
         self.seq += 1;
         self.pending = Some(want);
         if matches!(want, Want::Tail) {
             self.held.clear();
             self.held_overflow = false;
         }
-        ctx.reader.send(Request {
+        reader.send(Request {
             pane: self.id,
             seq: self.seq,
-            filter: self.filter.clone(),
-            around: None,
+            filter,
+            around,
             want,
             limit,
         });
@@ -260,16 +275,14 @@ impl Pane {
             None if forward => 0,
             None => i64::MAX,
         };
-        self.seq += 1;
-        self.pending = Some(Want::Find { from, forward });
-        ctx.reader.send(Request {
-            pane: self.id,
-            seq: self.seq,
-            filter: seek,
-            around: Some(self.filter.clone()),
-            want: Want::Find { from, forward },
-            limit: self.capacity(),
-        });
+        let (around, limit) = (Some(self.filter.clone()), self.capacity());
+        self.ask(
+            ctx.reader,
+            Want::Find { from, forward },
+            seek,
+            around,
+            limit,
+        );
     }
 
     /// Sets the typed filter (`f`); an error leaves the old one in place.
@@ -429,16 +442,7 @@ impl Pane {
         if let Some(i) = self.rows.iter().position(|r| r.id == id) {
             self.select(i);
         } else {
-            self.seq += 1;
-            self.pending = Some(Want::Around(id));
-            ctx.reader.send(Request {
-                pane: self.id,
-                seq: self.seq,
-                filter: self.filter.clone(),
-                around: None,
-                want: Want::Around(id),
-                limit: self.capacity(),
-            });
+            self.request(ctx.reader, Want::Around(id), self.capacity());
         }
     }
 
@@ -476,9 +480,9 @@ impl Pane {
             _ => return,
         };
         if self.sel < margin && !self.at_head {
-            self.request(ctx, Want::Before(first), self.page());
+            self.request(ctx.reader, Want::Before(first), self.page());
         } else if self.sel + margin >= n && !self.at_tail {
-            self.request(ctx, Want::After(last), self.page());
+            self.request(ctx.reader, Want::After(last), self.page());
         }
     }
 
@@ -507,7 +511,7 @@ impl Pane {
             Action::PageDown => self.move_by(ctx, h),
             Action::Oldest => {
                 self.follow = false;
-                self.request(ctx, Want::Head, self.capacity());
+                self.request(ctx.reader, Want::Head, self.capacity());
             }
             Action::Newest => {
                 self.paused = false;
@@ -835,19 +839,8 @@ impl Pane {
             && self.pending.is_none()
         {
             // The pane grew: more rows are needed than the window holds.
-            if let Some(first) = self.rows.front() {
-                let id = first.id;
-                let limit = self.page();
-                self.seq += 1;
-                self.pending = Some(Want::Before(id));
-                ctx.reader.send(Request {
-                    pane: self.id,
-                    seq: self.seq,
-                    filter: self.filter.clone(),
-                    around: None,
-                    want: Want::Before(id),
-                    limit,
-                });
+            if let Some(id) = self.rows.front().map(|r| r.id) {
+                self.request(ctx.reader, Want::Before(id), self.page());
             }
         }
         // Keep the selection on screen; following shows the newest rows at the bottom.

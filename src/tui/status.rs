@@ -63,11 +63,7 @@ impl StatusBar {
 
     fn total_stored(&self) -> u64 {
         match &self.feeding {
-            Feeding::Live { stats, .. } => SourceKind::ALL
-                .iter()
-                .filter(|k| **k != SourceKind::Internal)
-                .map(|k| stats.snapshot(*k).stored)
-                .sum(),
+            Feeding::Live { stats, .. } => stats.senders().stored,
             Feeding::View { .. } => self.seen,
         }
     }
@@ -109,17 +105,13 @@ impl StatusBar {
                     }
                 }
                 spans.push(Span::styled(parts.join(" · "), theme.status));
-                let (mut stored, mut dropped, mut rejected) = (0, 0, 0);
                 // Senders' records: logtui's own (alerts) are not traffic.
-                for k in SourceKind::ALL
-                    .into_iter()
-                    .filter(|k| *k != SourceKind::Internal)
-                {
-                    let c = stats.snapshot(k);
-                    stored += c.stored;
-                    dropped += c.dropped;
-                    rejected += c.rejected;
-                }
+                let crate::stats::Counts {
+                    stored,
+                    dropped,
+                    rejected,
+                    ..
+                } = stats.senders();
                 spans.push(Span::styled(
                     format!(" │ {:.0}/s · {stored} stored", self.rate),
                     theme.status,
