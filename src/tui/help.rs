@@ -6,6 +6,7 @@ use super::text;
 use super::theme::Theme;
 use ratatui::Frame;
 use ratatui::layout::Rect;
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
@@ -79,10 +80,12 @@ impl Help {
                 Some(g) => Line::from(Span::styled(g.to_string(), theme.help_group)),
                 None => {
                     let mut spans = vec![Span::raw("  ")];
-                    let k = text::field_spans(keys, keys_w, theme.help_key);
-                    let shown: usize = k.iter().map(|s| s.width()).sum();
-                    spans.extend(k);
-                    spans.push(Span::raw(" ".repeat(keys_w - shown.min(keys_w) + 1)));
+                    spans.extend(text::field_cell(
+                        keys,
+                        keys_w,
+                        theme.help_key,
+                        Style::default(),
+                    ));
                     spans.extend(text::field_spans(what, text_room, theme.help_text));
                     Line::from(spans)
                 }

@@ -927,10 +927,7 @@ impl Pane {
         let r = &row.rec;
         let mut spans: Vec<Span<'static>> = Vec::with_capacity(12);
         let col = |spans: &mut Vec<Span<'static>>, text: &str, w: usize, style: Style| {
-            let cut = text::field_spans(text, w, style.patch(over));
-            let shown: usize = cut.iter().map(|s| s.width()).sum();
-            spans.extend(cut);
-            spans.push(Span::styled(" ".repeat(w.saturating_sub(shown) + 1), over));
+            spans.extend(text::field_cell(text, w, style.patch(over), over));
         };
         if let Some(w) = plan.time {
             col(

@@ -263,25 +263,7 @@ fn answer(conn: &rusqlite::Connection, req: Request, start: Instant) -> Reply {
     let limit = req.limit.clamp(1, MAX_PAGE);
     let f = &req.filter;
     let mut focus = None;
-    if req.want == Want::Histogram {
-        let h = store::read::histogram::histogram(conn, f, req.limit);
-        let (rows, histogram) = match h {
-            Ok(h) => (Ok(Vec::new()), h),
-            Err(e) => (Err(crate::term::error_text(&e)), None),
-        };
-        return Reply {
-            pane: req.pane,
-            seq: req.seq,
-            want: req.want,
-            limit,
-            rows,
-            focus: None,
-            at_head: false,
-            at_tail: false,
-            histogram,
-            took: start.elapsed(),
-        };
-    }
+    let mut histogram = None;
     let result = (|| -> Result<(Vec<Row>, bool, bool), String> {
         Ok(match req.want {
             Want::Tail => {
@@ -342,8 +324,11 @@ fn answer(conn: &rusqlite::Connection, req: Request, start: Instant) -> Reply {
                 focus = Some(id);
                 around(conn, f, id, limit)?
             }
-            // Answered above.
-            Want::Histogram => (Vec::new(), false, false),
+            Want::Histogram => {
+                histogram = store::read::histogram::histogram(conn, f, req.limit)
+                    .map_err(|e| crate::term::error_text(&e))?;
+                (Vec::new(), false, false)
+            }
         })
     })();
     let (rows, at_head, at_tail) = match result {
@@ -359,7 +344,7 @@ fn answer(conn: &rusqlite::Connection, req: Request, start: Instant) -> Reply {
         focus,
         at_head,
         at_tail,
-        histogram: None,
+        histogram,
         took: start.elapsed(),
     }
 }

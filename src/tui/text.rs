@@ -144,6 +144,18 @@ pub fn block_lines(
     lines
 }
 
+/// A column cell: [`field_spans`] cut to `width`, then spaces in `gap` up to `width` and one
+/// more to part it from the next column, so columns line up whatever the text.
+pub fn field_cell(text: &str, width: usize, style: Style, gap: Style) -> Vec<Span<'static>> {
+    let mut spans = field_spans(text, width, style);
+    let shown: usize = spans.iter().map(|s| s.width()).sum();
+    spans.push(Span::styled(
+        " ".repeat(width.saturating_sub(shown) + 1),
+        gap,
+    ));
+    spans
+}
+
 /// Spans for a short field (logger, origin): the same rules on one line, with newlines and tabs
 /// shown as `\n` and `\t` (as [`crate::term::escape_controls`] shows them in `logtui query`),
 /// SGR codes dropped, escapes dimmed, cut to `width` cells.
