@@ -2,6 +2,7 @@
 //! finds the machine's CPythons (failing loudly when one is missing), and polls for conditions.
 #![allow(dead_code)]
 
+pub mod redis_server;
 pub mod tty;
 
 use std::io::{BufRead, BufReader};
@@ -44,6 +45,8 @@ impl Logtui {
             ("--tcp", "127.0.0.1:0"),
             ("--udp", "127.0.0.1:0"),
             ("--http", "127.0.0.1:0"),
+            // Tests never reach the machine's own Redis; those that want one start their own.
+            ("--redis", "off"),
         ] {
             if !args.contains(&flag) {
                 cmd.args([flag, default]);
