@@ -1,5 +1,6 @@
 //! Pure decoders: bytes from a sender in, [`crate::record::Record`]s out, no I/O.
-//! Each one is bounded by [`crate::limits::DecodeLimits`] and never runs sender code.
+//! Each one is bounded by [`crate::limits::DecodeLimits`] and never runs sender code; `redis` turns
+//! one Redis payload into exactly one record.
 
 pub mod form;
 pub mod frame;
@@ -7,6 +8,7 @@ pub mod httpreq;
 pub mod json;
 pub mod logrecord;
 pub mod pickle;
+pub mod redis;
 
 use thiserror::Error;
 
