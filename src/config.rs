@@ -18,44 +18,7 @@ pub struct Config {
     pub store: StoreConfig,
     pub record: RecordConfig,
     pub ui: UiConfig,
-    pub redis: RedisConfig,
 }
-
-/// The Redis source: one server (or cluster), the pub/sub channels and the list keys it reads.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct RedisConfig {
-    /// A URL as the `redis` crate parses it (`redis://[user:pass@]host:port/db`, `rediss://`,
-    /// `?protocol=resp3`), or `off`.
-    pub url: String,
-    /// Channels or glob patterns to subscribe to (a pattern has `*`, `?` or `[`).
-    pub channels: Vec<String>,
-    /// Lists to consume as queues (Logbook's `RedisHandler` pushes to `redis`).
-    pub list_keys: Vec<String>,
-}
-
-impl Default for RedisConfig {
-    fn default() -> Self {
-        RedisConfig {
-            url: DEFAULT_REDIS_URL.into(),
-            channels: vec![DEFAULT_REDIS_CHANNELS.into()],
-            list_keys: Vec::new(),
-        }
-    }
-}
-
-impl RedisConfig {
-    /// Whether the Redis source is on.
-    pub fn enabled(&self) -> bool {
-        let u = self.url.trim();
-        !(u.is_empty() || u.eq_ignore_ascii_case("off"))
-    }
-}
-
-/// Where the Redis source connects by default: the local server, as the Python handlers do.
-pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
-/// What it subscribes to by default: `logs:global` and every job channel `logs:{id}`.
-pub const DEFAULT_REDIS_CHANNELS: &str = "logs:*";
 
 /// Where the listeners bind. Each is `ADDR`, or `off`; TCP also takes `unix:/path`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -146,7 +109,6 @@ impl Default for Config {
             store: StoreConfig::default(),
             record: RecordConfig::default(),
             ui: UiConfig::default(),
-            redis: RedisConfig::default(),
         }
     }
 }
@@ -210,7 +172,7 @@ impl Invalid {
 }
 
 /// Config keys and the flags that override them (see `cli::ListenArgs::apply`).
-const FLAGS: [(&str, &str); 13] = [
+const FLAGS: [(&str, &str); 10] = [
     ("listen.tcp", "--tcp"),
     ("listen.udp", "--udp"),
     ("listen.http", "--http"),
@@ -221,9 +183,6 @@ const FLAGS: [(&str, &str); 13] = [
     ("store.flush_interval", "--flush-interval"),
     ("record.drain_timeout", "--drain-timeout"),
     ("record.stats_interval", "--stats-interval"),
-    ("redis.url", "--redis"),
-    ("redis.channels", "--channel"),
-    ("redis.list_keys", "--list-key"),
 ];
 
 /// The longest span any seconds setting of `record` may have (a day): keeps `Duration`
@@ -303,25 +262,6 @@ impl Config {
             ("listen.http", &self.listen.http, false),
         ] {
             check_listen_addr(v, unix).map_err(|why| bad(key, why))?;
-        }
-        if self.redis.enabled() {
-            redis::parse_redis_url(self.redis.url.trim()).ok_or_else(|| {
-                bad(
-                    "redis.url",
-                    format!(
-                        "{:?} is not a Redis URL; use redis://host:port/db, rediss://… or off",
-                        self.redis.url
-                    ),
-                )
-            })?;
-        }
-        for (key, names) in [
-            ("redis.channels", &self.redis.channels),
-            ("redis.list_keys", &self.redis.list_keys),
-        ] {
-            if names.iter().any(|n| n.trim().is_empty()) {
-                return Err(bad(key, "names must not be empty".into()));
-            }
         }
         let auth = &self.listen.http_auth;
         if !auth.is_empty() && !auth.contains(':') {

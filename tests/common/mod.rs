@@ -45,8 +45,6 @@ impl Logtui {
             ("--tcp", "127.0.0.1:0"),
             ("--udp", "127.0.0.1:0"),
             ("--http", "127.0.0.1:0"),
-            // Tests never reach the machine's own Redis; those that want one start their own.
-            ("--redis", "off"),
         ] {
             if !args.contains(&flag) {
                 cmd.args([flag, default]);
