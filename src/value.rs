@@ -20,6 +20,11 @@ pub enum Value {
 }
 
 impl Value {
+    /// A count as an integer value, saturating at `i64::MAX` (counters are unsigned).
+    pub fn count(n: impl TryInto<i64>) -> Value {
+        Value::Int(n.try_into().unwrap_or(i64::MAX))
+    }
+
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Value::Str(s) => Some(s),

@@ -3,7 +3,7 @@
 
 use crate::decode::DecodeError;
 use crate::decode::form::text_lossless;
-use crate::decode::logrecord::RECORD_KEYS;
+use crate::decode::logrecord::{NO_RECORD_KEYS, RECORD_KEYS, has_any};
 use crate::decode::logrecord::{RecordBuilder, Rendering};
 use crate::limits::DecodeLimits;
 use crate::python::MAX_INT_DIGITS;
@@ -167,10 +167,8 @@ fn to_record(
             "JSON value is not an object".to_owned(),
         ));
     };
-    if !pairs.iter().any(|(k, _)| RECORD_KEYS.contains(&k.as_str())) {
-        return Err(DecodeError::NotARecord(
-            "JSON object has none of the keys msg, message, name, channel, logger".to_owned(),
-        ));
+    if !has_any(&pairs, &RECORD_KEYS) {
+        return Err(DecodeError::NotARecord(NO_RECORD_KEYS.to_owned()));
     }
     let mut b = RecordBuilder::new(source, origin, Rendering::Typed);
     // Logbook's `channel` switches the builder to Logbook's level scale and

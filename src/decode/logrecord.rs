@@ -27,6 +27,16 @@ pub fn format_refused(r: &Record) -> bool {
 /// `message`, Smarter `logger`.
 pub const RECORD_KEYS: [&str; 5] = ["msg", "message", "name", "channel", "logger"];
 
+/// Why an object without any of [`RECORD_KEYS`] is not taken as a record.
+pub const NO_RECORD_KEYS: &str =
+    "JSON object has none of the keys msg, message, name, channel, logger";
+
+/// Whether any of `keys` is among an object's keys; with [`RECORD_KEYS`], whether the object
+/// may be a log record.
+pub fn has_any(pairs: &[(String, Value)], keys: &[&str]) -> bool {
+    pairs.iter().any(|(k, _)| keys.contains(&k.as_str()))
+}
+
 /// How the sender rendered values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rendering {

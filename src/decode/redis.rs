@@ -8,7 +8,9 @@
 //! extra [`UNDECODABLE`] naming why, so it can be found (`extra.undecodable`) and counted.
 
 use crate::decode::json::parse_value;
-use crate::decode::logrecord::{Field, RECORD_KEYS, RecordBuilder, Rendering};
+use crate::decode::logrecord::{
+    Field, NO_RECORD_KEYS, RECORD_KEYS, RecordBuilder, Rendering, has_any,
+};
 use crate::limits::DecodeLimits;
 use crate::record::{self, Record, SourceKind};
 use crate::timefmt;
@@ -131,12 +133,8 @@ fn classify<'a>(
     };
     match body[start] {
         b'{' => match parse_value(body, limits) {
-            Ok(Value::Map(pairs)) if pairs.iter().any(|(k, _)| RECORD_KEYS.contains(&&**k)) => {
-                Ok(Kind::Json(pairs))
-            }
-            Ok(_) => Err(
-                "JSON object has none of the keys msg, message, name, channel, logger".to_owned(),
-            ),
+            Ok(Value::Map(pairs)) if has_any(&pairs, &RECORD_KEYS) => Ok(Kind::Json(pairs)),
+            Ok(_) => Err(NO_RECORD_KEYS.to_owned()),
             Err(e) => Err(format!("invalid JSON: {e}")),
         },
         // A JSON array is not one record; a `[` that is not JSON is a text line (`[WARNING] …`).
@@ -148,11 +146,6 @@ fn classify<'a>(
             Err(_) => Err("not UTF-8 text".to_owned()),
         },
     }
-}
-
-/// Whether any of `keys` is among the object's keys.
-fn has_any(pairs: &[(String, Value)], keys: &[&str]) -> bool {
-    pairs.iter().any(|(k, _)| keys.contains(&k.as_str()))
 }
 
 /// Maps a JSON object onto a record through the one [`RecordBuilder`], after reading the
@@ -263,10 +256,10 @@ fn undecodable(payload: &[u8], full_len: usize, why: &str, origin: &str) -> Reco
         r.set_level(level);
     }
     r.message = text.into_owned();
-    let int = |n: usize| Value::Int(i64::try_from(n).unwrap_or(i64::MAX));
     r.extra
         .push((UNDECODABLE.to_owned(), Value::Str(why.to_owned())));
-    r.extra.push(("payload_bytes".to_owned(), int(full_len)));
+    r.extra
+        .push(("payload_bytes".to_owned(), Value::count(full_len)));
     if cut < full_len {
         r.extra.push(("truncated".to_owned(), Value::Bool(true)));
     }

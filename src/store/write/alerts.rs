@@ -124,13 +124,12 @@ fn alert(r: &Record, level: i32, threshold: u64, count: u64, start: f64, end: f6
             r.message.chars().take(200).collect::<String>()
         ),
     );
-    let int = |n: u64| Value::Int(i64::try_from(n).unwrap_or(i64::MAX));
     let opt = |s: &Option<String>| s.clone().map_or(Value::Null, Value::Str);
     a.extra = vec![
         ("logger_name".into(), Value::Str(r.logger.clone())),
         ("threshold_level".into(), Value::Str(lname)),
-        ("threshold".into(), int(threshold)),
-        ("matching_count".into(), int(count)),
+        ("threshold".into(), Value::count(threshold)),
+        ("matching_count".into(), Value::count(count)),
         ("window_start".into(), Value::Float(start)),
         ("window_end".into(), Value::Float(end)),
         ("message".into(), Value::Str(r.message.clone())),

@@ -420,10 +420,7 @@ impl Persister {
             if grew > 0 {
                 total += grew;
                 parts.push(format!("{grew} from {s}"));
-                extra.push((
-                    format!("dropped_{s}"),
-                    Value::Int(i64::try_from(grew).unwrap_or(i64::MAX)),
-                ));
+                extra.push((format!("dropped_{s}"), Value::count(grew)));
             }
         }
         if total == 0 {
@@ -438,13 +435,7 @@ impl Persister {
                 parts.join(", ")
             ),
         );
-        extra.insert(
-            0,
-            (
-                "dropped".to_owned(),
-                Value::Int(i64::try_from(total).unwrap_or(i64::MAX)),
-            ),
-        );
+        extra.insert(0, ("dropped".to_owned(), Value::count(total)));
         r.extra = extra;
         tracing::warn!(dropped = total, "{}", r.message);
         self.push_internal(r);
@@ -466,10 +457,7 @@ impl Persister {
                     "{n} more threshold alerts were not stored (at most {MAX_ALERTS_PER_FLUSH} per flush)"
                 ),
             );
-            r.extra = vec![(
-                "suppressed".into(),
-                Value::Int(i64::try_from(n).unwrap_or(i64::MAX)),
-            )];
+            r.extra = vec![("suppressed".into(), Value::count(n))];
             self.push_internal(r);
         }
         if self.buffer.is_empty() {
