@@ -154,6 +154,17 @@ pub struct ListenArgs {
     /// Flush buffered records after this many seconds [default: 1]
     #[arg(long, value_name = "SECS", allow_negative_numbers = true)]
     pub flush_interval: Option<f64>,
+    /// Redis to read: redis://[user:pw@]HOST:PORT[/DB], rediss://… (TLS), or off
+    /// [default: redis://127.0.0.1:6379]
+    #[arg(long, value_name = "URL")]
+    pub redis: Option<String>,
+    /// Redis channel or glob pattern to subscribe to; repeatable [default: logs:*]
+    #[arg(long = "channel", value_name = "NAME|PATTERN")]
+    pub channels: Vec<String>,
+    /// Redis list to consume (Logbook's RedisHandler): KEY, KEY:rpush or KEY:lpush, after the
+    /// producer's push side [default side: rpush]; repeatable
+    #[arg(long = "list-key", value_name = "KEY")]
+    pub list_keys: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -295,6 +306,13 @@ impl ListenArgs {
         set(&mut cfg.store.buffer_size, &self.buffer_size);
         set(&mut cfg.store.flush_level, &self.flush_level);
         set(&mut cfg.store.flush_interval, &self.flush_interval);
+        set(&mut cfg.redis.url, &self.redis);
+        if !self.channels.is_empty() {
+            cfg.redis.channels = self.channels.clone();
+        }
+        if !self.list_keys.is_empty() {
+            cfg.redis.list_keys = self.list_keys.clone();
+        }
     }
 }
 

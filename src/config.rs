@@ -17,7 +17,44 @@ pub struct Config {
     pub limits: Limits,
     pub store: StoreConfig,
     pub record: RecordConfig,
+    pub redis: RedisConfig,
     pub ui: UiConfig,
+}
+
+/// The Redis source: one server (or `off`), the pub/sub channels and the lists it reads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedisConfig {
+    /// `redis://[user:password@]HOST:PORT[/DB]`, `rediss://…` for TLS, or `off`.
+    pub url: String,
+    /// Channels or glob patterns to subscribe to (`logs:*` covers `logs:global` and every job).
+    pub channels: Vec<String>,
+    /// Lists to consume, as Logbook's `RedisHandler` fills them: `KEY` (its default `RPUSH`)
+    /// or `KEY:lpush` / `KEY:rpush` to name the producer's push side.
+    pub list_keys: Vec<String>,
+}
+
+/// The Redis server logtui reads by default: the local one, where a developer's service is.
+pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
+/// Smarter's job channels and `logs:global`.
+pub const DEFAULT_REDIS_CHANNELS: &str = "logs:*";
+
+impl RedisConfig {
+    /// The URL to connect to, or `None` when the source is off.
+    pub fn enabled(&self) -> Option<&str> {
+        let u = self.url.trim();
+        (!u.is_empty() && !u.eq_ignore_ascii_case("off")).then_some(u)
+    }
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        RedisConfig {
+            url: DEFAULT_REDIS_URL.into(),
+            channels: vec![DEFAULT_REDIS_CHANNELS.into()],
+            list_keys: Vec::new(),
+        }
+    }
 }
 
 /// Where the listeners bind. Each is `ADDR`, or `off`; TCP also takes `unix:/path`.
@@ -108,6 +145,7 @@ impl Default for Config {
             limits: Limits::default(),
             store: StoreConfig::default(),
             record: RecordConfig::default(),
+            redis: RedisConfig::default(),
             ui: UiConfig::default(),
         }
     }
@@ -172,7 +210,7 @@ impl Invalid {
 }
 
 /// Config keys and the flags that override them (see `cli::ListenArgs::apply`).
-const FLAGS: [(&str, &str); 10] = [
+const FLAGS: [(&str, &str); 13] = [
     ("listen.tcp", "--tcp"),
     ("listen.udp", "--udp"),
     ("listen.http", "--http"),
@@ -183,6 +221,9 @@ const FLAGS: [(&str, &str); 10] = [
     ("store.flush_interval", "--flush-interval"),
     ("record.drain_timeout", "--drain-timeout"),
     ("record.stats_interval", "--stats-interval"),
+    ("redis.url", "--redis"),
+    ("redis.channels", "--channel"),
+    ("redis.list_keys", "--list-key"),
 ];
 
 /// The longest span any seconds setting of `record` may have (a day): keeps `Duration`
@@ -262,6 +303,39 @@ impl Config {
             ("listen.http", &self.listen.http, false),
         ] {
             check_listen_addr(v, unix).map_err(|why| bad(key, why))?;
+        }
+        if let Some(url) = self.redis.enabled() {
+            // The redis crate's own parser, so what is accepted here is what connects.
+            redis::parse_redis_url(url).ok_or_else(|| {
+                bad(
+                    "redis.url",
+                    format!(
+                        "{url:?} is not a Redis URL (redis://HOST:PORT[/DB], rediss://…) or off"
+                    ),
+                )
+            })?;
+        }
+        if let Some(c) = self.redis.channels.iter().find(|c| c.trim().is_empty()) {
+            return Err(bad(
+                "redis.channels",
+                format!("{c:?}: a channel name or pattern cannot be empty"),
+            ));
+        }
+        for k in &self.redis.list_keys {
+            let key = match k.rsplit_once(':') {
+                Some((key, side))
+                    if side.eq_ignore_ascii_case("lpush") || side.eq_ignore_ascii_case("rpush") =>
+                {
+                    key
+                }
+                _ => k.as_str(),
+            };
+            if key.is_empty() {
+                return Err(bad(
+                    "redis.list_keys",
+                    format!("{k:?}: a list key cannot be empty"),
+                ));
+            }
         }
         let auth = &self.listen.http_auth;
         if !auth.is_empty() && !auth.contains(':') {
@@ -362,6 +436,26 @@ mod tests {
         let mut c = Config::default();
         c.store.thresholds.insert("LOUD".into(), 1);
         assert_eq!(c.validate().unwrap_err().key, "store.thresholds");
+    }
+
+    #[test]
+    fn the_redis_section_is_checked_by_the_redis_crate() {
+        let mut c = Config::default();
+        assert_eq!(c.redis.enabled(), Some(DEFAULT_REDIS_URL));
+        c.redis.url = "rediss://user:pw@example.com:6380/2".into();
+        assert_eq!(c.validate(), Ok(()));
+        c.redis.url = "http://example.com".into();
+        let e = c.validate().unwrap_err();
+        assert_eq!((e.key.as_str(), e.flag()), ("redis.url", Some("--redis")));
+        c.redis.url = "OFF".into();
+        assert_eq!((c.redis.enabled(), c.validate()), (None, Ok(())));
+        c.redis.list_keys = vec!["redis".into(), "q:lpush".into()];
+        assert_eq!(c.validate(), Ok(()));
+        c.redis.list_keys = vec![":rpush".into()];
+        assert_eq!(c.validate().unwrap_err().key, "redis.list_keys");
+        c.redis.list_keys.clear();
+        c.redis.channels = vec![" ".into()];
+        assert_eq!(c.validate().unwrap_err().key, "redis.channels");
     }
 
     #[test]
