@@ -7,6 +7,9 @@ pub use crate::tui::keymap::KeysConfig;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
+pub mod route;
+pub use route::{RouteConfig, RouteMatch};
+
 /// Everything logtui can be told.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -19,6 +22,9 @@ pub struct Config {
     pub record: RecordConfig,
     pub redis: RedisConfig,
     pub ui: UiConfig,
+    /// `[[route]]` rules: forward matching records, or drop them before storing.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub route: Vec<RouteConfig>,
 }
 
 /// The Redis source: one server (or `off`), the pub/sub channels and the lists it reads.
@@ -147,6 +153,7 @@ impl Default for Config {
             record: RecordConfig::default(),
             redis: RedisConfig::default(),
             ui: UiConfig::default(),
+            route: Vec::new(),
         }
     }
 }
@@ -337,6 +344,7 @@ impl Config {
                 ));
             }
         }
+        route::check_routes(&self.route, &self.listen.tcp).map_err(|(k, why)| bad(&k, why))?;
         let auth = &self.listen.http_auth;
         if !auth.is_empty() && !auth.contains(':') {
             return Err(bad(
