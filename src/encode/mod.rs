@@ -1,8 +1,9 @@
-//! Encoders that write records exactly as Python's handlers do, for `logtui emit`.
-//! They are the mirror of `decode`: SocketHandler pickles and HTTPHandler forms.
+//! Encoders that write records exactly as Python's handlers do, for `logtui emit` and the sinks.
+//! They are the mirror of `decode`: SocketHandler pickles, HTTPHandler forms, Smarter's Redis JSON.
 
 pub mod form;
 pub mod pickle;
+pub mod smarter;
 
 use crate::record::Record;
 use crate::value::Value;
