@@ -1,8 +1,11 @@
 //! The `[store]` section of the configuration: the persister's buffering, alerting, filtering
 //! and retention. It lives with the store that reads it, so the store never imports `config`.
 
+use crate::record::Record;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 /// The persister's buffering, alerting, filtering and retention (after django-log-panel's settings).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -33,6 +36,34 @@ pub struct StoreConfig {
     pub retention_days: f64,
     /// Keep at most this many records, deleting the oldest; 0 means no cap.
     pub retention_max_rows: u64,
+    /// The `drop = true` routes, set by the recorder from `[[route]]`, never read from
+    /// `[store]`: records they match are not stored (counted as ignored, and per rule).
+    #[serde(skip)]
+    pub drop_rules: Vec<DropRule>,
+}
+
+/// A rule whose records are not stored. The test is a plain predicate, so the write side
+/// needs nothing from the read side's filters that build it.
+#[derive(Clone)]
+pub struct DropRule {
+    pub name: String,
+    pub drops: Arc<dyn Fn(&Record) -> bool + Send + Sync>,
+    /// Records this rule kept out of the store.
+    pub hits: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for DropRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DropRule")
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+impl PartialEq for DropRule {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && Arc::ptr_eq(&self.hits, &other.hits)
+    }
 }
 
 impl Default for StoreConfig {
@@ -53,6 +84,7 @@ impl Default for StoreConfig {
             ignored_message_substrings: Vec::new(),
             retention_days: 0.0,
             retention_max_rows: 0,
+            drop_rules: Vec::new(),
         }
     }
 }

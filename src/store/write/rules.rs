@@ -2,7 +2,7 @@
 //! Bad values are reported by `spawn` before anything starts, not discovered at the first record.
 
 use crate::record::{Record, SourceKind, parse_level_arg};
-use crate::store::config::StoreConfig;
+use crate::store::config::{DropRule, StoreConfig};
 use crate::store::error::StoreError;
 use std::time::Duration;
 
@@ -76,6 +76,7 @@ impl Settings {
                 prefixes: c.ignored_logger_prefixes.clone(),
                 names: c.ignored_logger_names.clone(),
                 substrings: c.ignored_message_substrings.clone(),
+                drops: c.drop_rules.clone(),
             },
             thresholds,
             threshold_window: c.threshold_window,
@@ -95,6 +96,8 @@ pub(crate) struct IgnoreRules {
     pub prefixes: Vec<String>,
     pub names: Vec<String>,
     pub substrings: Vec<String>,
+    /// The `drop = true` routes; the first that matches counts the record.
+    pub drops: Vec<DropRule>,
 }
 
 impl IgnoreRules {
@@ -113,10 +116,20 @@ impl IgnoreRules {
                 .substrings
                 .iter()
                 .any(|s| r.message.contains(s.as_str()))
+            || self.drops.iter().any(|d| {
+                let hit = (d.drops)(r);
+                if hit {
+                    d.hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                hit
+            })
     }
 
     pub fn is_empty(&self) -> bool {
-        self.prefixes.is_empty() && self.names.is_empty() && self.substrings.is_empty()
+        self.prefixes.is_empty()
+            && self.names.is_empty()
+            && self.substrings.is_empty()
+            && self.drops.is_empty()
     }
 }
 
@@ -137,6 +150,11 @@ mod tests {
             prefixes: vec!["pymongo".into()],
             names: vec!["noisy".into()],
             substrings: vec!["healthcheck".into()],
+            drops: vec![DropRule {
+                name: "debug".into(),
+                drops: std::sync::Arc::new(|r: &Record| r.level < 20),
+                hits: Default::default(),
+            }],
         };
         assert!(rules.ignores(&rec("pymongo", "")));
         assert!(rules.ignores(&rec("pymongo.pool", "")));
@@ -144,6 +162,16 @@ mod tests {
         assert!(rules.ignores(&rec("noisy", "")));
         assert!(!rules.ignores(&rec("noisy.child", "")));
         assert!(rules.ignores(&rec("app", "GET /healthcheck 200")));
+        let mut quiet = rec("app", "x");
+        quiet.set_level(10);
+        assert!(rules.ignores(&quiet));
+        assert!(rules.ignores(&quiet));
+        assert_eq!(
+            rules.drops[0]
+                .hits
+                .load(std::sync::atomic::Ordering::Relaxed),
+            2
+        );
         let mut internal = rec("pymongo", "healthcheck");
         internal.source = SourceKind::Internal;
         assert!(!rules.ignores(&internal));
