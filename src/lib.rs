@@ -11,6 +11,7 @@ pub mod intake;
 pub mod limits;
 pub mod python;
 pub mod record;
+pub mod sink;
 pub mod source;
 pub mod stats;
 pub mod store;
