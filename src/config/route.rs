@@ -254,10 +254,12 @@ mod tests {
 
     #[test]
     fn routes_round_trip_through_the_printed_config() {
-        let mut c = crate::config::Config::default();
-        c.route = routes(
-            "[[route]]\nname = \"a\"\nmatch = { level = \"ERROR\", logger = \"app.*\" }\ntcp = \"10.0.0.5:9020\"\nqueue = 5\n[[route]]\ndrop = true\nmatch = { text = \"healthcheck\" }\n",
-        );
+        let c = crate::config::Config {
+            route: routes(
+                "[[route]]\nname = \"a\"\nmatch = { level = \"ERROR\", logger = \"app.*\" }\ntcp = \"10.0.0.5:9020\"\nqueue = 5\n[[route]]\ndrop = true\nmatch = { text = \"healthcheck\" }\n",
+            ),
+            ..Default::default()
+        };
         let back: crate::config::Config = toml::from_str(&c.to_toml()).unwrap();
         assert_eq!(back, c);
         assert_eq!(c.validate(), Ok(()));
