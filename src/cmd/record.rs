@@ -7,6 +7,7 @@
 use crate::cmd::db_path;
 use crate::config::Config;
 use crate::intake::Intake;
+use crate::sink::{Routes, Sinks};
 use crate::source::conns::ConnLimits;
 use crate::source::{Phase, Shared, ShutdownController, http, tcp, udp};
 use crate::stats::Stats;
@@ -70,6 +71,11 @@ pub struct Recorder {
     persister: PersisterHandle,
     ctl: ShutdownController,
     interactive: bool,
+    /// The `[[route]]` forwarders; drained after the store's writer stops.
+    sinks: Option<Sinks>,
+    routes: Routes,
+    /// How long the forwarders may keep sending what they hold at shutdown.
+    sink_drain: Duration,
 }
 
 impl Recorder {
@@ -98,6 +104,18 @@ impl Recorder {
             bail!("every listener is off: enable at least one of --tcp, --udp, --http");
         }
         let idle_after = seconds("idle_after", cfg.listen.idle_after)?;
+        let sink_drain = seconds("drain_timeout", cfg.record.drain_timeout)?;
+        let drop_rules = crate::sink::dispatch::drop_rules(cfg)?;
+        if opts.interactive
+            && let Some(i) = cfg
+                .route
+                .iter()
+                .position(|r| r.jsonl.as_deref() == Some("-"))
+        {
+            bail!(
+                "route[{i}] writes JSON lines to stdout (jsonl = \"-\"), where the UI draws; give it a file, or run logtui record"
+            );
+        }
         db_path::check_writable(&cfg.db)?;
 
         // The ports next, before the store: a taken port must not leave a new store behind.
@@ -155,6 +173,7 @@ impl Recorder {
         if opts.interactive {
             store_cfg.flush_interval = store_cfg.flush_interval.min(INTERACTIVE_FLUSH);
         }
+        store_cfg.drop_rules = drop_rules.clone();
         let stats = Arc::new(Stats::default());
         let (intake, outlet) = Intake::new(store_cfg.queue_batches, stats.clone());
         let created = db_path::Created::before(&cfg.db);
@@ -169,6 +188,9 @@ impl Recorder {
                 }
             };
 
+        // Subscribed before any listener runs, so the first record is forwarded too.
+        let sinks = Sinks::start(cfg, &feed, cfg.db.clone(), &drop_rules)?;
+        let routes = sinks.routes().clone();
         let ctl = ShutdownController::new();
         let limits = cfg.limits.decode();
         // One budget for the big frames and bodies of every listener together, and one pool of
@@ -215,6 +237,9 @@ impl Recorder {
             persister,
             ctl,
             interactive: opts.interactive,
+            sinks: Some(sinks),
+            routes,
+            sink_drain,
         })
     }
 
@@ -236,6 +261,17 @@ impl Recorder {
     /// Bytes of big frames and bodies held against the byte budget (`limits.max_buffered`).
     pub fn buffered_bytes(&self) -> usize {
         self.shared.budget.held()
+    }
+
+    /// One status line per `[[route]]`: its target, state and counters (for the stats lines
+    /// and the exit summary).
+    pub fn routes(&self) -> Vec<String> {
+        self.routes.lines()
+    }
+
+    /// The routes' live counters, which outlive the recorder (the status bar, the summary).
+    pub fn route_status(&self) -> Routes {
+        self.routes.clone()
     }
 
     /// Stops: no new connections, open ones drained for up to `drain`, then told to stop;
@@ -285,14 +321,22 @@ impl Recorder {
     /// Closes the queue and waits for the writer's final flush.
     async fn finish(self) -> Result<Stopped> {
         let Recorder {
-            intake, persister, ..
+            intake,
+            persister,
+            sinks,
+            sink_drain,
+            ..
         } = self;
         // The last Intake goes: the persister flushes what it holds and ends.
         drop(intake);
-        tokio::task::spawn_blocking(move || persister.join())
+        let joined = tokio::task::spawn_blocking(move || persister.join())
             .await
-            .context("the store's writer thread failed")?
-            .context("the store's final flush failed")?;
+            .context("the store's writer thread failed");
+        // Everything committed was published: the forwarders send what they hold, in time.
+        if let Some(s) = sinks {
+            let _ = tokio::task::spawn_blocking(move || s.finish(sink_drain)).await;
+        }
+        joined?.context("the store's final flush failed")?;
         Ok(Stopped::Clean)
     }
 }
@@ -340,8 +384,10 @@ pub async fn run(cfg: Config) -> Result<()> {
         rec.listening().join(", ")
     );
 
+    let routes = rec.route_status();
     let ticker = (!every.is_zero()).then(|| {
         let stats = rec.stats.clone();
+        let routes = routes.clone();
         let shared = rec.shared.clone();
         let max_buffered = cfg.limits.max_buffered;
         tokio::spawn(async move {
@@ -356,6 +402,9 @@ pub async fn run(cfg: Config) -> Result<()> {
                     "logtui: stats: {}  buffered {held} of {max_buffered} bytes",
                     stats.compact_line()
                 );
+                for line in routes.lines() {
+                    eprintln!("logtui: route {line}");
+                }
             }
         })
     });
@@ -387,6 +436,7 @@ pub async fn run(cfg: Config) -> Result<()> {
     }
     // The summary matters most when something went wrong: print it first.
     print_summary(&stats);
+    print_routes(&routes);
     match stopped? {
         Stopped::Clean => Ok(()),
         Stopped::LeftBehind => std::process::exit(0),
@@ -540,6 +590,14 @@ pub fn print_summary(stats: &Stats) {
     let _ = writeln!(err, "logtui: summary");
     for line in stats.summary_lines() {
         let _ = writeln!(err, "  {line}");
+    }
+}
+
+/// The routes' lines under the summary, when there are routes.
+pub fn print_routes(routes: &Routes) {
+    let mut err = std::io::stderr().lock();
+    for line in routes.lines() {
+        let _ = writeln!(err, "  route {line}");
     }
 }
 

@@ -5,7 +5,7 @@
 //! before the terminal switches to the UI, so its error prints as a plain sentence.
 
 use crate::cmd::demo;
-use crate::cmd::record::{RecordOptions, Recorder, Stopped, print_summary};
+use crate::cmd::record::{RecordOptions, Recorder, Stopped, print_routes, print_summary};
 use crate::config::Config;
 use crate::store::{self, Feed, FeedLimits};
 use crate::tui::keymap::KeyMap;
@@ -118,13 +118,14 @@ pub fn run(mut cfg: Config, mode: Mode) -> Result<()> {
         Mode::Record => None,
     };
     let reader = Reader::open(&cfg.db).map_err(|e| anyhow!(e))?;
-    let status = StatusBar::new(
+    let mut status = StatusBar::new(
         Feeding::Live {
             stats: recorder.stats.clone(),
             listening: recorder.listening().to_vec(),
         },
         cfg.db.display().to_string(),
     );
+    status.routes = recorder.route_status();
     let stop = tui::terminal::watch_signals().context("cannot watch signals")?;
     // logtui's own log goes into the store while the UI runs, not onto the screen.
     let log_done = Arc::new(AtomicBool::new(false));
@@ -141,6 +142,7 @@ pub fn run(mut cfg: Config, mode: Mode) -> Result<()> {
     let _ = log_thread.join();
     let drain = Duration::try_from_secs_f64(cfg.record.drain_timeout).unwrap_or(Duration::ZERO);
     let stats = recorder.stats.clone();
+    let routes = recorder.route_status();
     let stopped = rt.block_on(recorder.stop(drain));
     for line in tui::log::Ring::drain() {
         say(&format!("logtui: {line}"));
@@ -155,6 +157,9 @@ pub fn run(mut cfg: Config, mode: Mode) -> Result<()> {
     let stopped = stopped?;
     if received != stored || matches!(stopped, Stopped::LeftBehind) {
         print_summary(&stats);
+    }
+    if routes.dropped() > 0 {
+        print_routes(&routes);
     }
     shown.map_err(|e| anyhow!(e))?;
     if let Stopped::LeftBehind = stopped {

@@ -108,6 +108,13 @@ impl Routes {
         Some(format!("→ {}", parts.join(", ")))
     }
 
+    /// Whether every forwarder is connected (or has had nothing to send) and none dropped.
+    pub fn healthy(&self) -> bool {
+        self.sinks.iter().all(|(s, q)| {
+            matches!(s.state(), State::Connected | State::Starting) && q.dropped.load(Relaxed) == 0
+        })
+    }
+
     /// Records the forwarders dropped (full queues) and left unsent at exit, all together.
     pub fn dropped(&self) -> u64 {
         self.sinks

@@ -38,6 +38,8 @@ pub struct StatusBar {
     pub missed: u64,
     /// A short message from the app (theme changed, copied, an error).
     pub flash: Option<(String, Instant)>,
+    /// The `[[route]]` forwarders' states, shown when there are any.
+    pub routes: crate::sink::Routes,
 }
 
 impl StatusBar {
@@ -50,6 +52,7 @@ impl StatusBar {
             seen: 0,
             missed: 0,
             flash: None,
+            routes: crate::sink::Routes::default(),
         }
     }
 
@@ -125,6 +128,13 @@ impl StatusBar {
                 }
                 if rejected > 0 {
                     warn.push(format!("{rejected} rejected"));
+                }
+                if let Some(r) = self.routes.compact() {
+                    let style = match self.routes.healthy() {
+                        true => theme.status,
+                        false => theme.status_warning,
+                    };
+                    spans.push(Span::styled(format!(" │ {r}"), style));
                 }
             }
             Feeding::View { how, last_change } => {
