@@ -45,7 +45,8 @@ pub struct RouteMatch {
     /// Logger name GLOB (`app.*`), case-sensitive.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logger: Option<String>,
-    /// tcp, udp, http, redis or internal.
+    /// tcp, udp, http, redis or internal. Without it, logtui's own records (threshold alerts)
+    /// are left out, as `logtui query` leaves them out: another logtui makes its own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
     /// Origin GLOB (peer address, socket path, channel).
@@ -147,6 +148,7 @@ impl RouteMatch {
             min_level,
             logger: self.logger.clone(),
             source,
+            hide_internal: source.is_none(),
             origin: self.origin.clone(),
             job: self.job.clone(),
             search: self.text.clone(),
