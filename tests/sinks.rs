@@ -89,11 +89,11 @@ fn error_and_above_go_to_logs_alerts_in_smarters_shape_and_stream() {
     let mut ps = conn.as_pubsub();
     ps.subscribe("logs:alerts").expect("subscribe");
     ps.set_read_timeout(Some(LIMIT)).expect("timeout");
-    let t = start(&format!(
-        "[[route]]\nname = \"alerts\"\nmatch = {{ level = \"ERROR\" }}\n\
-         redis = {{ url = \"{}\", channel = \"logs:alerts\", stream = \"stream:logs:alerts\" }}\n",
-        server.url()
-    ));
+    // The shipped example, pointed at the test's own server.
+    let example = std::fs::read_to_string(common::manifest_path("assets/routes.example.toml"))
+        .expect("the shipped example");
+    assert!(example.contains("redis://127.0.0.1:6379"));
+    let t = start(&example.replace("redis://127.0.0.1:6379", &server.url()));
     python_send(
         t.tcp.as_deref().unwrap(),
         "log.info('fine')\nlog.warning('hmm')\nlog.error('card declined for Zo\\u00eb')\n\
@@ -341,4 +341,55 @@ fn a_redis_that_is_down_blocks_nothing_and_forwarding_resumes() {
     assert!(counter(&line, "dropped") > 0, "{line}");
     let (code, err, ..) = t.stop();
     assert_eq!(code, 0, "{err:?}");
+}
+
+#[test]
+fn at_shutdown_what_is_queued_is_forwarded_and_a_dead_target_waits_only_the_drain_timeout() {
+    let central = Logtui::start(&["--redis", "off"]);
+    let edge = start(&format!(
+        "[[route]]\nname = \"central\"\ntcp = \"{}\"\n",
+        central.tcp.as_deref().unwrap()
+    ));
+    python_send(
+        edge.tcp.as_deref().unwrap(),
+        "for i in range(2000):\n    log.info('burst %d', i)\n",
+    );
+    // Stopped at once: the drain stores the burst, and the forwarder sends all of it before exit.
+    let (code, err, ..) = edge.stop();
+    assert_eq!(code, 0, "{err:?}");
+    assert!(
+        err.iter()
+            .any(|l| l.contains("route central:") && l.contains("sent 2000, queued 0, dropped 0")),
+        "{err:?}"
+    );
+    assert_eq!(count(&central.db, &["--source", "tcp"]), 2000);
+    let _ = central.stop();
+
+    let dead = format!("127.0.0.1:{}", free_port());
+    let mut cfg = config(&format!("[[route]]\nname = \"dead\"\ntcp = \"{dead}\"\n"));
+    cfg = cfg.replace("[record]\n", "[record]\ndrain_timeout = 1.0\n");
+    let t = Logtui::start_with_config(&cfg, &["--redis", "off"]);
+    python_send(
+        t.tcp.as_deref().unwrap(),
+        "for i in range(50):\n    log.error('lost %d', i)\n",
+    );
+    wait_for("50 stored", LIMIT, || {
+        count(&t.db, &["--source", "tcp"]) == 50
+    });
+    let began = std::time::Instant::now();
+    let (code, err, ..) = t.stop();
+    assert_eq!(code, 0, "{err:?}");
+    assert!(
+        began.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        began.elapsed()
+    );
+    let line = err
+        .iter()
+        .find(|l| l.trim_start().starts_with("route dead:"))
+        .unwrap_or_else(|| panic!("{err:?}"));
+    assert!(
+        line.contains("sent 0") && line.contains("unsent at exit 50"),
+        "{line}"
+    );
 }
