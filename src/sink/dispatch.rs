@@ -398,3 +398,134 @@ fn run_sink(
     target.disconnect();
     status.set_state(State::Stopped);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::SourceKind;
+
+    fn cfg(t: &str) -> Config {
+        let c: Config = toml::from_str(t).unwrap();
+        c.validate().unwrap();
+        c
+    }
+
+    #[test]
+    fn drop_rules_match_as_the_store_filter_does() {
+        let c = cfg(
+            "[[route]]\nname = \"hc\"\nmatch = { logger = \"uvicorn.*\", text = \"healthz\" }\ndrop = true\n\
+             [[route]]\njsonl = \"-\"\n",
+        );
+        let rules = drop_rules(&c).unwrap();
+        assert_eq!(rules.len(), 1);
+        let mut r = Record::new(SourceKind::Http, "x");
+        r.logger = "uvicorn.access".into();
+        r.message = "GET /healthz 200".into();
+        assert!((rules[0].drops)(&r));
+        r.message = "GET /orders 200".into();
+        assert!(!(rules[0].drops)(&r));
+    }
+
+    /// A store of `n` INFO records from logger `a` (odd row ids) and `b` (even ones).
+    fn store_of(n: usize) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("s.db");
+        let stats = Arc::new(crate::stats::Stats::default());
+        let (intake, outlet) = crate::intake::Intake::new(8, stats.clone());
+        let h = store::spawn(&db, &Default::default(), outlet, stats, Feed::new()).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        for chunk in (1..=n).collect::<Vec<_>>().chunks(500) {
+            let batch = chunk
+                .iter()
+                .map(|i| {
+                    let mut r = Record::new(SourceKind::Tcp, "t");
+                    r.logger = if i % 2 == 1 { "a" } else { "b" }.into();
+                    r.message = format!("m{i}");
+                    r
+                })
+                .collect();
+            assert!(rt.block_on(intake.submit(batch)));
+        }
+        drop(intake);
+        h.join().unwrap();
+        (dir, db)
+    }
+
+    #[test]
+    fn what_the_feed_could_not_queue_is_read_back_from_the_store_in_order() {
+        let (_dir, db) = store_of(2500);
+        let feed = Feed::new();
+        let sub = feed.subscribe(
+            "t",
+            FeedLimits {
+                max_batches: 1,
+                max_bytes: usize::MAX,
+            },
+        );
+        let conn = store::open_read_only(&db).unwrap();
+        let mut rows = Vec::new();
+        store::for_each(&conn, &Filter::default(), |id, r| rows.push((id, r))).unwrap();
+        assert_eq!(rows.len(), 2500);
+        // One batch queued, the rest missed: 2 to 2500 must come from the store.
+        for chunk in rows.chunks(100) {
+            feed.publish(crate::store::CommittedBatch {
+                rows: chunk.to_vec(),
+                alerts: Vec::new(),
+            });
+        }
+        assert!(sub.missed() > 0);
+        let status = Arc::new(SinkStatus::new("x".into(), "jsonl -".into()));
+        let queue = Arc::new(SinkQueue::new(10_000, usize::MAX));
+        let f = Filter {
+            logger: Some("a".into()),
+            ..Filter::default()
+        };
+        let matchers = vec![(f.compile().unwrap(), status.clone(), queue.clone())];
+        dispatch(sub, &matchers, &db, &AtomicBool::new(true));
+        let got = queue.pop_batch(usize::MAX, Instant::now());
+        let want: Vec<i64> = rows
+            .iter()
+            .map(|(id, _)| *id)
+            .filter(|id| id % 2 == 1)
+            .collect();
+        assert_eq!(got.iter().map(|(id, _)| *id).collect::<Vec<_>>(), want);
+        assert_eq!(status.matched.load(Relaxed), 1250);
+        assert!(queue.is_closed());
+    }
+
+    #[test]
+    fn status_lines_and_the_compact_form() {
+        let status = Arc::new(SinkStatus::new("central".into(), "tcp h:1".into()));
+        let queue = Arc::new(SinkQueue::new(1, usize::MAX));
+        let hits = Arc::new(AtomicU64::new(4));
+        let routes = Routes {
+            sinks: vec![(status.clone(), queue.clone())],
+            drops: vec![("hc".into(), hits)],
+        };
+        assert!(routes.healthy());
+        assert_eq!(routes.compact().as_deref(), Some("→ central idle"));
+        status.matched.store(3, Relaxed);
+        queue.push((1, Record::new(SourceKind::Tcp, "t")));
+        queue.push((2, Record::new(SourceKind::Tcp, "t")));
+        status.failed(&super::super::SinkError::Connect {
+            target: "h:1".into(),
+            why: "Connection refused".into(),
+        });
+        assert_eq!(
+            routes.lines(),
+            [
+                "central: tcp h:1 reconnecting; matched 3, sent 0, queued 1, dropped 1; cannot connect to h:1: Connection refused",
+                "hc: drop before storing; dropped 4 by rule",
+            ]
+        );
+        assert!(!routes.healthy());
+        assert_eq!(
+            routes.compact().as_deref(),
+            Some("→ central retrying (1 dropped)")
+        );
+        assert_eq!(routes.dropped(), 1);
+        assert!(Routes::default().compact().is_none());
+    }
+}
