@@ -298,13 +298,19 @@ fn a_tcp_peer_that_is_down_blocks_nothing_and_forwarding_resumes() {
     wait_for("the new record at the peer", LIMIT, || {
         count(&central.db, &["--search", "after the peer came back"]) == 1
     });
-    wait_for("the route connected", LIMIT, || {
-        route_line(&t, "central").is_some_and(|l| l.contains(" connected;"))
+    wait_for("the route connected, the new record sent", LIMIT, || {
+        route_line(&t, "central").is_some_and(|l| {
+            l.contains(" connected;")
+                && counter(&l, "matched") == 601
+                && counter(&l, "sent") + counter(&l, "dropped") == 601
+        })
     });
     let line = route_line(&t, "central").unwrap();
     let (sent, dropped) = (counter(&line, "sent"), counter(&line, "dropped"));
     assert_eq!(sent + dropped, 601, "{line}");
-    assert_eq!(count(&central.db, &["--source", "tcp"]), sent);
+    wait_for("everything sent stored at the peer", LIMIT, || {
+        count(&central.db, &["--source", "tcp"]) == sent
+    });
     let (code, err, ..) = t.stop();
     assert_eq!(code, 0, "{err:?}");
     let _ = central.stop();
@@ -362,7 +368,10 @@ fn at_shutdown_what_is_queued_is_forwarded_and_a_dead_target_waits_only_the_drai
             .any(|l| l.contains("route central:") && l.contains("sent 2000, queued 0, dropped 0")),
         "{err:?}"
     );
-    assert_eq!(count(&central.db, &["--source", "tcp"]), 2000);
+    // The peer stores them at its own pace (its flush interval).
+    wait_for("2000 at the peer", LIMIT, || {
+        count(&central.db, &["--source", "tcp"]) == 2000
+    });
     let _ = central.stop();
 
     let dead = format!("127.0.0.1:{}", free_port());

@@ -54,14 +54,17 @@ impl Target for JsonlTarget {
         let Some(out) = self.out.as_mut() else {
             return Err(fail(std::io::Error::other("not open")));
         };
+        // One write per batch: stdout is locked per write, so `--echo`'s lines never land
+        // inside these.
+        let mut text = String::new();
         for (id, r) in batch {
             // Escaped as --echo escapes: no raw terminal controls reach a terminal or a file.
-            let line = r.to_json_line(*id);
-            out.write_all(escape_json_line(&line).as_bytes())
-                .and_then(|_| out.write_all(b"\n"))
-                .map_err(fail)?;
+            text.push_str(&escape_json_line(&r.to_json_line(*id)));
+            text.push('\n');
         }
-        out.flush().map_err(fail)
+        out.write_all(text.as_bytes())
+            .and_then(|_| out.flush())
+            .map_err(fail)
     }
 
     fn disconnect(&mut self) {

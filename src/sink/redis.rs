@@ -14,23 +14,39 @@ pub const STREAM_MAXLEN: usize = 1000;
 
 pub struct RedisTarget {
     route: RedisRoute,
+    /// `HOST:PORT` of the URL: what status lines name, never the credentials it may hold.
+    server: String,
     conn: Option<redis::Connection>,
 }
 
 impl RedisTarget {
     pub fn new(route: &RedisRoute) -> RedisTarget {
+        let server = redis::parse_redis_url(&route.url)
+            .map(|u| {
+                let host = u.host_str().unwrap_or("?").to_owned();
+                match u.port() {
+                    Some(p) => format!("{host}:{p}"),
+                    None => host,
+                }
+            })
+            .unwrap_or_else(|| "?".to_owned());
         RedisTarget {
             route: route.clone(),
+            server,
             conn: None,
         }
+    }
+
+    fn where_(&self) -> String {
+        format!("{} {}", self.server, self.route.channel)
     }
 }
 
 impl Target for RedisTarget {
     fn describe(&self) -> String {
         match &self.route.stream {
-            Some(s) => format!("redis {} (+ stream {s})", self.route.channel),
-            None => format!("redis {}", self.route.channel),
+            Some(s) => format!("redis {} (+ stream {s})", self.where_()),
+            None => format!("redis {}", self.where_()),
         }
     }
 
@@ -40,7 +56,7 @@ impl Target for RedisTarget {
 
     fn connect(&mut self) -> Result<(), SinkError> {
         let fail = |e: redis::RedisError| SinkError::Connect {
-            target: self.route.channel.clone(),
+            target: self.where_(),
             why: e.to_string(),
         };
         let client = redis::Client::open(self.route.url.as_str()).map_err(fail)?;
@@ -52,8 +68,9 @@ impl Target for RedisTarget {
     }
 
     fn send(&mut self, batch: &[(i64, Record)]) -> Result<(), SinkError> {
+        let target = self.where_();
         let fail = |why: String| SinkError::Send {
-            target: self.route.channel.clone(),
+            target: target.clone(),
             why,
         };
         let Some(conn) = self.conn.as_mut() else {
