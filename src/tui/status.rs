@@ -171,3 +171,46 @@ impl StatusBar {
         f.render_widget(Paragraph::new(line).style(theme.status), area);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+
+    #[test]
+    fn the_forwarders_show_in_the_live_status_bar() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg: crate::config::Config = toml::from_str(&format!(
+            "[[route]]\nname = \"audit\"\njsonl = {:?}\n",
+            dir.path().join("a.jsonl").display().to_string()
+        ))
+        .unwrap();
+        let sinks = crate::sink::Sinks::start(
+            &cfg,
+            &crate::store::Feed::new(),
+            dir.path().join("s.db"),
+            &[],
+        )
+        .unwrap();
+        let mut bar = StatusBar::new(
+            Feeding::Live {
+                stats: Arc::new(Stats::default()),
+                listening: vec!["tcp 127.0.0.1:9020".into()],
+            },
+            "s.db".into(),
+        );
+        let text = |bar: &StatusBar| {
+            let mut term = Terminal::new(TestBackend::new(120, 1)).unwrap();
+            let theme = Theme::plain("t");
+            term.draw(|f| bar.draw(f, f.area(), &theme)).unwrap();
+            let buf = term.backend().buffer().clone();
+            buf.content().iter().map(|c| c.symbol()).collect::<String>()
+        };
+        assert!(!text(&bar).contains('→'), "no routes, nothing shown");
+        bar.routes = sinks.routes().clone();
+        assert!(text(&bar).contains("│ → audit idle"), "{}", text(&bar));
+        sinks.finish(Duration::ZERO);
+        assert!(text(&bar).contains("→ audit stopped"), "{}", text(&bar));
+    }
+}
