@@ -310,6 +310,11 @@ impl Recorder {
         // handle on the queue, so waiting for the store's writer would wait for it.
         let committed = tokio::time::timeout(STOP_GRACE, self.intake.flush()).await;
         tracing::warn!("a connection did not end at the drain deadline; exiting without it");
+        // What was committed goes on to the routes' targets too, for a moment; the rest is
+        // counted as unsent in their lines.
+        if let Some(s) = self.sinks.take() {
+            let _ = tokio::task::spawn_blocking(move || s.finish(STOP_GRACE)).await;
+        }
         Some(match committed {
             Ok(true) => Ok(Stopped::LeftBehind),
             _ => Err(anyhow!(
