@@ -27,8 +27,7 @@ pub const MAX_NAMES: usize = 100_000;
 /// How long connecting and each command may take before Redis counts as unreachable.
 const REDIS_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// Where a channel's stream lives, as Smarter names it: `stream:logs:{id}` beside `logs:{id}`.
-const STREAM_PREFIX: &str = "stream:";
+use crate::source::redis_backfill::{EntryId, STREAM_PREFIX};
 
 /// The origin of records taken from a list, before the list's key.
 const LIST_ORIGIN_PREFIX: &str = "list:";
@@ -364,7 +363,7 @@ fn sample_live(
     {
         let mut ps = con.as_pubsub();
         for p in patterns {
-            if is_pattern(p) {
+            if crate::source::redis_dedupe::is_pattern(p) {
                 ps.psubscribe(p)?;
             } else {
                 ps.subscribe(p)?;
@@ -454,13 +453,7 @@ fn cap(names: &mut Vec<String>, what: &str, notes: &mut Vec<String>) {
 fn newest_entry_time(v: &redis::Value) -> Option<f64> {
     let entries: Vec<(String, redis::Value)> = redis::from_redis_value_ref(v).ok()?;
     let (id, _) = entries.first()?;
-    entry_id_time(id)
-}
-
-/// `1733140800123-0` → 1733140800.123.
-pub fn entry_id_time(id: &str) -> Option<f64> {
-    let ms: u64 = id.split_once('-').map_or(id, |(ms, _)| ms).parse().ok()?;
-    Some(ms as f64 / 1000.0)
+    EntryId::parse(id).map(|e| e.ms as f64 / 1000.0)
 }
 
 /// The key of a `--list-key` spec (`KEY`, `KEY:lpush`, `KEY:rpush`).
@@ -473,11 +466,6 @@ pub fn list_key(spec: &str) -> &str {
         }
         _ => spec,
     }
-}
-
-/// Whether Redis reads `s` as a glob (`PSUBSCRIBE`) rather than one name.
-pub fn is_pattern(s: &str) -> bool {
-    s.contains(['*', '?', '['])
 }
 
 /// `s` with the glob characters escaped, so a key is matched as itself inside a pattern.
@@ -619,13 +607,9 @@ mod tests {
 
     #[test]
     fn entry_ids_give_times_and_list_specs_give_keys() {
-        assert_eq!(entry_id_time("1733140800123-0"), Some(1_733_140_800.123));
-        assert_eq!(entry_id_time("17"), Some(0.017));
-        assert_eq!(entry_id_time("x-1"), None);
         assert_eq!(list_key("redis"), "redis");
         assert_eq!(list_key("q:lpush"), "q");
         assert_eq!(list_key("a:b"), "a:b");
-        assert!(is_pattern("logs:*") && !is_pattern("logs:global"));
         assert_eq!(glob_escape("a*b[c]"), "a\\*b\\[c\\]");
     }
 
