@@ -399,7 +399,7 @@ pub async fn read_window<C: redis::aio::ConnectionLike + Send>(
                 ));
                 return Ok(read);
             }
-            let page: Vec<(String, Vec<(String, Vec<u8>)>)> = redis::cmd("XRANGE")
+            let page: Vec<RawEntry> = redis::cmd("XRANGE")
                 .arg(&key)
                 .arg(&start)
                 .arg(format!("{to}-{}", u64::MAX))
@@ -432,6 +432,9 @@ pub async fn read_window<C: redis::aio::ConnectionLike + Send>(
     }
     Ok(read)
 }
+
+/// An `XRANGE` entry as Redis sends it: its id and its field/value pairs.
+type RawEntry = (String, Vec<(String, Vec<u8>)>);
 
 /// The fields of `XINFO STREAM` a backfill needs.
 #[derive(Debug, Default, PartialEq)]
