@@ -44,6 +44,12 @@ Examples:
   logtui query --source internal                # logtui's own records: threshold alerts
   logtui query --sql \"SELECT logger, count(*) FROM records GROUP BY logger\"";
 
+const CHANNELS_EXAMPLES: &str = "\
+Examples:
+  logtui channels                                # the default Redis, channels logs:*
+  logtui channels --redis redis://:pw@10.0.0.5:6379/1 --channel 'app:*'
+  logtui channels --sample 0 --format jsonl | jq -r 'select(.errors > 0) | .name'";
+
 const EMIT_EXAMPLES: &str = "\
 Examples:
   logtui emit --tcp 127.0.0.1:9020 --count 1000 --rate 200
@@ -95,6 +101,10 @@ pub enum Command {
     /// Search the store.
     #[command(after_help = QUERY_EXAMPLES)]
     Query(QueryArgs),
+    /// List the Redis channels, streams and lists: live rate, subscribers, stream length,
+    /// records stored and last seen, from Redis and the store together.
+    #[command(after_help = CHANNELS_EXAMPLES)]
+    Channels(ChannelsArgs),
     /// Send synthetic or stdin records to a listener, encoded as Python's handlers do.
     #[command(after_help = EMIT_EXAMPLES)]
     Emit(EmitArgs),
@@ -254,6 +264,52 @@ pub struct QueryArgs {
     /// Run a read-only SQL query against the store instead (table `records`).
     #[arg(long, value_name = "QUERY", conflicts_with_all = ["level", "logger", "source", "origin", "job", "search", "regex", "since", "until", "count", "limit"])]
     pub sql: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ChannelsFormat {
+    Table,
+    Jsonl,
+}
+
+#[derive(Debug, Args)]
+pub struct ChannelsArgs {
+    /// Redis to ask: redis://[user:pw@]HOST:PORT[/DB], rediss://…, or off (the store only)
+    /// [default: redis://127.0.0.1:6379]
+    #[arg(long, value_name = "URL")]
+    pub redis: Option<String>,
+    /// Channel or glob pattern to list; repeatable [default: logs:*]
+    #[arg(long = "channel", value_name = "NAME|PATTERN")]
+    pub channels: Vec<String>,
+    /// List key to report (KEY, KEY:rpush, KEY:lpush); repeatable.
+    #[arg(long = "list-key", value_name = "KEY")]
+    pub list_keys: Vec<String>,
+    /// Listen this many seconds to measure each channel's live rate; 0 skips the sample.
+    #[arg(long, value_name = "SECS", default_value_t = 1.0, value_parser = sample_secs)]
+    pub sample: f64,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: ChannelsFormat,
+}
+
+/// A sample of 0 to 60 seconds: long enough to see a rate, short enough to stay a command.
+fn sample_secs(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..=60.0).contains(&v) => Ok(v),
+        _ => Err(format!("{s:?} is not a number of seconds from 0 to 60")),
+    }
+}
+
+impl ChannelsArgs {
+    pub fn apply(&self, cfg: &mut Config) {
+        set(&mut cfg.redis.url, &self.redis);
+        if !self.channels.is_empty() {
+            cfg.redis.channels = self.channels.clone();
+        }
+        if !self.list_keys.is_empty() {
+            cfg.redis.list_keys = self.list_keys.clone();
+        }
+    }
 }
 
 #[derive(Debug, Args)]

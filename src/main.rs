@@ -58,6 +58,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Some(Command::Record(a)) => a.apply(&mut cfg),
         Some(Command::Config(a)) => a.apply(&mut cfg),
+        Some(Command::Channels(a)) => a.apply(&mut cfg),
         _ => {}
     }
     // The file was checked as it loaded; what fails now came from a flag.
@@ -71,6 +72,7 @@ fn run(cli: Cli) -> Result<()> {
         Some(Command::View) => cmd::ui::view(cfg),
         Some(Command::Record(_)) => cmd::ui::runtime()?.block_on(cmd::record::run(cfg)),
         Some(Command::Query(a)) => cmd::query::run(&cfg.db, a),
+        Some(Command::Channels(a)) => cmd::channels::run(&cfg, a),
         Some(Command::Emit(a)) => cmd::emit::run(a),
         Some(Command::Config(_)) => {
             cmd::config::run(&cfg);

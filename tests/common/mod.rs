@@ -2,6 +2,7 @@
 //! finds the machine's CPythons (failing loudly when one is missing), and polls for conditions.
 #![allow(dead_code)]
 
+pub mod redis_cluster;
 pub mod redis_server;
 pub mod tty;
 

@@ -1,0 +1,648 @@
+//! Closing pub/sub gaps from Smarter's streams: after a reconnect or a visible drop, the entries
+//! XADDed while delivery was uncertain are read back from `stream:logs:*`, and only the records
+//! pub/sub did not deliver are stored.
+//!
+//! **When delivery is certain.** Smarter runs `PUBLISH logs:x P` and `XADD stream:logs:x * data P`
+//! in one `MULTI`/`EXEC`, so an entry's id (the server's clock in ms) is the moment its message
+//! was published. The source sends `TIME` on its subscribed connection every second (and every
+//! [`MARK_EVERY`] messages); Redis answers in order, so when the reply says `T` every message
+//! published before `T` has been read. After a reply at `T`, the uncertain window starts at `T`
+//! (inclusive: a message of the same millisecond may come either side of the reply). When the
+//! connection is lost (or the source must drop), the window stays open until the first `TIME`
+//! reply on the new, confirmed subscription (`S`): entries with `T ≤ id ≤ S` are the ones to
+//! check; later ones arrive by pub/sub.
+//!
+//! **What is the same record** ([`Heard`], [`reconcile`]). Pub/sub messages heard since the
+//! window opened are remembered as 128-bit fingerprints of their bytes, counted apart for job
+//! channels and `logs:global`. Each Smarter record is one job-stream entry and one global-stream
+//! entry with the same bytes, so within the window a payload `P` stands for
+//! `max(job entries, global entries)` records, of which `max(job heard, global heard)` were
+//! delivered; the difference is stored, from the job stream first (so the record keeps its job).
+//! A record logged twice with identical bytes (to the microsecond of its timestamp) is two
+//! records by this count; two different payloads never match.
+//!
+//! **What cannot be recovered** is said: a stream that has lost entries to trimming (`MAXLEN`:
+//! `XINFO STREAM` counts more `entries-added` than its `length`) and keeps none from before the
+//! window may have lost some of the window's: that is reported as a gap up to its first kept
+//! entry, with at most how many; a key that expired is simply not found. Every read is bounded ([`BackfillLimits`]).
+
+use crate::decode::redis::{GLOBAL_CHANNEL, job_of_channel};
+use crate::source::redis_dedupe::Message;
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+
+/// How many messages may arrive between two `TIME` marks before the source asks for one early:
+/// keeps the fingerprints held for an open window bounded by time, not only by count.
+pub const MARK_EVERY: usize = 65_536;
+
+/// Where a channel's stream lives, as Smarter names it: `stream:logs:{id}` beside `logs:{id}`.
+pub const STREAM_PREFIX: &str = "stream:";
+
+/// A stream entry id, `<ms>-<seq>`, ordered as Redis orders them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct EntryId {
+    pub ms: u64,
+    pub seq: u64,
+}
+
+impl EntryId {
+    pub fn parse(s: &str) -> Option<EntryId> {
+        let (ms, seq) = s.split_once('-').unwrap_or((s, "0"));
+        Some(EntryId {
+            ms: ms.parse().ok()?,
+            seq: seq.parse().ok()?,
+        })
+    }
+}
+
+impl std::fmt::Display for EntryId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}", self.ms, self.seq)
+    }
+}
+
+/// The channel a stream carries (`stream:logs:x` → `logs:x`).
+pub fn channel_of_stream(key: &str) -> &str {
+    key.strip_prefix(STREAM_PREFIX).unwrap_or(key)
+}
+
+/// The stream (or the `SCAN` pattern of streams) beside a subscribed channel or pattern.
+pub fn stream_of_channel(channel: &str) -> String {
+    format!("{STREAM_PREFIX}{channel}")
+}
+
+/// Copies heard on job channels and on `logs:global` (other channels count as job-less).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Seen {
+    job: u32,
+    global: u32,
+}
+
+/// The fingerprints of the messages heard since the uncertain window opened.
+pub struct Heard {
+    hasher: (
+        foldhash::quality::RandomState,
+        foldhash::quality::RandomState,
+    ),
+    /// Heard before the latest mark (needed for its millisecond) and after it.
+    prev: HashMap<u128, Seen>,
+    cur: HashMap<u128, Seen>,
+    /// The latest mark: where the window opens if delivery fails now.
+    mark: Option<u64>,
+    /// Set while a gap is open: nothing is forgotten until [`Heard::close`].
+    pinned: Option<u64>,
+    limit: usize,
+    /// More was heard in an open window than the limit holds: it cannot be reconciled.
+    pub overflowed: bool,
+    since_mark: usize,
+}
+
+impl Heard {
+    /// Remembers at most `limit` distinct payloads (about 40 bytes each).
+    pub fn new(limit: usize) -> Heard {
+        Heard {
+            hasher: Default::default(),
+            prev: HashMap::new(),
+            cur: HashMap::new(),
+            mark: None,
+            pinned: None,
+            limit,
+            overflowed: false,
+            since_mark: 0,
+        }
+    }
+
+    fn fingerprint(&self, payload: &[u8]) -> u128 {
+        let a = self.hasher.0.hash_one(payload) as u128;
+        let b = self.hasher.1.hash_one(payload) as u128;
+        (a << 64) | b
+    }
+
+    /// A message read from `channel`. Only worth its cost once a mark has been taken.
+    pub fn note(&mut self, channel: &str, payload: &[u8]) {
+        if self.mark.is_none() && self.pinned.is_none() {
+            return;
+        }
+        self.since_mark += 1;
+        if self.prev.len() + self.cur.len() >= self.limit {
+            if self.pinned.is_some() {
+                self.overflowed = true;
+            }
+            return;
+        }
+        let fp = self.fingerprint(payload);
+        let s = self.cur.entry(fp).or_default();
+        if channel == GLOBAL_CHANNEL {
+            s.global = s.global.saturating_add(1);
+        } else {
+            s.job = s.job.saturating_add(1);
+        }
+    }
+
+    /// Whether the source should ask for a mark before its timer says so.
+    pub fn wants_mark(&self) -> bool {
+        self.since_mark >= MARK_EVERY
+    }
+
+    /// A `TIME` reply of `server_ms` on the subscribed connection: everything published
+    /// before it has been read. While a gap is open, nothing is forgotten.
+    pub fn mark(&mut self, server_ms: u64) {
+        self.since_mark = 0;
+        if self.pinned.is_some() {
+            return;
+        }
+        self.prev = std::mem::take(&mut self.cur);
+        self.mark = Some(server_ms);
+    }
+
+    /// Delivery has become uncertain (connection lost, or a message dropped): returns where
+    /// the window opens, `None` when no mark was ever taken (nothing to compare with). A
+    /// second call while open changes nothing.
+    pub fn open(&mut self) -> Option<u64> {
+        if self.pinned.is_none() {
+            self.pinned = self.mark;
+        }
+        self.pinned
+    }
+
+    /// Whether a window is open.
+    pub fn is_open(&self) -> bool {
+        self.pinned.is_some()
+    }
+
+    /// Delivery is certain again from `server_ms` on: returns the window `(from, to)` and what
+    /// was heard in it, and starts afresh with `server_ms` as the mark.
+    pub fn close(&mut self, server_ms: u64) -> Option<Window> {
+        let from = self.pinned.take()?;
+        let mut heard = std::mem::take(&mut self.prev);
+        for (fp, s) in std::mem::take(&mut self.cur) {
+            let e = heard.entry(fp).or_default();
+            e.job = e.job.saturating_add(s.job);
+            e.global = e.global.saturating_add(s.global);
+        }
+        let overflowed = std::mem::take(&mut self.overflowed);
+        self.mark = Some(server_ms);
+        self.since_mark = 0;
+        Some(Window {
+            from,
+            to: server_ms,
+            heard,
+            hasher: self.hasher.clone(),
+            overflowed,
+        })
+    }
+}
+
+/// One closed window: its bounds in server ms (inclusive) and what pub/sub delivered in it.
+pub struct Window {
+    pub from: u64,
+    pub to: u64,
+    heard: HashMap<u128, Seen>,
+    hasher: (
+        foldhash::quality::RandomState,
+        foldhash::quality::RandomState,
+    ),
+    /// The fingerprints did not all fit: reconciling could store records twice, so it is not done.
+    pub overflowed: bool,
+}
+
+/// One stream entry read in a window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub stream: String,
+    pub id: EntryId,
+    pub payload: Vec<u8>,
+}
+
+/// The entries of a window that pub/sub did not deliver, as messages on their channels, in id
+/// order (see the module comment for the count).
+pub fn reconcile(window: &Window, mut entries: Vec<Entry>) -> Vec<Message> {
+    entries.sort_by(|a, b| a.id.cmp(&b.id).then_with(|| a.stream.cmp(&b.stream)));
+    // Per payload: its entries (job ones and global ones) in id order.
+    let mut by_fp: HashMap<u128, (Vec<usize>, Vec<usize>)> = HashMap::new();
+    for (i, e) in entries.iter().enumerate() {
+        let fp = {
+            let a = window.hasher.0.hash_one(&e.payload[..]) as u128;
+            let b = window.hasher.1.hash_one(&e.payload[..]) as u128;
+            (a << 64) | b
+        };
+        let slot = by_fp.entry(fp).or_default();
+        if channel_of_stream(&e.stream) == GLOBAL_CHANNEL {
+            slot.1.push(i);
+        } else {
+            slot.0.push(i);
+        }
+    }
+    let mut keep: Vec<usize> = Vec::new();
+    for (fp, (jobs, globals)) in by_fp {
+        let heard = window.heard.get(&fp).copied().unwrap_or_default();
+        let records = jobs.len().max(globals.len());
+        let delivered = (heard.job as usize).max(heard.global as usize);
+        let missing = records.saturating_sub(delivered);
+        // The newest are the likeliest missed (the window opened before them); job copies first.
+        let from_jobs = missing.min(jobs.len());
+        keep.extend(&jobs[jobs.len() - from_jobs..]);
+        let from_globals = (missing - from_jobs).min(globals.len());
+        keep.extend(&globals[globals.len() - from_globals..]);
+    }
+    keep.sort_unstable();
+    let mut entries: Vec<Option<Entry>> = entries.into_iter().map(Some).collect();
+    keep.into_iter()
+        .filter_map(|i| entries[i].take())
+        .map(|e| Message {
+            channel: channel_of_stream(&e.stream).to_owned(),
+            full_len: e.payload.len(),
+            payload: e.payload,
+        })
+        .collect()
+}
+
+/// Whether a job stream's entry can stand for a job: the channel must name one.
+pub fn carries_job(stream: &str) -> bool {
+    job_of_channel(channel_of_stream(stream)).is_some()
+}
+
+/// The bounds of one backfill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BackfillLimits {
+    /// Most streams examined (Smarter makes a stream per context-less record, each with a 1 h TTL).
+    pub max_streams: usize,
+    /// Most entries read in all.
+    pub max_entries: usize,
+    /// Most payload bytes read in all.
+    pub max_bytes: usize,
+    /// Entries per `XRANGE` page.
+    pub page: usize,
+}
+
+impl Default for BackfillLimits {
+    fn default() -> Self {
+        BackfillLimits {
+            max_streams: 10_000,
+            max_entries: 200_000,
+            max_bytes: 64 << 20,
+            page: 1000,
+        }
+    }
+}
+
+/// What one stream may not have given back: entries from the window's start up to (not
+/// including) `first_kept` may have been trimmed (`MAXLEN`) before they could be read; at most
+/// `at_most` of them (all the stream ever lost).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Trimmed {
+    pub stream: String,
+    pub from: u64,
+    pub first_kept: Option<EntryId>,
+    pub at_most: u64,
+}
+
+/// What a backfill read: the entries of the window, and what it could not read.
+#[derive(Debug, Default)]
+pub struct Read {
+    pub entries: Vec<Entry>,
+    pub streams: usize,
+    pub trimmed: Vec<Trimmed>,
+    /// Sentences on limits reached (streams or entries left unread).
+    pub cut_short: Vec<String>,
+}
+
+/// Reads the entries with `from ≤ id.ms ≤ to` of the streams beside `subscriptions` (plain
+/// channels and patterns, as subscribed), skipping `exclude` (logtui's own forwarding targets).
+pub async fn read_window<C: redis::aio::ConnectionLike + Send>(
+    con: &mut C,
+    subscriptions: &[String],
+    exclude: &[String],
+    from: u64,
+    to: u64,
+    limits: BackfillLimits,
+) -> redis::RedisResult<Read> {
+    let mut read = Read::default();
+    let mut keys = Vec::new();
+    for s in subscriptions {
+        let stream = stream_of_channel(s);
+        if crate::source::redis_dedupe::is_pattern(s) {
+            let mut cursor = 0u64;
+            loop {
+                let (next, found): (u64, Vec<String>) = redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(&stream)
+                    .arg("COUNT")
+                    .arg(1000)
+                    .arg("TYPE")
+                    .arg("stream")
+                    .query_async(con)
+                    .await?;
+                keys.extend(found);
+                cursor = next;
+                if cursor == 0 || keys.len() > limits.max_streams {
+                    break;
+                }
+            }
+        } else {
+            keys.push(stream);
+        }
+    }
+    keys.sort();
+    keys.dedup();
+    keys.retain(|k| !exclude.iter().any(|c| channel_of_stream(k) == c));
+    if keys.len() > limits.max_streams {
+        read.cut_short.push(format!(
+            "more than {} streams: {} were not read",
+            limits.max_streams,
+            keys.len() - limits.max_streams
+        ));
+        keys.truncate(limits.max_streams);
+    }
+    let mut bytes = 0usize;
+    for key in keys {
+        // Which streams were written in the window, and which lost entries to trimming.
+        let info: redis::Value = match redis::cmd("XINFO")
+            .arg("STREAM")
+            .arg(&key)
+            .query_async(con)
+            .await
+        {
+            Ok(v) => v,
+            // The key expired (or never was) between the listing and now.
+            Err(e)
+                if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::ResponseError) =>
+            {
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let info = StreamInfo::of(&info);
+        if info.last.is_some_and(|l| l.ms < from) {
+            continue;
+        }
+        read.streams += 1;
+        // Entries were removed, and none kept is older than the window: some removed ones
+        // may be the window's. (One kept from before the window means all removed are older.)
+        let lost = info.added.saturating_sub(info.length);
+        if lost > 0 && info.first.is_none_or(|f| f.ms >= from) {
+            read.trimmed.push(Trimmed {
+                stream: key.clone(),
+                from,
+                first_kept: info.first,
+                at_most: lost,
+            });
+        }
+        let mut start = format!("{from}-0");
+        loop {
+            if read.entries.len() >= limits.max_entries || bytes >= limits.max_bytes {
+                read.cut_short.push(format!(
+                    "the backfill stopped at {} entries ({} bytes); later entries of {key} and the streams after it were not read",
+                    read.entries.len(),
+                    bytes
+                ));
+                return Ok(read);
+            }
+            let page: Vec<RawEntry> = redis::cmd("XRANGE")
+                .arg(&key)
+                .arg(&start)
+                .arg(format!("{to}-{}", u64::MAX))
+                .arg("COUNT")
+                .arg(limits.page)
+                .query_async(con)
+                .await?;
+            let n = page.len();
+            let mut last = None;
+            for (id, fields) in page {
+                let Some(id) = EntryId::parse(&id) else {
+                    continue;
+                };
+                last = Some(id);
+                // Smarter's one field is `data`; an entry without it is not a log record.
+                if let Some((_, payload)) = fields.into_iter().find(|(f, _)| f == "data") {
+                    bytes += payload.len();
+                    read.entries.push(Entry {
+                        stream: key.clone(),
+                        id,
+                        payload,
+                    });
+                }
+            }
+            match last {
+                Some(l) if n >= limits.page => start = format!("({l}"),
+                _ => break,
+            }
+        }
+    }
+    Ok(read)
+}
+
+/// An `XRANGE` entry as Redis sends it: its id and its field/value pairs.
+type RawEntry = (String, Vec<(String, Vec<u8>)>);
+
+/// The fields of `XINFO STREAM` a backfill needs.
+#[derive(Debug, Default, PartialEq)]
+struct StreamInfo {
+    first: Option<EntryId>,
+    last: Option<EntryId>,
+    length: u64,
+    /// Entries ever added (Redis 7.0 on); 0 when the server does not say.
+    added: u64,
+}
+
+impl StreamInfo {
+    /// Reads the reply as RESP2 (a flat list) or RESP3 (a map); unknown shapes give nothing.
+    fn of(v: &redis::Value) -> StreamInfo {
+        use redis::Value as V;
+        let pairs: Vec<(&V, &V)> = match v {
+            V::Map(m) => m.iter().map(|(k, v)| (k, v)).collect(),
+            V::Array(a) => a.chunks_exact(2).map(|p| (&p[0], &p[1])).collect(),
+            _ => Vec::new(),
+        };
+        let text = |v: &V| match v {
+            V::BulkString(b) => std::str::from_utf8(b).ok().map(str::to_owned),
+            V::SimpleString(s) => Some(s.clone()),
+            _ => None,
+        };
+        let entry_id = |v: &V| match v {
+            V::Array(a) => a.first().and_then(text).and_then(|s| EntryId::parse(&s)),
+            _ => None,
+        };
+        let int = |v: &V| match v {
+            V::Int(i) => u64::try_from(*i).unwrap_or(0),
+            _ => 0,
+        };
+        let mut info = StreamInfo::default();
+        for (k, v) in pairs {
+            match text(k).as_deref() {
+                Some("first-entry") => info.first = entry_id(v),
+                Some("last-entry") => info.last = entry_id(v),
+                Some("last-generated-id") if info.last.is_none() => {
+                    info.last = text(v).and_then(|s| EntryId::parse(&s));
+                }
+                Some("length") => info.length = int(v),
+                Some("entries-added") => info.added = int(v),
+                _ => {}
+            }
+        }
+        info
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(stream: &str, ms: u64, payload: &str) -> Entry {
+        Entry {
+            stream: stream.into(),
+            id: EntryId { ms, seq: 0 },
+            payload: payload.as_bytes().to_vec(),
+        }
+    }
+
+    fn window(heard: &[(&str, &str)]) -> Window {
+        let mut h = Heard::new(1000);
+        h.mark(100);
+        assert_eq!(h.open(), Some(100));
+        for (ch, p) in heard {
+            h.note(ch, p.as_bytes());
+        }
+        h.close(200).expect("an open window")
+    }
+
+    #[test]
+    fn entry_ids_parse_and_order() {
+        let a = EntryId::parse("1733140800123-7").unwrap();
+        assert_eq!((a.ms, a.seq), (1_733_140_800_123, 7));
+        assert_eq!(EntryId::parse("5"), Some(EntryId { ms: 5, seq: 0 }));
+        assert!(EntryId::parse("x-1").is_none());
+        assert!(EntryId::parse("5-0").unwrap() < EntryId::parse("5-1").unwrap());
+        assert_eq!(a.to_string(), "1733140800123-7");
+        assert_eq!(channel_of_stream("stream:logs:job_1"), "logs:job_1");
+        assert_eq!(stream_of_channel("logs:*"), "stream:logs:*");
+    }
+
+    #[test]
+    fn only_what_pub_sub_did_not_deliver_is_stored_once_with_its_job() {
+        // a: delivered on both channels. b: its job copy delivered, the global one lost.
+        // c: lost entirely (stored from its job stream). d: only on logs:global, lost.
+        let w = window(&[
+            ("logs:job_1", "a"),
+            ("logs:global", "a"),
+            ("logs:job_1", "b"),
+        ]);
+        let got = reconcile(
+            &w,
+            vec![
+                entry("stream:logs:job_1", 101, "a"),
+                entry("stream:logs:global", 101, "a"),
+                entry("stream:logs:job_1", 102, "b"),
+                entry("stream:logs:global", 102, "b"),
+                entry("stream:logs:global", 103, "c"),
+                entry("stream:logs:job_2", 103, "c"),
+                entry("stream:logs:global", 104, "d"),
+            ],
+        );
+        let got: Vec<(&str, &[u8])> = got
+            .iter()
+            .map(|m| (m.channel.as_str(), &m.payload[..]))
+            .collect();
+        assert_eq!(got, [("logs:job_2", &b"c"[..]), ("logs:global", b"d")]);
+    }
+
+    #[test]
+    fn a_record_logged_twice_stays_twice() {
+        // Two identical records; pub/sub delivered one of them (both copies).
+        let w = window(&[("logs:job_1", "same"), ("logs:global", "same")]);
+        let got = reconcile(
+            &w,
+            vec![
+                entry("stream:logs:job_1", 101, "same"),
+                entry("stream:logs:global", 101, "same"),
+                entry("stream:logs:job_1", 150, "same"),
+                entry("stream:logs:global", 150, "same"),
+            ],
+        );
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].channel, "logs:job_1");
+    }
+
+    #[test]
+    fn marks_forget_what_is_certain_but_an_open_window_forgets_nothing() {
+        let mut h = Heard::new(1000);
+        // Before any mark nothing is remembered: there is no window to compare with.
+        h.note("logs:job_1", b"early");
+        assert_eq!(h.open(), None);
+        assert!(h.close(5).is_none());
+        h.mark(10);
+        h.note("logs:job_1", b"x");
+        h.mark(20);
+        h.note("logs:job_1", b"y");
+        // "x" was heard before the mark at 20 and is kept for that millisecond; older ones go.
+        h.mark(30);
+        assert_eq!(h.open(), Some(30));
+        h.mark(40); // a mark while open keeps everything
+        h.note("logs:global", b"z");
+        assert_eq!(h.open(), Some(30));
+        let w = h.close(50).unwrap();
+        assert_eq!((w.from, w.to), (30, 50));
+        let got = reconcile(
+            &w,
+            vec![
+                entry("stream:logs:job_1", 20, "x"),
+                entry("stream:logs:job_1", 30, "y"),
+                entry("stream:logs:global", 45, "z"),
+                entry("stream:logs:global", 46, "new"),
+            ],
+        );
+        let names: Vec<&[u8]> = got.iter().map(|m| &m.payload[..]).collect();
+        // x is no longer known (heard two marks ago), so its entry, had it been in the window,
+        // would be stored: the window starts at 30, and read_window never returns it.
+        assert_eq!(names, [&b"x"[..], b"new"]);
+        assert!(!h.is_open());
+    }
+
+    #[test]
+    fn an_overflowing_window_says_so() {
+        let mut h = Heard::new(2);
+        h.mark(1);
+        h.open();
+        for p in ["a", "b", "c"] {
+            h.note("logs:job_1", p.as_bytes());
+        }
+        assert!(h.close(2).unwrap().overflowed);
+        assert!(!h.overflowed);
+    }
+
+    #[test]
+    fn stream_info_reads_resp2_and_resp3_replies() {
+        use redis::Value as V;
+        let s = |x: &str| V::BulkString(x.as_bytes().to_vec());
+        let entry = |id: &str| V::Array(vec![s(id), V::Array(vec![s("data"), s("{}")])]);
+        let flat = V::Array(vec![
+            s("length"),
+            V::Int(2),
+            s("entries-added"),
+            V::Int(5),
+            s("first-entry"),
+            entry("8-0"),
+            s("last-entry"),
+            entry("9-1"),
+        ]);
+        let want = StreamInfo {
+            first: Some(EntryId { ms: 8, seq: 0 }),
+            last: Some(EntryId { ms: 9, seq: 1 }),
+            length: 2,
+            added: 5,
+        };
+        assert_eq!(StreamInfo::of(&flat), want);
+        let V::Array(items) = flat else {
+            unreachable!()
+        };
+        let map = V::Map(
+            items
+                .chunks_exact(2)
+                .map(|p| (p[0].clone(), p[1].clone()))
+                .collect(),
+        );
+        assert_eq!(StreamInfo::of(&map), want);
+        assert_eq!(StreamInfo::of(&V::Nil), StreamInfo::default());
+    }
+}
