@@ -8,7 +8,7 @@ use crate::cmd::db_path;
 use crate::config::Config;
 use crate::intake::Intake;
 use crate::source::conns::ConnLimits;
-use crate::source::{Phase, Shared, ShutdownController, http, tcp, udp};
+use crate::source::{Phase, Shared, ShutdownController, http, redis, tcp, udp};
 use crate::stats::Stats;
 use crate::store::alerts::{ALERT_LOGGER, is_alert};
 use crate::store::persister::{self, PersisterHandle};
@@ -94,8 +94,9 @@ impl Recorder {
             enabled(&cfg.listen.udp),
             enabled(&cfg.listen.http),
         );
-        if tcp_addr.is_none() && udp_addr.is_none() && http_addr.is_none() {
-            bail!("every listener is off: enable at least one of --tcp, --udp, --http");
+        let redis_url = cfg.redis.enabled();
+        if tcp_addr.is_none() && udp_addr.is_none() && http_addr.is_none() && redis_url.is_none() {
+            bail!("every listener is off: enable at least one of --tcp, --udp, --http, --redis");
         }
         let idle_after = seconds("idle_after", cfg.listen.idle_after)?;
         db_path::check_writable(&cfg.db)?;
@@ -140,6 +141,11 @@ impl Recorder {
             }
             None => None,
         };
+        // Redis is not bound but connected to, and only after the store is open: a Redis that
+        // is down must not keep logtui from starting (the source retries by itself).
+        if let Some(url) = redis_url {
+            listening.push(format!("redis {}", redis::redact(url)));
+        }
 
         let tcp_conns = ConnLimits {
             max: cfg.listen.tcp_max_connections,
@@ -203,6 +209,21 @@ impl Recorder {
                 intake.clone(),
                 ctl.handle(),
             ));
+        }
+        if let Some(url) = redis_url {
+            redis::spawn(
+                redis::Settings {
+                    url: url.to_owned(),
+                    names: match cfg.redis.channels.is_empty() {
+                        true => vec![crate::config::DEFAULT_REDIS_CHANNELS.to_owned()],
+                        false => cfg.redis.channels.clone(),
+                    },
+                },
+                limits,
+                intake.clone(),
+                ctl.handle(),
+                ctl.handle(),
+            );
         }
         Ok(Recorder {
             stats,

@@ -11,6 +11,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
+/// Redis off unless a test turns it on: the machine's own Redis on 127.0.0.1:6379 (the
+/// default URL) is shared and none of a test's business.
+pub const REDIS_OFF: (&str, &str) = ("--redis", "off");
+
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_logtui")
 }
@@ -45,6 +49,7 @@ impl Logtui {
             ("--tcp", "127.0.0.1:0"),
             ("--udp", "127.0.0.1:0"),
             ("--http", "127.0.0.1:0"),
+            REDIS_OFF,
         ] {
             if !args.contains(&flag) {
                 cmd.args([flag, default]);
