@@ -394,6 +394,12 @@ async fn connect(settings: &Settings, pusher: &Arc<Pusher>) -> Result<Connection
     match tokio::time::timeout(CONNECT_TIMEOUT + PING_DEADLINE, attempt).await {
         Ok(Ok(m)) => Ok(m),
         Ok(Err(e)) => Err(describe(&e)),
+        // A plain-text server reads a TLS ClientHello as the start of a command and waits
+        // for its end: the handshake gets no answer at all, so say what that usually means.
+        Err(_) if settings.url.starts_with("rediss:") => Err(format!(
+            "no answer to the TLS handshake within {} s (is the server speaking TLS? rediss:// needs it; use redis:// for a plain-text server)",
+            (CONNECT_TIMEOUT + PING_DEADLINE).as_secs()
+        )),
         Err(_) => Err("no answer while connecting and subscribing".to_owned()),
     }
 }
@@ -401,7 +407,7 @@ async fn connect(settings: &Settings, pusher: &Arc<Pusher>) -> Result<Connection
 /// One sentence for a connection error.
 fn describe(e: &redis::RedisError) -> String {
     let s = e.to_string();
-    if s.contains("InvalidContentType") || s.contains("CorruptMessage") || s.contains("tls") {
+    if s.contains("InvalidContentType") || s.contains("CorruptMessage") {
         format!("TLS handshake failed (is the server speaking TLS? rediss:// needs it): {s}")
     } else {
         s

@@ -313,6 +313,21 @@ impl Logtui {
             .find(|l| l.starts_with("logtui: stats:"))
     }
 
+    /// The Redis link's state and `messages/reconnects/gaps/dropped` from the newest stats
+    /// line: `("subscribed", [10, 0, 0, 0])`.
+    pub fn redis_link(&self) -> Option<(String, [u64; 4])> {
+        let line = self.stats_line()?;
+        let rest = line.rsplit("  redis ").next()?;
+        let mut it = rest.split_whitespace();
+        let state = it.next()?.to_owned();
+        let n: Vec<u64> = it
+            .next()?
+            .split('/')
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        Some((state, n.try_into().ok()?))
+    }
+
     /// The `received/stored/rejected/dropped/ignored/unformatted` counts of `source` ("tcp",
     /// "udp", "http", ...) from the newest stats line.
     pub fn source_counts(&self, source: &str) -> Option<Vec<u64>> {
