@@ -285,10 +285,9 @@ fn rediss_to_a_plain_text_server_is_a_clear_error_not_a_hang() {
             .iter()
             .any(|l| l.contains("cannot subscribe") && l.contains("TLS"))
     });
-    assert_eq!(
-        lt.redis_link().map(|(s, _)| s),
-        Some("reconnecting".to_owned())
-    );
+    wait_for("a reconnecting link", WAIT, || {
+        lt.redis_link().is_some_and(|(s, _)| s == "reconnecting")
+    });
     let (code, err, ..) = lt.stop();
     assert_eq!(code, 0, "{err:?}");
     assert!(!err.iter().any(|l| l.contains("panicked")), "{err:?}");
@@ -320,4 +319,105 @@ fn every_source_off_is_still_refused_and_redis_alone_is_enough() {
             .any(|l| l.contains("listening on redis redis://127.0.0.1:"))
     );
     assert_eq!(lt.stop().0, 0);
+}
+
+/// A `redis-server` speaking only TLS, with a self-signed certificate made by `openssl`.
+struct TlsServer {
+    child: std::process::Child,
+    port: u16,
+    /// The certificate, key and working directory; removed when the server is dropped.
+    _dir: tempfile::TempDir,
+}
+
+impl TlsServer {
+    fn start() -> TlsServer {
+        let dir = tempfile::tempdir().unwrap();
+        let (key, cert) = (dir.path().join("k.pem"), dir.path().join("c.pem"));
+        let made = Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            ])
+            .args(["-subj", "/CN=localhost", "-keyout"])
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .output()
+            .expect("openssl is needed to make the TLS test's certificate");
+        assert!(made.status.success(), "{made:?}");
+        let port = free_port();
+        let child = Command::new(common::redis_server::server_binary())
+            .args(["--port", "0", "--tls-port", &port.to_string()])
+            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(["--tls-auth-clients", "no", "--tls-cert-file"])
+            .arg(&cert)
+            .arg("--tls-key-file")
+            .arg(&key)
+            .arg("--dir")
+            .arg(dir.path())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn redis-server");
+        let me = TlsServer {
+            child,
+            port,
+            _dir: dir,
+        };
+        wait_for("the TLS redis-server to answer", WAIT, || {
+            me.cli(&["PING"]).contains("PONG")
+        });
+        me
+    }
+
+    fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new("redis-cli")
+            .args(["--tls", "--insecure", "-h", "127.0.0.1", "-p"])
+            .arg(self.port.to_string())
+            .args(args)
+            .output()
+            .expect("redis-cli");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for TlsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn rediss_reads_a_tls_server_through_rustls() {
+    let server = TlsServer::start();
+    // Self-signed: trusted only with the crate's `#insecure`; the default checks the certificate.
+    let strict = record(&format!("rediss://127.0.0.1:{}", server.port), &[]);
+    wait_for("the certificate refusal in the log", WAIT, || {
+        strict
+            .stderr()
+            .iter()
+            .any(|l| l.contains("cannot subscribe") && l.contains("certificate"))
+    });
+    assert_eq!(strict.stop().0, 0);
+    let lt = record(
+        &format!("rediss://127.0.0.1:{}/#insecure", server.port),
+        &[],
+    );
+    wait_subscribed(&lt);
+    for i in 0..3 {
+        server.cli(&["PUBLISH", "logs:global", &format!("over TLS {i}")]);
+    }
+    wait_count(&lt, &["--source", "redis", "--search", "over TLS"], 3);
+    assert_eq!(lt.stop().0, 0);
+}
+
+#[test]
+fn what_was_published_before_the_stop_signal_is_stored() {
+    let server = RedisServer::start();
+    let lt = record(&server.url(), &[]);
+    wait_subscribed(&lt);
+    // No wait for the store: the stop follows the last PUBLISH's reply at once.
+    publish(&server.url(), "burst", 3000, &["--tag", "drain"]);
+    let (code, err, _dir, db) = lt.stop();
+    assert_eq!(code, 0, "{err:?}");
+    assert_eq!(count(&db, &["--source", "redis"]), 3000, "{err:?}");
 }

@@ -291,8 +291,13 @@ pub fn spawn(
         pending: Vec::new(),
         reported_drops: 0,
     };
-    tokio::spawn(reader.run(data_rx, reader_shutdown));
-    tokio::spawn(link(settings, pusher, control_rx, intake, link_shutdown));
+    // The link drops this when it ends: the reader's sign that nothing more will come.
+    let (link_done, link_ended) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(reader.run(data_rx, link_ended, reader_shutdown));
+    tokio::spawn(async move {
+        link(settings, pusher, control_rx, intake, link_shutdown).await;
+        drop(link_done);
+    });
 }
 
 /// Why a link ended.
@@ -434,7 +439,10 @@ async fn serve_link(
     loop {
         let deadline = resub.as_ref().map(|(_, d, _)| *d);
         tokio::select! {
-            _ = shutdown.reached(Phase::Draining) => return Lost::Shutdown,
+            _ = shutdown.reached(Phase::Draining) => {
+                unsubscribe(settings, manager).await;
+                return Lost::Shutdown;
+            }
             c = control.recv() => match c {
                 None => return Lost::Cause(
                     crate::record::now_epoch(),
@@ -493,6 +501,26 @@ async fn serve_link(
     }
 }
 
+/// Unsubscribes everything, waiting (briefly) for Redis to confirm: its replies come after
+/// every message it sent before, so on return those are all in the queue.
+async fn unsubscribe(settings: &Settings, manager: &mut ConnectionManager) {
+    let (channels, patterns) = classify(&settings.names);
+    let done = async {
+        if !channels.is_empty() {
+            manager.unsubscribe(&channels).await?;
+        }
+        if !patterns.is_empty() {
+            manager.punsubscribe(&patterns).await?;
+        }
+        Ok::<_, redis::RedisError>(())
+    };
+    match tokio::time::timeout(PING_DEADLINE, done).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::debug!("redis: unsubscribing at shutdown failed: {e}"),
+        Err(_) => tracing::debug!("redis: no answer to UNSUBSCRIBE at shutdown"),
+    }
+}
+
 async fn sleep_until_opt(t: Option<Instant>) {
     match t {
         Some(t) => tokio::time::sleep_until(t.into()).await,
@@ -524,7 +552,12 @@ struct Reader {
 }
 
 impl Reader {
-    async fn run(mut self, mut rx: mpsc::Receiver<Queued>, mut shutdown: Shutdown) {
+    async fn run(
+        mut self,
+        mut rx: mpsc::Receiver<Queued>,
+        link_ended: tokio::sync::oneshot::Receiver<()>,
+        mut shutdown: Shutdown,
+    ) {
         let mut report = tokio::time::interval(DROP_REPORT_EVERY);
         report.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -554,8 +587,26 @@ impl Reader {
                 _ = shutdown.reached(Phase::Draining) => break,
             }
         }
-        // What was queued before the drain began was published before it: keep it. Only that
-        // much (the queue's capacity): the connection is closing and adds nothing for long.
+        // The link unsubscribes first: once Redis confirmed, every message published before
+        // is in the queue. Wait for that (keeping the queue moving), not past Stop.
+        tokio::pin!(link_ended);
+        loop {
+            tokio::select! {
+                _ = &mut link_ended => break,
+                m = rx.recv() => match m {
+                    Some(m) => {
+                        self.take(m);
+                        if !self.pending.is_empty() {
+                            self.submit().await;
+                        }
+                    }
+                    None => break,
+                },
+                _ = shutdown.reached(Phase::Stop) => break,
+            }
+        }
+        // What is queued now was published before the drain: keep it. Only that much (the
+        // queue's capacity): the connection is closed and adds nothing more.
         for _ in 0..QUEUE_MESSAGES {
             match rx.try_recv() {
                 Ok(m) => self.take(m),
