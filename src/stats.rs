@@ -291,3 +291,28 @@ impl Stats {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_redis_link_shows_only_when_redis_is_on() {
+        let s = Stats::default();
+        assert!(!s.compact_line().contains("messages/reconnects"));
+        assert!(s.summary_lines().is_empty());
+        s.redis.set_state(RedisState::Reconnecting);
+        s.redis.messages.fetch_add(12, Relaxed);
+        s.redis.gaps.fetch_add(1, Relaxed);
+        assert!(
+            s.compact_line()
+                .ends_with("  redis reconnecting 12/0/1/0 (messages/reconnects/gaps/dropped)"),
+            "{}",
+            s.compact_line()
+        );
+        assert_eq!(
+            s.summary_lines(),
+            ["redis    reconnecting, 12 messages, 0 reconnects, 1 gaps, 0 dropped"]
+        );
+    }
+}

@@ -421,3 +421,46 @@ fn what_was_published_before_the_stop_signal_is_stored() {
     assert_eq!(code, 0, "{err:?}");
     assert_eq!(count(&db, &["--source", "redis"]), 3000, "{err:?}");
 }
+
+#[test]
+fn a_half_open_link_is_found_by_ping_and_rebuilt() {
+    let server = RedisServer::start();
+    let info = server.cli(&["INFO", "server"]);
+    let pid = info
+        .lines()
+        .find_map(|l| l.strip_prefix("process_id:"))
+        .expect("process_id in INFO")
+        .trim()
+        .to_owned();
+    let lt = record(&server.url(), &[]);
+    wait_subscribed(&lt);
+    batch(&server, &lt, "before", 5);
+    // A stopped server keeps its sockets open and answers nothing: a half-open link.
+    let signal = |sig: &str| {
+        let st = Command::new("kill").args([sig, &pid]).status().unwrap();
+        assert!(st.success());
+    };
+    signal("-STOP");
+    // Polled by hand, so the server is let go again even when the link never notices.
+    let deadline = std::time::Instant::now() + WAIT;
+    let mut found = false;
+    while !found && std::time::Instant::now() < deadline {
+        found = lt.redis_link().is_some_and(|(s, _)| s == "reconnecting");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    signal("-CONT");
+    let err = lt.stderr();
+    let tail = &err[err.len().saturating_sub(4)..];
+    assert!(found, "the PING deadline never noticed: {tail:?}");
+    wait_for("the gap record", WAIT, || gaps(&lt).len() == 1);
+    assert!(
+        gaps(&lt)[0]["extra"]["cause"]
+            .as_str()
+            .is_some_and(|c| c.contains("PING")),
+        "{:?}",
+        gaps(&lt)
+    );
+    wait_subscribed(&lt);
+    batch(&server, &lt, "after", 5);
+    assert_eq!(lt.stop().0, 0);
+}

@@ -187,6 +187,8 @@ struct Queued {
 /// What the push sender tells the link (never dropped for lack of room in the data queue).
 enum Control {
     Confirmed(String),
+    /// The server confirmed an UNSUBSCRIBE or PUNSUBSCRIBE of this name.
+    Left(String),
     Disconnected,
 }
 
@@ -241,6 +243,12 @@ impl Pusher {
                 if let Some(name) = data.into_iter().next().and_then(bytes_of) {
                     let name = String::from_utf8_lossy(&name).into_owned();
                     let _ = self.control.send(Control::Confirmed(name));
+                }
+            }
+            PushKind::Unsubscribe | PushKind::PUnsubscribe => {
+                if let Some(name) = data.into_iter().next().and_then(bytes_of) {
+                    let name = String::from_utf8_lossy(&name).into_owned();
+                    let _ = self.control.send(Control::Left(name));
                 }
             }
             PushKind::Disconnection => {
@@ -379,7 +387,9 @@ async fn connect(settings: &Settings, pusher: &Arc<Pusher>) -> Result<Connection
         })
         .set_automatic_resubscription()
         .set_connection_timeout(Some(CONNECT_TIMEOUT))
-        .set_response_timeout(Some(PING_DEADLINE))
+        // Longer than the PING deadline, so a silent server is found by that deadline (and
+        // named so), not by the crate's timeout.
+        .set_response_timeout(Some(PING_DEADLINE * 2))
         // The manager's own reconnect (after a disconnect) tries a few times, quickly; if
         // that does not bring the subscriptions back, the link rebuilds with its back-off.
         .set_number_of_retries(3)
@@ -440,7 +450,7 @@ async fn serve_link(
         let deadline = resub.as_ref().map(|(_, d, _)| *d);
         tokio::select! {
             _ = shutdown.reached(Phase::Draining) => {
-                unsubscribe(settings, manager).await;
+                unsubscribe(settings, manager, control).await;
                 return Lost::Shutdown;
             }
             c = control.recv() => match c {
@@ -458,6 +468,7 @@ async fn serve_link(
                         ));
                     }
                 }
+                Some(Control::Left(_)) => {}
                 Some(Control::Confirmed(name)) => {
                     if let Some((start, _, confirmed)) = &mut resub {
                         if names.contains(name.as_str()) {
@@ -485,10 +496,11 @@ async fn serve_link(
                 let pong = tokio::time::timeout(PING_DEADLINE, cmd.query_async::<redis::Value>(manager));
                 match pong.await {
                     Ok(Ok(_)) => {}
-                    // A failed PING after a disconnect is the manager reconnecting: the
-                    // Disconnected push starts the confirmation wait.
-                    Ok(Err(e)) if e.is_unrecoverable_error() || e.is_io_error() => {}
-                    Ok(Err(e)) => tracing::debug!("redis PING answered with an error: {e}"),
+                    // Whatever failed (the link dropped, the server answers nothing useful),
+                    // a fresh connection is the one way back that is sure to resubscribe.
+                    Ok(Err(e)) => {
+                        return Lost::Cause(crate::record::now_epoch(), format!("PING failed: {e}"));
+                    }
                     Err(_) => {
                         return Lost::Cause(crate::record::now_epoch(), format!(
                             "no answer to PING within {} s (the link is half-open)",
@@ -501,9 +513,15 @@ async fn serve_link(
     }
 }
 
-/// Unsubscribes everything, waiting (briefly) for Redis to confirm: its replies come after
-/// every message it sent before, so on return those are all in the queue.
-async fn unsubscribe(settings: &Settings, manager: &mut ConnectionManager) {
+/// Unsubscribes everything, waiting (briefly) for Redis to confirm. The confirmations come
+/// after every message Redis sent before them, and reach the push sender in that order (the
+/// command's own reply may come sooner: the manager forwards pushes through a task of its
+/// own), so once the push sender has seen each one, those messages are all in the queue.
+async fn unsubscribe(
+    settings: &Settings,
+    manager: &mut ConnectionManager,
+    control: &mut mpsc::UnboundedReceiver<Control>,
+) {
     let (channels, patterns) = classify(&settings.names);
     let done = async {
         if !channels.is_empty() {
@@ -511,6 +529,16 @@ async fn unsubscribe(settings: &Settings, manager: &mut ConnectionManager) {
         }
         if !patterns.is_empty() {
             manager.punsubscribe(&patterns).await?;
+        }
+        let mut left = HashSet::new();
+        while left.len() < channels.len() + patterns.len() {
+            match control.recv().await {
+                Some(Control::Left(name)) => {
+                    left.insert(name);
+                }
+                Some(_) => {}
+                None => break,
+            }
         }
         Ok::<_, redis::RedisError>(())
     };
