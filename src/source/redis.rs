@@ -53,6 +53,9 @@ const KEEPALIVE_IDLE: Duration = Duration::from_secs(10);
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
 /// TCP_USER_TIMEOUT: unacknowledged data older than this closes the socket (Linux).
 const TCP_USER_TIMEOUT: Duration = Duration::from_secs(20);
+/// Most link events (confirmations, disconnects) waiting for the link: a few per reconnect
+/// are expected; a server that sends more than this is not worth remembering them for.
+const CONTROL_QUEUE: usize = 1024;
 /// How often the reader reports drops (one record per burst, not one per message).
 const DROP_REPORT_EVERY: Duration = Duration::from_secs(1);
 
@@ -195,7 +198,7 @@ enum Control {
 /// The push sender's side of the two queues.
 struct Pusher {
     data: mpsc::Sender<Queued>,
-    control: mpsc::UnboundedSender<Control>,
+    control: mpsc::Sender<Control>,
     bytes: Arc<AtomicUsize>,
     stats: Arc<Stats>,
     max_frame: usize,
@@ -242,17 +245,17 @@ impl Pusher {
             PushKind::Subscribe | PushKind::PSubscribe => {
                 if let Some(name) = data.into_iter().next().and_then(bytes_of) {
                     let name = String::from_utf8_lossy(&name).into_owned();
-                    let _ = self.control.send(Control::Confirmed(name));
+                    let _ = self.control.try_send(Control::Confirmed(name));
                 }
             }
             PushKind::Unsubscribe | PushKind::PUnsubscribe => {
                 if let Some(name) = data.into_iter().next().and_then(bytes_of) {
                     let name = String::from_utf8_lossy(&name).into_owned();
-                    let _ = self.control.send(Control::Left(name));
+                    let _ = self.control.try_send(Control::Left(name));
                 }
             }
             PushKind::Disconnection => {
-                let _ = self.control.send(Control::Disconnected);
+                let _ = self.control.try_send(Control::Disconnected);
             }
             _ => {}
         }
@@ -280,7 +283,7 @@ pub fn spawn(
     let stats = intake.stats.clone();
     stats.redis.set_state(RedisState::Connecting);
     let (data_tx, data_rx) = mpsc::channel(QUEUE_MESSAGES);
-    let (control_tx, control_rx) = mpsc::unbounded_channel();
+    let (control_tx, control_rx) = mpsc::channel(CONTROL_QUEUE);
     let bytes = Arc::new(AtomicUsize::new(0));
     let pusher = Arc::new(Pusher {
         data: data_tx,
@@ -319,7 +322,7 @@ enum Lost {
 async fn link(
     settings: Settings,
     pusher: Arc<Pusher>,
-    mut control: mpsc::UnboundedReceiver<Control>,
+    mut control: mpsc::Receiver<Control>,
     intake: Intake,
     mut shutdown: Shutdown,
 ) {
@@ -434,7 +437,7 @@ fn describe(e: &redis::RedisError) -> String {
 async fn serve_link(
     settings: &Settings,
     manager: &mut ConnectionManager,
-    control: &mut mpsc::UnboundedReceiver<Control>,
+    control: &mut mpsc::Receiver<Control>,
     intake: &Intake,
     shutdown: &mut Shutdown,
 ) -> Lost {
@@ -520,7 +523,7 @@ async fn serve_link(
 async fn unsubscribe(
     settings: &Settings,
     manager: &mut ConnectionManager,
-    control: &mut mpsc::UnboundedReceiver<Control>,
+    control: &mut mpsc::Receiver<Control>,
 ) {
     let (channels, patterns) = classify(&settings.names);
     let done = async {

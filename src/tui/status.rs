@@ -108,6 +108,13 @@ impl StatusBar {
                             if state != crate::stats::RedisState::Subscribed {
                                 warn.push(format!("redis {}", state.as_str()));
                             }
+                            let lost = stats
+                                .redis
+                                .dropped
+                                .load(std::sync::atomic::Ordering::Relaxed);
+                            if lost > 0 {
+                                warn.push(format!("{lost} redis messages dropped"));
+                            }
                         }
                         None => parts.push(l.clone()),
                     }
