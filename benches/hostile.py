@@ -59,7 +59,7 @@ class Recorder:
         self.db = os.path.join(self.dir, "h.db")
         self.proc = subprocess.Popen(
             [binary, "record", "--db", self.db, "--tcp", "127.0.0.1:0", "--udp", "127.0.0.1:0",
-             "--http", "127.0.0.1:0", "--drain-timeout", str(DRAIN)],
+             "--http", "127.0.0.1:0", "--redis", "off", "--drain-timeout", str(DRAIN)],
             stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
             env=dict(os.environ, XDG_CONFIG_HOME=self.dir))
         line = self.proc.stderr.readline()

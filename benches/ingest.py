@@ -122,7 +122,7 @@ def run_logtui(frames, repeat, n, binary=BIN):
     d = tempfile.mkdtemp(prefix="logtui-bench-")
     db = os.path.join(d, "bench.db")
     proc = subprocess.Popen(
-        [binary, "record", "--db", db, "--tcp", "127.0.0.1:0", "--udp", "off", "--http", "off"],
+        [binary, "record", "--db", db, "--tcp", "127.0.0.1:0", "--udp", "off", "--http", "off", "--redis", "off"],
         stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
     line = proc.stderr.readline()
     m = re.search(r"tcp (\S+)", line)

@@ -31,7 +31,7 @@ def fill(n_chunk, repeat):
         data = f.read()
     db = os.path.join(tempfile.mkdtemp(prefix="logtui-query-"), "q.db")
     proc = subprocess.Popen(
-        [ingest.BIN, "record", "--db", db, "--tcp", "127.0.0.1:0", "--udp", "off", "--http", "off"],
+        [ingest.BIN, "record", "--db", db, "--tcp", "127.0.0.1:0", "--udp", "off", "--http", "off", "--redis", "off"],
         stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
     addr = re.search(r"tcp (\S+)", proc.stderr.readline()).group(1).rstrip(",")
     n = n_chunk * repeat

@@ -140,7 +140,7 @@ def emit_needle(addr, which):
 def recorder(db, port):
     return subprocess.Popen(
         [BIN, "record", "--db", db, "--tcp", "127.0.0.1:%d" % port, "--udp", "off",
-         "--http", "off"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+         "--http", "off", "--redis", "off"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def wait_listening(port, proc, limit=30):
@@ -463,7 +463,7 @@ def live_ui(frames, rate, seconds, tmp):
     env = clean_env(tmp)
     db = os.path.join(tempfile.mkdtemp(prefix="live-ui-", dir=tmp), "live.db")
     port = free_port()
-    p = Pty([BIN, "--db", db, "--tcp", "127.0.0.1:%d" % port, "--udp", "off", "--http", "off"],
+    p = Pty([BIN, "--db", db, "--tcp", "127.0.0.1:%d" % port, "--udp", "off", "--http", "off", "--redis", "off"],
             env)
     p.wait(shows(" all "), "the UI's pane title")
     wait_listening(port, type("P", (), {"poll": staticmethod(lambda: None)}))

@@ -53,19 +53,6 @@ impl RedisConfig {
     }
 }
 
-/// `url` with any password replaced by `***`, for lines a person reads (and logs keep).
-pub fn redact_url(url: &str) -> String {
-    match redis::parse_redis_url(url) {
-        Some(mut u) if u.password().is_some() => {
-            // Setting a password only fails on URLs that cannot have one, and this one has one.
-            let _ = u.set_password(Some("***"));
-            u.to_string()
-        }
-        Some(u) => u.to_string(),
-        None => "(an unreadable URL)".into(),
-    }
-}
-
 impl Default for RedisConfig {
     fn default() -> Self {
         RedisConfig {
@@ -477,11 +464,6 @@ mod tests {
         c.redis.list_keys.clear();
         c.redis.channels = vec![" ".into()];
         assert_eq!(c.validate().unwrap_err().key, "redis.channels");
-        assert_eq!(
-            redact_url("redis://app:s3cret@host:6379/2"),
-            "redis://app:***@host:6379/2"
-        );
-        assert_eq!(redact_url("redis://host:6379"), "redis://host:6379");
     }
 
     #[test]

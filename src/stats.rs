@@ -2,7 +2,7 @@
 //! Every record is counted once as received and then once as stored, rejected, dropped or ignored.
 
 use crate::record::SourceKind;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering::Relaxed};
 
 /// Counters for one source kind.
 #[derive(Debug, Default)]
@@ -47,11 +47,78 @@ pub struct ConnStats {
     pub abandoned: AtomicU64,
 }
 
+/// Where the Redis source's link is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RedisState {
+    /// No Redis configured (`--redis off`), or the demo.
+    Off = 0,
+    /// First connection attempt under way.
+    Connecting = 1,
+    /// Connected, and the server confirmed every subscription.
+    Subscribed = 2,
+    /// The link was lost (or never came up): retrying with back-off.
+    Reconnecting = 3,
+}
+
+impl RedisState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RedisState::Off => "off",
+            RedisState::Connecting => "connecting",
+            RedisState::Subscribed => "subscribed",
+            RedisState::Reconnecting => "reconnecting",
+        }
+    }
+}
+
+/// The Redis source's link state and counters, besides the per-source record counts.
+#[derive(Debug, Default)]
+pub struct RedisStats {
+    state: AtomicU8,
+    /// Pub/sub messages that arrived (both copies of a double publish count).
+    pub messages: AtomicU64,
+    /// Links lost and rebuilt.
+    pub reconnects: AtomicU64,
+    /// Gap records stored: each is a span when messages could not arrive.
+    pub gaps: AtomicU64,
+    /// Messages dropped because logtui's queue of unread messages was full.
+    pub dropped: AtomicU64,
+}
+
+impl RedisStats {
+    pub fn state(&self) -> RedisState {
+        match self.state.load(Relaxed) {
+            1 => RedisState::Connecting,
+            2 => RedisState::Subscribed,
+            3 => RedisState::Reconnecting,
+            _ => RedisState::Off,
+        }
+    }
+
+    pub fn set_state(&self, s: RedisState) {
+        self.state.store(s as u8, Relaxed);
+    }
+
+    /// `subscribed, 1200 messages, 1 reconnects, 1 gaps, 0 dropped`.
+    pub fn line(&self) -> String {
+        format!(
+            "{}, {} messages, {} reconnects, {} gaps, {} dropped",
+            self.state().as_str(),
+            self.messages.load(Relaxed),
+            self.reconnects.load(Relaxed),
+            self.gaps.load(Relaxed),
+            self.dropped.load(Relaxed)
+        )
+    }
+}
+
 /// All sources' counters. Shared behind an `Arc`.
 #[derive(Debug, Default)]
 pub struct Stats {
     sources: [SourceStats; 5],
     conns: [ConnStats; 5],
+    /// The Redis source's link; stays `Off` unless a source sets it.
+    pub redis: RedisStats,
 }
 
 impl Stats {
@@ -146,6 +213,10 @@ impl Stats {
                 )
             })
             .chain(self.conn_line())
+            .chain(
+                (self.redis.state() != RedisState::Off)
+                    .then(|| format!("redis    {}", self.redis.line())),
+            )
             .collect()
     }
 
@@ -200,5 +271,48 @@ impl Stats {
             + "  (received/stored/rejected/dropped/ignored/unformatted)  connections "
             + &conns.join("  ")
             + " (open/shed/refused/abandoned)"
+            + &self.redis_compact()
+    }
+
+    /// `  redis subscribed 10/0/0/0 (messages/reconnects/gaps/dropped)`, when Redis is on.
+    fn redis_compact(&self) -> String {
+        let r = &self.redis;
+        if r.state() == RedisState::Off {
+            return String::new();
+        }
+        let n = [&r.messages, &r.reconnects, &r.gaps, &r.dropped].map(|a| a.load(Relaxed));
+        format!(
+            "  redis {} {}/{}/{}/{} (messages/reconnects/gaps/dropped)",
+            r.state().as_str(),
+            n[0],
+            n[1],
+            n[2],
+            n[3]
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_redis_link_shows_only_when_redis_is_on() {
+        let s = Stats::default();
+        assert!(!s.compact_line().contains("messages/reconnects"));
+        assert!(s.summary_lines().is_empty());
+        s.redis.set_state(RedisState::Reconnecting);
+        s.redis.messages.fetch_add(12, Relaxed);
+        s.redis.gaps.fetch_add(1, Relaxed);
+        assert!(
+            s.compact_line()
+                .ends_with("  redis reconnecting 12/0/1/0 (messages/reconnects/gaps/dropped)"),
+            "{}",
+            s.compact_line()
+        );
+        assert_eq!(
+            s.summary_lines(),
+            ["redis    reconnecting, 12 messages, 0 reconnects, 1 gaps, 0 dropped"]
+        );
     }
 }

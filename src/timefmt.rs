@@ -1,10 +1,33 @@
 //! Epoch-seconds ⇄ text: RFC 3339 output, senders' ISO stamps (Logbook's broken fractions included),
 //! and the `--since`/`--until` forms users type (RFC 3339 or relative like `15m`).
 
-/// Formats epoch seconds as RFC 3339 UTC with microseconds: `2026-11-25T00:05:23.695571Z`.
+/// Epoch seconds as whole microseconds, exactly as CPython's `datetime.fromtimestamp` makes
+/// them (`_PyTime_DoubleToDenominator`): the fraction of the double itself, times 10⁶, rounded
+/// half to even. Multiplying the whole epoch by 10⁶ first, as this once did, rounds twice
+/// (the product has only quarter-microsecond precision at today's epochs) and prints
+/// `.800876` where Python prints `.800875` for `1795565018.8008754`.
+pub fn micros_like_python(epoch: f64) -> i64 {
+    if !epoch.is_finite() {
+        return 0;
+    }
+    let int = epoch.trunc();
+    let mut frac = ((epoch - int) * 1e6).round_ties_even();
+    let mut secs = int as i64;
+    if frac >= 1e6 {
+        frac -= 1e6;
+        secs += 1;
+    } else if frac < 0.0 {
+        frac += 1e6;
+        secs -= 1;
+    }
+    secs.saturating_mul(1_000_000).saturating_add(frac as i64)
+}
+
+/// Formats epoch seconds as RFC 3339 UTC with microseconds: `2026-11-25T00:05:23.695571Z`,
+/// the digits CPython's `datetime.fromtimestamp(created)` shows for the same `created`.
 pub fn rfc3339_micros(epoch: f64) -> String {
     // Round to the microsecond first so 0.9999996 does not print as .1000000.
-    let total_us = (epoch * 1e6).round() as i64;
+    let total_us = micros_like_python(epoch);
     let secs = total_us.div_euclid(1_000_000);
     let us = total_us.rem_euclid(1_000_000);
     let days = secs.div_euclid(86_400);
@@ -29,9 +52,8 @@ pub fn rfc3339_millis_utc(epoch: f64) -> String {
 /// from `jiff::tz::TimeZone::system()`) to the millisecond: `2026-11-25 01:05:23.695`.
 /// Falls back to UTC (marked `Z`) for times the zone database cannot place.
 pub fn local_millis(epoch: f64, tz: &jiff::tz::TimeZone) -> String {
-    let micros = (epoch * 1e6).round();
-    let local = (micros.is_finite())
-        .then(|| jiff::Timestamp::from_microsecond(micros as i64).ok())
+    let local = (epoch.is_finite())
+        .then(|| jiff::Timestamp::from_microsecond(micros_like_python(epoch)).ok())
         .flatten()
         .map(|t| t.to_zoned_datetime(tz.clone()));
     match local {
@@ -183,6 +205,25 @@ mod tests {
         );
         let t = parse_iso("2026-11-25T00:02:05.903054Z", false).unwrap();
         assert!((t - 1795564925.903054).abs() < 1e-6);
+    }
+
+    /// Each expected string is what CPython 3.11 prints for
+    /// `datetime.fromtimestamp(t, timezone.utc).isoformat()`.
+    #[test]
+    fn microseconds_are_the_ones_cpython_prints() {
+        for (t, python) in [
+            (1795565018.8008754, "2026-11-25T00:03:38.800875Z"),
+            (1795565018.7979264, "2026-11-25T00:03:38.797926Z"),
+            (1795565018.211189, "2026-11-25T00:03:38.211189Z"),
+            (1795565018.2114208, "2026-11-25T00:03:38.211421Z"),
+            (1795565018.0000005, "2026-11-25T00:03:38.000000Z"),
+            (1.0000005, "1970-01-01T00:00:01.000001Z"),
+            (0.9999996, "1970-01-01T00:00:01.000000Z"),
+            (-5e-7, "1970-01-01T00:00:00.000000Z"),
+        ] {
+            assert_eq!(rfc3339_micros(t), python, "{t:?}");
+        }
+        assert_eq!(micros_like_python(f64::NAN), 0);
     }
 
     #[test]

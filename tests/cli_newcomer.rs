@@ -120,9 +120,9 @@ fn emit_stdin(args: &[&str], input: &str) {
 
 /// Polls `f` until it is true or `limit` passes.
 /// `record --db DB --tcp TCP` with the other listeners off.
-fn record_tcp_only<'a>(db: &'a str, tcp: &'a str) -> [&'a str; 9] {
+fn record_tcp_only<'a>(db: &'a str, tcp: &'a str) -> [&'a str; 11] {
     [
-        "record", "--db", db, "--tcp", tcp, "--udp", "off", "--http", "off",
+        "record", "--db", db, "--tcp", tcp, "--udp", "off", "--http", "off", "--redis", "off",
     ]
 }
 

@@ -402,3 +402,34 @@ fn at_shutdown_what_is_queued_is_forwarded_and_a_dead_target_waits_only_the_drai
         "{line}"
     );
 }
+
+#[test]
+fn the_redis_source_never_reads_back_what_a_route_publishes() {
+    let server = RedisServer::start();
+    let routes = format!(
+        "[[route]]\nname = \"alerts\"\nmatch = {{ level = \"ERROR\" }}\nredis = {{ url = \"{}\", channel = \"logs:alerts\" }}\n",
+        server.url()
+    );
+    // The source subscribes to logs:*, which covers logs:alerts.
+    let t = Logtui::start_with_config(&config(&routes), &["--redis", &server.url()]);
+    wait_for("subscribed", LIMIT, || {
+        server
+            .cli(&["PUBSUB", "NUMPAT"])
+            .trim()
+            .parse::<u64>()
+            .is_ok_and(|n| n >= 1)
+    });
+    python_send(t.tcp.as_deref().unwrap(), "log.error('disk on fire')\n");
+    wait_for("the error forwarded", LIMIT, || {
+        route_line(&t, "alerts").is_some_and(|l| counter(&l, "sent") >= 1)
+    });
+    // A marker published after the forward reaches the same subscription after it: once the
+    // marker is stored, the forwarded copy would have been too.
+    server.cli(&["PUBLISH", "logs:global", "marker after the forward"]);
+    wait_for("the marker stored", LIMIT, || {
+        count(&t.db, &["--search", "marker after the forward"]) == 1
+    });
+    assert_eq!(count(&t.db, &["--search", "disk on fire"]), 1);
+    assert_eq!(count(&t.db, &["--source", "redis", "--search", "disk"]), 0);
+    t.stop();
+}

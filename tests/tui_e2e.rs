@@ -67,6 +67,7 @@ impl Home {
             ("--tcp", "127.0.0.1:0"),
             ("--udp", "off"),
             ("--http", "off"),
+            common::REDIS_OFF,
         ] {
             if !extra.contains(&flag) {
                 args.extend([flag, default]);

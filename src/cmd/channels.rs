@@ -166,7 +166,7 @@ pub fn run(cfg: &Config, args: &ChannelsArgs) -> Result<()> {
             if let Err(e) = read_redis(cfg, url, args.sample, now, &mut table) {
                 table.notes.push(format!(
                     "Redis at {} could not be read ({}); the rows show the store only",
-                    crate::config::redact_url(url),
+                    crate::source::redis::redact(url),
                     term::error_text(&e)
                 ));
             }

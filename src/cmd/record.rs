@@ -9,7 +9,7 @@ use crate::config::Config;
 use crate::intake::Intake;
 use crate::sink::{Routes, Sinks};
 use crate::source::conns::ConnLimits;
-use crate::source::{Phase, Shared, ShutdownController, http, tcp, udp};
+use crate::source::{Phase, Shared, ShutdownController, http, redis, tcp, udp};
 use crate::stats::Stats;
 use crate::store::alerts::{ALERT_LOGGER, is_alert};
 use crate::store::persister::{self, PersisterHandle};
@@ -100,8 +100,9 @@ impl Recorder {
             enabled(&cfg.listen.udp),
             enabled(&cfg.listen.http),
         );
-        if tcp_addr.is_none() && udp_addr.is_none() && http_addr.is_none() {
-            bail!("every listener is off: enable at least one of --tcp, --udp, --http");
+        let redis_url = cfg.redis.enabled();
+        if tcp_addr.is_none() && udp_addr.is_none() && http_addr.is_none() && redis_url.is_none() {
+            bail!("every listener is off: enable at least one of --tcp, --udp, --http, --redis");
         }
         let idle_after = seconds("idle_after", cfg.listen.idle_after)?;
         let sink_drain = seconds("drain_timeout", cfg.record.drain_timeout)?;
@@ -158,6 +159,11 @@ impl Recorder {
             }
             None => None,
         };
+        // Redis is not bound but connected to, and only after the store is open: a Redis that
+        // is down must not keep logtui from starting (the source retries by itself).
+        if let Some(url) = redis_url {
+            listening.push(format!("redis {}", redis::redact(url)));
+        }
 
         let tcp_conns = ConnLimits {
             max: cfg.listen.tcp_max_connections,
@@ -225,6 +231,22 @@ impl Recorder {
                 intake.clone(),
                 ctl.handle(),
             ));
+        }
+        if let Some(url) = redis_url {
+            redis::spawn(
+                redis::Settings {
+                    url: url.to_owned(),
+                    names: match cfg.redis.channels.is_empty() {
+                        true => vec![crate::config::DEFAULT_REDIS_CHANNELS.to_owned()],
+                        false => cfg.redis.channels.clone(),
+                    },
+                    skip: crate::sink::forwarded_channels(cfg),
+                },
+                limits,
+                intake.clone(),
+                ctl.handle(),
+                ctl.handle(),
+            );
         }
         Ok(Recorder {
             stats,

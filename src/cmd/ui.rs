@@ -86,6 +86,8 @@ pub fn run(mut cfg: Config, mode: Mode) -> Result<()> {
         cfg.db = dir.join("demo.db");
         // Kept between runs, so `logtui query --db …/demo.db` works after it, but bounded.
         cfg.store.retention_max_rows = DEMO_KEEP;
+        // The demo's records are made up, and its store its own: never mix a real Redis in.
+        cfg.redis.url = "off".into();
     }
     let (keys, themes, colour, time) = app_parts(&cfg)?;
     // The UI shares the two cores with the store: under a flood the queue in front of the

@@ -5,6 +5,7 @@ pub mod budget;
 pub mod conns;
 pub mod http;
 pub mod pool;
+pub mod redis;
 pub mod redis_backfill;
 pub mod redis_dedupe;
 pub mod shutdown;

@@ -104,6 +104,21 @@ impl StatusBar {
                             "{l} ({} conn)",
                             c.open.load(std::sync::atomic::Ordering::Relaxed)
                         )),
+                        // Redis is connected to, not listened on: its link's state is the news.
+                        None if kind == "redis" => {
+                            let state = stats.redis.state();
+                            parts.push(format!("{l} ({})", state.as_str()));
+                            if state != crate::stats::RedisState::Subscribed {
+                                warn.push(format!("redis {}", state.as_str()));
+                            }
+                            let lost = stats
+                                .redis
+                                .dropped
+                                .load(std::sync::atomic::Ordering::Relaxed);
+                            if lost > 0 {
+                                warn.push(format!("{lost} redis messages dropped"));
+                            }
+                        }
                         None => parts.push(l.clone()),
                     }
                 }

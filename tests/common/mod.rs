@@ -12,6 +12,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
+/// Redis off unless a test turns it on: the machine's own Redis on 127.0.0.1:6379 (the
+/// default URL) is shared and none of a test's business.
+pub const REDIS_OFF: (&str, &str) = ("--redis", "off");
+
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_logtui")
 }
@@ -46,6 +50,7 @@ impl Logtui {
             ("--tcp", "127.0.0.1:0"),
             ("--udp", "127.0.0.1:0"),
             ("--http", "127.0.0.1:0"),
+            REDIS_OFF,
         ] {
             if !args.contains(&flag) {
                 cmd.args([flag, default]);
@@ -307,6 +312,21 @@ impl Logtui {
         err.into_iter()
             .rev()
             .find(|l| l.starts_with("logtui: stats:"))
+    }
+
+    /// The Redis link's state and `messages/reconnects/gaps/dropped` from the newest stats
+    /// line: `("subscribed", [10, 0, 0, 0])`.
+    pub fn redis_link(&self) -> Option<(String, [u64; 4])> {
+        let line = self.stats_line()?;
+        let rest = line.rsplit("  redis ").next()?;
+        let mut it = rest.split_whitespace();
+        let state = it.next()?.to_owned();
+        let n: Vec<u64> = it
+            .next()?
+            .split('/')
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        Some((state, n.try_into().ok()?))
     }
 
     /// The `received/stored/rejected/dropped/ignored/unformatted` counts of `source` ("tcp",

@@ -1,0 +1,803 @@
+//! The Redis pub/sub source: subscribes through redis-rs's `ConnectionManager` (RESP3 pushes)
+//! and feeds the intake; survives Redis going away with confirmed resubscription and gap records.
+//!
+//! Two tasks. The *link* owns the connection: it subscribes (PSUBSCRIBE for patterns, SUBSCRIBE
+//! for channels), PINGs every [`PING_EVERY`] to find a half-open link, waits for the server to
+//! confirm every subscription after the manager reconnects by itself, and otherwise rebuilds the
+//! connection with capped, jittered back-off, forever. The connection's push sender never blocks:
+//! it puts each message into a bounded queue ([`QUEUE_MESSAGES`], [`QUEUE_BYTES`]), so a slow disk
+//! never leaves Redis holding our output buffer until it disconnects us; a full queue drops the
+//! message and counts it. The *reader* empties that queue: decode ([`crate::decode::redis`]),
+//! undo Smarter's double publish ([`Pairer`]), batch, submit. Every lost link becomes a WARNING
+//! "gap" record once the link is back; every run of drops becomes a WARNING record too.
+
+use crate::decode::redis::decode_message;
+use crate::intake::{Batcher, Intake};
+use crate::limits::DecodeLimits;
+use crate::record::{Record, SourceKind, WARNING};
+use crate::source::redis_dedupe::{Message, PairLimits, Pairer, can_carry_jobs, is_pattern};
+use crate::source::{Phase, Shutdown};
+use crate::stats::{RedisState, Stats};
+use crate::value::Value;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{IntoConnectionInfo, ProtocolVersion, PushInfo, PushKind};
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// How often the link PINGs the server: a link that died without a FIN (a cable, a NAT, a
+/// suspended VM) is otherwise silent, and pub/sub has no traffic of its own to notice it by.
+pub const PING_EVERY: Duration = Duration::from_secs(5);
+/// How long a PING may take before the link is taken for dead and rebuilt.
+pub const PING_DEADLINE: Duration = Duration::from_secs(3);
+/// How long the server has to confirm every subscription after a reconnect, before the
+/// connection is rebuilt from scratch (a manager that reconnected but did not resubscribe
+/// would otherwise look healthy and deliver nothing).
+pub const RESUBSCRIBE_DEADLINE: Duration = Duration::from_secs(5);
+/// Each connection attempt's limit (TCP, TLS, HELLO, AUTH, SELECT).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// The back-off between connection attempts: from this…
+pub const BACKOFF_MIN: Duration = Duration::from_millis(100);
+/// …doubling up to this, forever.
+pub const BACKOFF_MAX: Duration = Duration::from_secs(10);
+/// Most messages waiting between the connection and the reader.
+pub const QUEUE_MESSAGES: usize = 65_536;
+/// Most payload bytes waiting between the connection and the reader.
+pub const QUEUE_BYTES: usize = 64 << 20;
+/// Logger of the source's own records (gaps, drops).
+pub const LOGGER: &str = "logtui.redis";
+/// TCP keepalive: idle time before the first probe, and between probes.
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(10);
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
+/// TCP_USER_TIMEOUT: unacknowledged data older than this closes the socket (Linux).
+const TCP_USER_TIMEOUT: Duration = Duration::from_secs(20);
+/// Most link events (confirmations, disconnects) waiting for the link: a few per reconnect
+/// are expected; a server that sends more than this is not worth remembering them for.
+const CONTROL_QUEUE: usize = 1024;
+/// How often the reader reports drops (one record per burst, not one per message).
+const DROP_REPORT_EVERY: Duration = Duration::from_secs(1);
+
+/// What the source reads: a URL and the channels or patterns to subscribe to.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub url: String,
+    pub names: Vec<String>,
+    /// Channels logtui's own routes publish to (`sink::forwarded_channels`): never read back,
+    /// or each record would be stored and forwarded again, forever.
+    pub skip: Vec<String>,
+}
+
+/// The names split by command: (SUBSCRIBE channels, PSUBSCRIBE patterns), duplicates removed.
+pub fn classify(names: &[String]) -> (Vec<String>, Vec<String>) {
+    let mut seen = HashSet::new();
+    let (mut channels, mut patterns) = (Vec::new(), Vec::new());
+    for n in names.iter().filter(|n| seen.insert(n.as_str())) {
+        match is_pattern(n) {
+            true => patterns.push(n.clone()),
+            false => channels.push(n.clone()),
+        }
+    }
+    (channels, patterns)
+}
+
+/// The wait before connection attempt `attempt` (0 for the first retry): [`BACKOFF_MIN`]
+/// doubled per attempt, capped at [`BACKOFF_MAX`], of which a random half (`jitter` in 0..1)
+/// is taken off, so many logtuis that lost one Redis do not all come back at the same instant.
+pub fn backoff(attempt: u32, jitter: f64) -> Duration {
+    let cap = BACKOFF_MIN
+        .saturating_mul(1u32 << attempt.min(16))
+        .min(BACKOFF_MAX);
+    let jitter = if jitter.is_finite() {
+        jitter.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    cap.mul_f64(1.0 - jitter / 2.0).max(BACKOFF_MIN)
+}
+
+/// A number in 0..1 that differs from call to call, for [`backoff`]'s jitter.
+fn jitter() -> f64 {
+    use std::hash::BuildHasher;
+    let h = std::collections::hash_map::RandomState::new().hash_one(Instant::now());
+    (h >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// The record that says messages may have been missed between `start` and `end` (epoch
+/// seconds): pub/sub keeps no history, so this is all logtui can say about them.
+pub fn gap_record(start: f64, end: f64, names: &[String], cause: &str) -> Record {
+    let mut r = Record::internal(
+        WARNING,
+        LOGGER,
+        format!(
+            "Redis pub/sub gap: messages published on {} between {} and {} ({:.3} s) were not received: {cause}",
+            names.join(", "),
+            crate::timefmt::rfc3339_micros(start),
+            crate::timefmt::rfc3339_micros(end),
+            (end - start).max(0.0)
+        ),
+    );
+    r.extra = vec![
+        ("gap_start".to_owned(), Value::Float(start)),
+        ("gap_end".to_owned(), Value::Float(end)),
+        ("channels".to_owned(), Value::Str(names.join(","))),
+        ("cause".to_owned(), Value::Str(cause.to_owned())),
+    ];
+    r
+}
+
+/// The record that says `n` messages were dropped because the queue in front of the reader
+/// was full.
+pub fn drop_record(n: u64) -> Record {
+    let mut r = Record::internal(
+        WARNING,
+        LOGGER,
+        format!(
+            "{n} Redis messages were dropped: logtui's queue of unread messages was full ({QUEUE_MESSAGES} messages or {} MiB); the store is slower than the publishers",
+            QUEUE_BYTES >> 20
+        ),
+    );
+    r.extra = vec![("dropped".to_owned(), Value::count(n))];
+    r
+}
+
+/// `url` with its password replaced by `***`, for what logtui prints.
+pub fn redact(url: &str) -> String {
+    match redis::parse_redis_url(url) {
+        Some(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        Some(u) => u.to_string().trim_end_matches('/').to_owned(),
+        // Never echoed: an unreadable URL may still hold a password.
+        None => "(an unreadable Redis URL)".to_owned(),
+    }
+}
+
+/// The client for `url`: RESP3 forced (pushes need it), TCP keepalive and TCP_USER_TIMEOUT on,
+/// so the kernel also notices a dead peer.
+fn client(url: &str) -> redis::RedisResult<redis::Client> {
+    use redis::io::tcp::{TcpSettings, socket2::TcpKeepalive};
+    let info = url.into_connection_info()?;
+    let redis_settings = info
+        .redis_settings()
+        .clone()
+        .set_protocol(ProtocolVersion::RESP3);
+    let keepalive = TcpKeepalive::new()
+        .with_time(KEEPALIVE_IDLE)
+        .with_interval(KEEPALIVE_INTERVAL);
+    let tcp = TcpSettings::default()
+        .set_nodelay(true)
+        .set_keepalive(keepalive);
+    #[cfg(target_os = "linux")]
+    let tcp = tcp.set_user_timeout(TCP_USER_TIMEOUT);
+    let info = info
+        .set_redis_settings(redis_settings)
+        .set_tcp_settings(tcp);
+    redis::Client::open(info)
+}
+
+/// Installs rustls's ring provider for `rediss://`, once per process (a second install is a
+/// harmless no-op error).
+fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// One pub/sub message as the push sender queues it.
+struct Queued {
+    channel: String,
+    payload: Vec<u8>,
+    full_len: usize,
+}
+
+/// What the push sender tells the link (never dropped for lack of room in the data queue).
+enum Control {
+    Confirmed(String),
+    /// The server confirmed an UNSUBSCRIBE or PUNSUBSCRIBE of this name.
+    Left(String),
+    Disconnected,
+}
+
+/// The push sender's side of the two queues.
+struct Pusher {
+    data: mpsc::Sender<Queued>,
+    control: mpsc::Sender<Control>,
+    bytes: Arc<AtomicUsize>,
+    stats: Arc<Stats>,
+    max_frame: usize,
+    skip: HashSet<Vec<u8>>,
+}
+
+impl Pusher {
+    /// Called by the connection for each push; must not block (it reads the socket).
+    fn push(&self, info: PushInfo) {
+        let PushInfo { kind, data } = info;
+        match kind {
+            PushKind::Message | PushKind::PMessage => {
+                self.stats.redis.messages.fetch_add(1, Relaxed);
+                // message: [channel, payload]; pmessage: [pattern, channel, payload].
+                let mut it = data.into_iter().rev();
+                let (Some(payload), Some(channel)) = (it.next(), it.next()) else {
+                    return;
+                };
+                let (Some(mut payload), Some(channel)) = (bytes_of(payload), bytes_of(channel))
+                else {
+                    return;
+                };
+                if self.skip.contains(&channel) {
+                    self.stats.add_ignored(SourceKind::Redis, 1);
+                    return;
+                }
+                let full_len = payload.len();
+                // An oversized message is kept only in part: the decoder stores it as
+                // undecodable, and the queue's byte bound counts only what is kept.
+                payload.truncate(self.max_frame.saturating_add(1));
+                payload.shrink_to_fit();
+                let channel = String::from_utf8_lossy(&channel).into_owned();
+                let size = payload.len() + channel.len();
+                if self.bytes.fetch_add(size, Relaxed) + size > QUEUE_BYTES {
+                    self.bytes.fetch_sub(size, Relaxed);
+                    self.stats.redis.dropped.fetch_add(1, Relaxed);
+                    return;
+                }
+                let q = Queued {
+                    channel,
+                    payload,
+                    full_len,
+                };
+                if self.data.try_send(q).is_err() {
+                    self.bytes.fetch_sub(size, Relaxed);
+                    self.stats.redis.dropped.fetch_add(1, Relaxed);
+                }
+            }
+            PushKind::Subscribe | PushKind::PSubscribe => {
+                if let Some(name) = data.into_iter().next().and_then(bytes_of) {
+                    let name = String::from_utf8_lossy(&name).into_owned();
+                    let _ = self.control.try_send(Control::Confirmed(name));
+                }
+            }
+            PushKind::Unsubscribe | PushKind::PUnsubscribe => {
+                if let Some(name) = data.into_iter().next().and_then(bytes_of) {
+                    let name = String::from_utf8_lossy(&name).into_owned();
+                    let _ = self.control.try_send(Control::Left(name));
+                }
+            }
+            PushKind::Disconnection => {
+                let _ = self.control.try_send(Control::Disconnected);
+            }
+            _ => {}
+        }
+    }
+}
+
+fn bytes_of(v: redis::Value) -> Option<Vec<u8>> {
+    match v {
+        redis::Value::BulkString(b) => Some(b),
+        redis::Value::SimpleString(s) => Some(s.into_bytes()),
+        _ => None,
+    }
+}
+
+/// Starts the source's two tasks. The state shows `connecting` at once; logtui never waits for
+/// Redis to start.
+pub fn spawn(
+    settings: Settings,
+    limits: DecodeLimits,
+    intake: Intake,
+    link_shutdown: Shutdown,
+    reader_shutdown: Shutdown,
+) {
+    install_crypto();
+    let stats = intake.stats.clone();
+    stats.redis.set_state(RedisState::Connecting);
+    let (data_tx, data_rx) = mpsc::channel(QUEUE_MESSAGES);
+    let (control_tx, control_rx) = mpsc::channel(CONTROL_QUEUE);
+    let bytes = Arc::new(AtomicUsize::new(0));
+    let pusher = Arc::new(Pusher {
+        data: data_tx,
+        control: control_tx,
+        bytes: bytes.clone(),
+        stats: stats.clone(),
+        max_frame: limits.max_frame,
+        skip: settings
+            .skip
+            .iter()
+            .map(|c| c.as_bytes().to_vec())
+            .collect(),
+    });
+    let hold = can_carry_jobs(&settings.names);
+    let reader = Reader {
+        limits,
+        intake: intake.clone(),
+        bytes,
+        pairer: Pairer::new(PairLimits::default(), hold),
+        batch: Batcher::default(),
+        pending: Vec::new(),
+        reported_drops: 0,
+    };
+    // The link drops this when it ends: the reader's sign that nothing more will come.
+    let (link_done, link_ended) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(reader.run(data_rx, link_ended, reader_shutdown));
+    tokio::spawn(async move {
+        link(settings, pusher, control_rx, intake, link_shutdown).await;
+        drop(link_done);
+    });
+}
+
+/// Why a link ended.
+enum Lost {
+    Shutdown,
+    /// The link is gone since the time given (epoch seconds); the cause, in a few words.
+    Cause(f64, String),
+}
+
+/// Keeps a subscribed connection, forever or until shutdown.
+async fn link(
+    settings: Settings,
+    pusher: Arc<Pusher>,
+    mut control: mpsc::Receiver<Control>,
+    intake: Intake,
+    mut shutdown: Shutdown,
+) {
+    let stats = intake.stats.clone();
+    let shown = redact(&settings.url);
+    // When the messages stopped arriving, and why, while the link is down.
+    let mut gap: Option<(f64, String)> = None;
+    let mut attempt = 0u32;
+    loop {
+        let connected = tokio::select! {
+            r = connect(&settings, &pusher) => r,
+            _ = shutdown.reached(Phase::Draining) => return,
+        };
+        let mut manager = match connected {
+            Ok(m) => m,
+            Err(e) => {
+                if attempt == 0 || attempt.is_multiple_of(10) {
+                    tracing::warn!("redis {shown}: cannot subscribe: {e}; retrying");
+                }
+                stats.redis.set_state(RedisState::Reconnecting);
+                let wait = backoff(attempt, jitter());
+                attempt = attempt.saturating_add(1);
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => continue,
+                    _ = shutdown.reached(Phase::Draining) => return,
+                }
+            }
+        };
+        // Confirmations of this connection's subscriptions came as replies; forget their
+        // pushes so they are not taken for a later resubscription's.
+        while control.try_recv().is_ok() {}
+        attempt = 0;
+        stats.redis.set_state(RedisState::Subscribed);
+        tracing::info!("redis {shown}: subscribed to {}", settings.names.join(", "));
+        if let Some((start, cause)) = gap.take() {
+            store_gap(&intake, start, &settings.names, &cause).await;
+        }
+        match serve_link(
+            &settings,
+            &mut manager,
+            &mut control,
+            &intake,
+            &mut shutdown,
+        )
+        .await
+        {
+            Lost::Shutdown => return,
+            Lost::Cause(start, cause) => {
+                tracing::warn!("redis {shown}: {cause}; rebuilding the connection");
+                stats.redis.set_state(RedisState::Reconnecting);
+                gap = Some((start, cause));
+            }
+        }
+    }
+}
+
+/// A new manager, subscribed and confirmed (each subscribe returns once the server replied).
+async fn connect(settings: &Settings, pusher: &Arc<Pusher>) -> Result<ConnectionManager, String> {
+    let client = client(&settings.url).map_err(|e| e.to_string())?;
+    let p = pusher.clone();
+    let config = ConnectionManagerConfig::new()
+        .set_push_sender(move |info: PushInfo| {
+            p.push(info);
+            Ok::<(), std::convert::Infallible>(())
+        })
+        .set_automatic_resubscription()
+        .set_connection_timeout(Some(CONNECT_TIMEOUT))
+        // Longer than the PING deadline, so a silent server is found by that deadline (and
+        // named so), not by the crate's timeout.
+        .set_response_timeout(Some(PING_DEADLINE * 2))
+        // The manager's own reconnect (after a disconnect) tries a few times, quickly; if
+        // that does not bring the subscriptions back, the link rebuilds with its back-off.
+        .set_number_of_retries(3)
+        .set_min_delay(BACKOFF_MIN)
+        .set_max_delay(Duration::from_secs(1));
+    let attempt = async {
+        let mut m = ConnectionManager::new_with_config(client, config).await?;
+        let (channels, patterns) = classify(&settings.names);
+        if !channels.is_empty() {
+            m.subscribe(&channels).await?;
+        }
+        if !patterns.is_empty() {
+            m.psubscribe(&patterns).await?;
+        }
+        Ok::<_, redis::RedisError>(m)
+    };
+    match tokio::time::timeout(CONNECT_TIMEOUT + PING_DEADLINE, attempt).await {
+        Ok(Ok(m)) => Ok(m),
+        Ok(Err(e)) => Err(describe(&e)),
+        // A plain-text server reads a TLS ClientHello as the start of a command and waits
+        // for its end: the handshake gets no answer at all, so say what that usually means.
+        Err(_) if settings.url.starts_with("rediss:") => Err(format!(
+            "no answer to the TLS handshake within {} s (is the server speaking TLS? rediss:// needs it; use redis:// for a plain-text server)",
+            (CONNECT_TIMEOUT + PING_DEADLINE).as_secs()
+        )),
+        Err(_) => Err("no answer while connecting and subscribing".to_owned()),
+    }
+}
+
+/// One sentence for a connection error.
+fn describe(e: &redis::RedisError) -> String {
+    let s = e.to_string();
+    if s.contains("InvalidContentType") || s.contains("CorruptMessage") {
+        format!("TLS handshake failed (is the server speaking TLS? rediss:// needs it): {s}")
+    } else {
+        s
+    }
+}
+
+/// Watches one connected manager: PINGs, disconnects, confirmations. Returns when the link is
+/// lost for good (the caller rebuilds) or on shutdown.
+async fn serve_link(
+    settings: &Settings,
+    manager: &mut ConnectionManager,
+    control: &mut mpsc::Receiver<Control>,
+    intake: &Intake,
+    shutdown: &mut Shutdown,
+) -> Lost {
+    let stats = intake.stats.clone();
+    let names: HashSet<&str> = settings.names.iter().map(String::as_str).collect();
+    let mut ping = tokio::time::interval(PING_EVERY);
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ping.tick().await;
+    // Set while the manager reconnects by itself: since when, why, what it confirmed so far,
+    // and by when it must have confirmed everything.
+    let mut resub: Option<(f64, Instant, HashSet<String>)> = None;
+    loop {
+        let deadline = resub.as_ref().map(|(_, d, _)| *d);
+        tokio::select! {
+            _ = shutdown.reached(Phase::Draining) => {
+                unsubscribe(settings, manager, control).await;
+                return Lost::Shutdown;
+            }
+            c = control.recv() => match c {
+                None => return Lost::Cause(
+                    crate::record::now_epoch(),
+                    "the connection's push channel closed".to_owned(),
+                ),
+                Some(Control::Disconnected) => {
+                    if resub.is_none() {
+                        stats.redis.set_state(RedisState::Reconnecting);
+                        resub = Some((
+                            crate::record::now_epoch(),
+                            Instant::now() + RESUBSCRIBE_DEADLINE,
+                            HashSet::new(),
+                        ));
+                    }
+                }
+                Some(Control::Left(_)) => {}
+                Some(Control::Confirmed(name)) => {
+                    if let Some((start, _, confirmed)) = &mut resub {
+                        if names.contains(name.as_str()) {
+                            confirmed.insert(name);
+                        }
+                        if confirmed.len() == names.len() {
+                            let start = *start;
+                            resub = None;
+                            stats.redis.set_state(RedisState::Subscribed);
+                            store_gap(intake, start, &settings.names, "the connection to Redis was lost").await;
+                        }
+                    }
+                }
+            },
+            _ = sleep_until_opt(deadline) => {
+                // The manager reconnected without resubscribing, or never reconnected.
+                let start = resub.take().map_or_else(crate::record::now_epoch, |(s, ..)| s);
+                return Lost::Cause(start, format!(
+                    "the connection to Redis was lost and the subscriptions were not confirmed within {} s",
+                    RESUBSCRIBE_DEADLINE.as_secs()
+                ));
+            }
+            _ = ping.tick(), if resub.is_none() => {
+                let cmd = redis::cmd("PING");
+                let pong = tokio::time::timeout(PING_DEADLINE, cmd.query_async::<redis::Value>(manager));
+                match pong.await {
+                    Ok(Ok(_)) => {}
+                    // Whatever failed (the link dropped, the server answers nothing useful),
+                    // a fresh connection is the one way back that is sure to resubscribe.
+                    Ok(Err(e)) => {
+                        return Lost::Cause(crate::record::now_epoch(), format!("PING failed: {e}"));
+                    }
+                    Err(_) => {
+                        return Lost::Cause(crate::record::now_epoch(), format!(
+                            "no answer to PING within {} s (the link is half-open)",
+                            PING_DEADLINE.as_secs()
+                        ));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Unsubscribes everything, waiting (briefly) for Redis to confirm. The confirmations come
+/// after every message Redis sent before them, and reach the push sender in that order (the
+/// command's own reply may come sooner: the manager forwards pushes through a task of its
+/// own), so once the push sender has seen each one, those messages are all in the queue.
+async fn unsubscribe(
+    settings: &Settings,
+    manager: &mut ConnectionManager,
+    control: &mut mpsc::Receiver<Control>,
+) {
+    let (channels, patterns) = classify(&settings.names);
+    let done = async {
+        if !channels.is_empty() {
+            manager.unsubscribe(&channels).await?;
+        }
+        if !patterns.is_empty() {
+            manager.punsubscribe(&patterns).await?;
+        }
+        let mut left = HashSet::new();
+        while left.len() < channels.len() + patterns.len() {
+            match control.recv().await {
+                Some(Control::Left(name)) => {
+                    left.insert(name);
+                }
+                Some(_) => {}
+                None => break,
+            }
+        }
+        Ok::<_, redis::RedisError>(())
+    };
+    match tokio::time::timeout(PING_DEADLINE, done).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::debug!("redis: unsubscribing at shutdown failed: {e}"),
+        Err(_) => tracing::debug!("redis: no answer to UNSUBSCRIBE at shutdown"),
+    }
+}
+
+async fn sleep_until_opt(t: Option<Instant>) {
+    match t {
+        Some(t) => tokio::time::sleep_until(t.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Stores a gap record once the link is back, and counts the reconnect and the gap.
+async fn store_gap(intake: &Intake, start: f64, names: &[String], cause: &str) {
+    let end = crate::record::now_epoch();
+    let r = gap_record(start, end, names, cause);
+    tracing::warn!("{}", r.message);
+    intake.stats.redis.reconnects.fetch_add(1, Relaxed);
+    intake.stats.redis.gaps.fetch_add(1, Relaxed);
+    intake.stats.add_received(SourceKind::Internal, 1);
+    intake.submit(vec![r]).await;
+}
+
+/// The reader's state: decoder limits, the pairing, the batch in the making.
+struct Reader {
+    limits: DecodeLimits,
+    intake: Intake,
+    bytes: Arc<AtomicUsize>,
+    pairer: Pairer,
+    batch: Batcher,
+    /// Full batches made while taking a burst, submitted (in order) before the rest.
+    pending: Vec<Vec<Record>>,
+    reported_drops: u64,
+}
+
+impl Reader {
+    async fn run(
+        mut self,
+        mut rx: mpsc::Receiver<Queued>,
+        link_ended: tokio::sync::oneshot::Receiver<()>,
+        mut shutdown: Shutdown,
+    ) {
+        let mut report = tokio::time::interval(DROP_REPORT_EVERY);
+        report.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let due = self.pairer.next_due();
+            tokio::select! {
+                m = rx.recv() => {
+                    let Some(m) = m else { break };
+                    self.take(m);
+                    // Whatever else is already queued goes in the same batch.
+                    for _ in 1..crate::intake::MAX_BATCH_RECORDS {
+                        match rx.try_recv() {
+                            Ok(m) => self.take(m),
+                            Err(_) => break,
+                        }
+                    }
+                    self.submit().await;
+                }
+                _ = sleep_until_opt(due) => {
+                    let mut out = Vec::new();
+                    self.pairer.expire(Instant::now(), &mut |m: &Message| out.push(m.clone()));
+                    for m in out {
+                        self.store(&m);
+                    }
+                    self.submit().await;
+                }
+                _ = report.tick() => self.report_drops().await,
+                _ = shutdown.reached(Phase::Draining) => break,
+            }
+        }
+        // The link unsubscribes first: once Redis confirmed, every message published before
+        // is in the queue. Wait for that (keeping the queue moving), not past Stop.
+        tokio::pin!(link_ended);
+        loop {
+            tokio::select! {
+                _ = &mut link_ended => break,
+                m = rx.recv() => match m {
+                    Some(m) => {
+                        self.take(m);
+                        if !self.pending.is_empty() {
+                            self.submit().await;
+                        }
+                    }
+                    None => break,
+                },
+                _ = shutdown.reached(Phase::Stop) => break,
+            }
+        }
+        // What is queued now was published before the drain: keep it. Only that much (the
+        // queue's capacity): the connection is closed and adds nothing more.
+        for _ in 0..QUEUE_MESSAGES {
+            match rx.try_recv() {
+                Ok(m) => self.take(m),
+                Err(_) => break,
+            }
+            if !self.pending.is_empty() {
+                self.submit().await;
+            }
+        }
+        let mut out = Vec::new();
+        self.pairer
+            .release_all(&mut |m: &Message| out.push(m.clone()));
+        for m in out {
+            self.store(&m);
+        }
+        self.submit().await;
+        self.report_drops().await;
+    }
+
+    /// One queued message into the pairing (and, through it, the batch).
+    fn take(&mut self, q: Queued) {
+        self.bytes
+            .fetch_sub(q.payload.len() + q.channel.len(), Relaxed);
+        let msg = Message {
+            channel: q.channel,
+            payload: q.payload,
+            full_len: q.full_len,
+        };
+        let mut out: Vec<Message> = Vec::new();
+        self.pairer
+            .push(msg, Instant::now(), &mut |m: &Message| out.push(m.clone()));
+        for m in out {
+            self.store(&m);
+        }
+    }
+
+    /// Decodes one message into the batch.
+    fn store(&mut self, m: &Message) {
+        let stats = &self.intake.stats;
+        stats.add_received(SourceKind::Redis, 1);
+        let d = decode_message(&m.channel, &m.payload, m.full_len, &self.limits);
+        if let Some(full) = self.batch.push(d.record) {
+            // A full batch mid-burst: hand it over without waiting here; the next submit
+            // waits for room. Kept in order by submitting it first.
+            self.pending.push(full);
+        }
+    }
+
+    async fn submit(&mut self) {
+        for b in std::mem::take(&mut self.pending) {
+            self.intake.submit(b).await;
+        }
+        let b = self.batch.take();
+        self.intake.submit(b).await;
+    }
+
+    /// Stores one WARNING for the drops since the last report, if any.
+    async fn report_drops(&mut self) {
+        let now = self.intake.stats.redis.dropped.load(Relaxed);
+        let n = now.saturating_sub(self.reported_drops);
+        if n == 0 {
+            return;
+        }
+        self.reported_drops = now;
+        let r = drop_record(n);
+        tracing::warn!("{}", r.message);
+        self.intake.stats.add_received(SourceKind::Internal, 1);
+        self.intake.submit(vec![r]).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn patterns_go_to_psubscribe_and_channels_to_subscribe() {
+        let (c, p) = classify(&names(&[
+            "logs:*",
+            "logs:global",
+            "app?",
+            "x[ab]",
+            "plain",
+            "logs:global",
+        ]));
+        assert_eq!(c, names(&["logs:global", "plain"]));
+        assert_eq!(p, names(&["logs:*", "app?", "x[ab]"]));
+    }
+
+    #[test]
+    fn backoff_doubles_from_100ms_to_10s_with_at_most_half_taken_off() {
+        assert_eq!(backoff(0, 0.0), Duration::from_millis(100));
+        assert_eq!(backoff(1, 0.0), Duration::from_millis(200));
+        assert_eq!(backoff(3, 0.0), Duration::from_millis(800));
+        assert_eq!(backoff(7, 0.0), Duration::from_secs(10));
+        assert_eq!(backoff(u32::MAX, 0.0), Duration::from_secs(10));
+        assert_eq!(backoff(10, 1.0), Duration::from_secs(5));
+        assert_eq!(backoff(0, 1.0), Duration::from_millis(100));
+        assert_eq!(backoff(2, f64::NAN), Duration::from_millis(400));
+        for a in 0..40 {
+            let d = backoff(a, jitter());
+            assert!(d >= BACKOFF_MIN && d <= BACKOFF_MAX, "{a}: {d:?}");
+        }
+    }
+
+    #[test]
+    fn a_gap_record_names_its_span_channels_and_cause() {
+        let r = gap_record(
+            1795565018.25,
+            1795565020.5,
+            &names(&["logs:*", "app"]),
+            "killed",
+        );
+        assert_eq!((r.level, r.logger.as_str()), (WARNING, LOGGER));
+        assert_eq!(r.source, SourceKind::Internal);
+        assert!(
+            r.message.contains("2026-11-25T00:03:38.250000Z"),
+            "{}",
+            r.message
+        );
+        assert!(r.message.contains("2.250 s"), "{}", r.message);
+        let get = |k: &str| r.extra.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        assert_eq!(get("gap_start"), Some(Value::Float(1795565018.25)));
+        assert_eq!(get("gap_end"), Some(Value::Float(1795565020.5)));
+        assert_eq!(get("channels"), Some(Value::Str("logs:*,app".into())));
+        assert_eq!(get("cause"), Some(Value::Str("killed".into())));
+    }
+
+    #[test]
+    fn a_drop_record_counts_the_drops() {
+        let r = drop_record(7);
+        assert_eq!(r.level, WARNING);
+        assert_eq!(r.extra, vec![("dropped".to_owned(), Value::count(7u64))]);
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact("redis://user:secret@127.0.0.1:6379/1"),
+            "redis://user:***@127.0.0.1:6379/1"
+        );
+        assert_eq!(redact("rediss://:secret@h:6380"), "rediss://:***@h:6380");
+        assert_eq!(redact("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
+    }
+}

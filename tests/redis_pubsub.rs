@@ -1,0 +1,466 @@
+//! The Redis pub/sub source end to end: the real binary, a redis-server of the test's own, and
+//! real Python producers (redis-py), through server deaths, kills, AUTH, ACL users and bursts.
+
+mod common;
+
+use common::redis_server::{RedisServer, free_port};
+use common::{Logtui, count, manifest_path, query, wait_for};
+use serde_json::Value as Json;
+use std::process::Command;
+use std::time::Duration;
+
+/// Long enough for a debug build on two busy cores; every wait polls, none sleeps.
+const WAIT: Duration = Duration::from_secs(60);
+
+/// `logtui record` reading `url` only (every socket listener off), stats every 0.2 s.
+fn record(url: &str, extra: &[&str]) -> Logtui {
+    let mut args = vec![
+        "--tcp",
+        "off",
+        "--udp",
+        "off",
+        "--http",
+        "off",
+        "--redis",
+        url,
+        "--stats-interval",
+        "0.2",
+    ];
+    args.extend_from_slice(extra);
+    Logtui::start(&args)
+}
+
+/// Runs tests/python/redis_publish.py; returns the JSON lines it printed (one per record).
+fn publish(url: &str, mode: &str, count: usize, extra: &[&str]) -> Vec<Json> {
+    let out = Command::new("python3")
+        .arg(manifest_path("tests/python/redis_publish.py"))
+        .args(["--url", url, "--mode", mode, "--count", &count.to_string()])
+        .args(extra)
+        .output()
+        .expect("python3 is needed for the Redis tests (with redis-py: pip install redis)");
+    assert!(
+        out.status.success(),
+        "redis_publish.py failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
+}
+
+/// Every stored record of `source` as `logtui query --format jsonl` prints it.
+fn rows(lt: &Logtui, args: &[&str]) -> Vec<Json> {
+    let mut a = vec!["--format", "jsonl"];
+    a.extend_from_slice(args);
+    query(&lt.db, &a)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
+}
+
+fn wait_subscribed(lt: &Logtui) {
+    wait_for("the Redis link to be subscribed", WAIT, || {
+        lt.redis_link().is_some_and(|(s, _)| s == "subscribed")
+    });
+}
+
+fn wait_count(lt: &Logtui, args: &[&str], n: u64) {
+    wait_for(&format!("{n} records matching {args:?}"), WAIT, || {
+        count(&lt.db, args) >= n
+    });
+    assert_eq!(count(&lt.db, args), n, "{args:?}");
+}
+
+/// The gap records stored so far.
+fn gaps(lt: &Logtui) -> Vec<Json> {
+    rows(lt, &["--source", "internal", "--logger", "logtui.redis"])
+        .into_iter()
+        .filter(|r| r["extra"].get("gap_start").is_some())
+        .collect()
+}
+
+#[test]
+fn smarter_double_publish_is_stored_once_with_its_job_and_cpythons_microseconds() {
+    let server = RedisServer::start();
+    let lt = record(&server.url(), &[]);
+    wait_subscribed(&lt);
+    let sent = publish(&server.url(), "smarter", 40, &[]);
+    assert_eq!(sent.len(), 40);
+    wait_count(&lt, &["--source", "redis"], 40);
+    let got = rows(&lt, &["--source", "redis"]);
+    for (s, g) in sent.iter().zip(&got) {
+        assert_eq!(g["message"], s["message"]);
+        assert_eq!(g["origin"], s["channel"]);
+        let job = s["channel"]
+            .as_str()
+            .unwrap()
+            .strip_prefix("logs:")
+            .unwrap();
+        assert_eq!(g["job"], job);
+        assert_eq!(g["time"], s["time"], "microseconds as CPython prints them");
+        assert_eq!(g["levelname"], "WARNING");
+        assert_eq!(g["logger"], "smarter.apps.prompt.views");
+    }
+    // Both job kinds came: a random job_<uuid> and a user's channel.
+    assert!(got.iter().any(|g| g["job"] == "User.admin"));
+    assert!(
+        got.iter()
+            .any(|g| g["job"].as_str().unwrap().starts_with("job_"))
+    );
+    let (code, err, ..) = lt.stop();
+    assert_eq!(code, 0, "{err:?}");
+    assert!(
+        err.iter()
+            .any(|l| l.contains("redis    subscribed, 80 messages")),
+        "both copies counted as messages: {err:?}"
+    );
+}
+
+#[test]
+fn generic_json_and_text_lines_on_a_plain_channel() {
+    let server = RedisServer::start();
+    let lt = record(&server.url(), &["--channel", "app:events"]);
+    wait_subscribed(&lt);
+    publish(&server.url(), "generic", 3, &["--tag", "json"]);
+    publish(&server.url(), "text", 2, &["--tag", "text"]);
+    wait_count(&lt, &["--source", "redis"], 5);
+    let got = rows(&lt, &["--source", "redis"]);
+    for g in &got[..3] {
+        assert_eq!(g["levelname"], "ERROR");
+        assert_eq!(g["origin"], "app:events");
+        assert_eq!(g["job"], Json::Null, "app:events names no job");
+        assert_eq!(g["time"], "2026-11-25T00:03:38.500000Z");
+        assert_eq!(g["extra"]["service"], "billing");
+    }
+    assert_eq!(got[3]["levelname"], "WARNING");
+    assert_eq!(got[3]["message"], "[WARNING] text 0 disk almost full");
+    assert_eq!(lt.stop().0, 0);
+}
+
+/// Publishes `n` Smarter records tagged `tag` and waits until they are stored.
+fn batch(server: &RedisServer, lt: &Logtui, tag: &str, n: u64) {
+    publish(
+        &server.url(),
+        "smarter",
+        n as usize,
+        &["--tag", &format!("{tag}-")],
+    );
+    wait_count(lt, &["--source", "redis", "--search", tag], n);
+}
+
+#[test]
+fn a_killed_and_restarted_server_is_resubscribed_with_a_gap_record() {
+    let mut server = RedisServer::start();
+    let lt = record(&server.url(), &[]);
+    wait_subscribed(&lt);
+    batch(&server, &lt, "before", 20);
+    server.restart();
+    wait_for("the gap record", WAIT, || gaps(&lt).len() == 1);
+    wait_subscribed(&lt);
+    batch(&server, &lt, "after", 20);
+    let g = &gaps(&lt)[0];
+    assert_eq!(g["levelname"], "WARNING");
+    assert_eq!(g["extra"]["channels"], "logs:*");
+    let (start, end) = (
+        g["extra"]["gap_start"].as_f64().unwrap(),
+        g["extra"]["gap_end"].as_f64().unwrap(),
+    );
+    assert!(start <= end, "{g}");
+    assert!(g["extra"]["cause"].as_str().is_some_and(|c| !c.is_empty()));
+    let (state, n) = lt.redis_link().unwrap();
+    assert_eq!((state.as_str(), n[1], n[2], n[3]), ("subscribed", 1, 1, 0));
+    assert_eq!(lt.stop().0, 0);
+}
+
+#[test]
+fn client_kill_of_the_subscriber_is_resubscribed_with_a_gap_record() {
+    let server = RedisServer::start();
+    let lt = record(&server.url(), &[]);
+    wait_subscribed(&lt);
+    batch(&server, &lt, "before", 10);
+    let killed = server.cli(&["CLIENT", "KILL", "TYPE", "pubsub"]);
+    assert_eq!(killed.trim(), "1", "logtui's one subscriber connection");
+    wait_for("the gap record", WAIT, || gaps(&lt).len() == 1);
+    wait_subscribed(&lt);
+    batch(&server, &lt, "after", 10);
+    assert!(
+        gaps(&lt)[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Redis pub/sub gap")
+    );
+    assert_eq!(lt.stop().0, 0);
+}
+
+#[test]
+fn requirepass_an_acl_user_and_a_database_number() {
+    let server = RedisServer::start_with(&["--requirepass", "s3cret"]);
+    server.cli(&[
+        "-a",
+        "s3cret",
+        "--no-auth-warning",
+        "ACL",
+        "SETUSER",
+        "logtui",
+        "on",
+        ">pw-of-logtui",
+        "&*",
+        "+@all",
+        "~*",
+    ]);
+    for url in [
+        format!("redis://:s3cret@127.0.0.1:{}/2", server.port),
+        format!("redis://logtui:pw-of-logtui@127.0.0.1:{}/5", server.port),
+    ] {
+        let lt = record(&url, &[]);
+        wait_subscribed(&lt);
+        let first = lt.stderr().join("\n");
+        assert!(
+            first.contains("listening on redis redis://") && first.contains(":***@127.0.0.1"),
+            "the password is redacted: {first}"
+        );
+        assert!(!first.contains("s3cret") && !first.contains("pw-of-logtui"));
+        publish(&url, "smarter", 6, &[]);
+        wait_count(&lt, &["--source", "redis"], 6);
+        assert_eq!(lt.stop().0, 0);
+    }
+    // A wrong password is retried (the link stays "reconnecting"), never a crash.
+    let lt = record(&format!("redis://:wrong@127.0.0.1:{}", server.port), &[]);
+    wait_for("a reconnecting link", WAIT, || {
+        lt.redis_link().is_some_and(|(s, _)| s == "reconnecting")
+    });
+    let (code, err, ..) = lt.stop();
+    assert_eq!(code, 0, "{err:?}");
+    assert!(
+        err.iter().any(|l| l.contains("cannot subscribe")),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn a_burst_of_50000_double_published_records_loses_none() {
+    let server = RedisServer::start();
+    let lt = record(&server.url(), &[]);
+    wait_subscribed(&lt);
+    publish(&server.url(), "burst", 50_000, &["--tag", "burst"]);
+    wait_for("50,000 burst records", Duration::from_secs(300), || {
+        count(&lt.db, &["--source", "redis"]) >= 50_000
+    });
+    let (code, err, _dir, db) = lt.stop();
+    assert_eq!(code, 0, "{err:?}");
+    assert_eq!(count(&db, &["--source", "redis"]), 50_000, "{err:?}");
+    assert_eq!(count(&db, &["--source", "redis", "--job", "job_3"]), 7143);
+    assert!(
+        err.iter()
+            .any(|l| l
+                .contains("redis    subscribed, 100000 messages, 0 reconnects, 0 gaps, 0 dropped")),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn redis_down_at_start_is_retried_until_it_comes() {
+    let mut server = RedisServer::start();
+    server.kill();
+    let lt = record(&server.url(), &[]);
+    wait_for("a reconnecting link", WAIT, || {
+        lt.redis_link().is_some_and(|(s, _)| s == "reconnecting")
+    });
+    server.restart();
+    wait_subscribed(&lt);
+    publish(&server.url(), "smarter", 5, &[]);
+    wait_count(&lt, &["--source", "redis"], 5);
+    // Never connected before: nothing was missed, so no gap is claimed.
+    assert!(gaps(&lt).is_empty());
+    assert_eq!(lt.stop().0, 0);
+}
+
+#[test]
+fn rediss_to_a_plain_text_server_is_a_clear_error_not_a_hang() {
+    let server = RedisServer::start();
+    let lt = record(&format!("rediss://127.0.0.1:{}", server.port), &[]);
+    wait_for("the TLS failure in the log", WAIT, || {
+        lt.stderr()
+            .iter()
+            .any(|l| l.contains("cannot subscribe") && l.contains("TLS"))
+    });
+    wait_for("a reconnecting link", WAIT, || {
+        lt.redis_link().is_some_and(|(s, _)| s == "reconnecting")
+    });
+    let (code, err, ..) = lt.stop();
+    assert_eq!(code, 0, "{err:?}");
+    assert!(!err.iter().any(|l| l.contains("panicked")), "{err:?}");
+}
+
+#[test]
+fn every_source_off_is_still_refused_and_redis_alone_is_enough() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(common::bin())
+        .args(["record", "--db"])
+        .arg(dir.path().join("s.db"))
+        .args([
+            "--tcp", "off", "--udp", "off", "--http", "off", "--redis", "off",
+        ])
+        .env("XDG_CONFIG_HOME", dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("every listener is off") && err.contains("--redis"),
+        "{err}"
+    );
+    // Nothing answers on this port: logtui starts all the same and says where it reads.
+    let lt = record(&format!("redis://127.0.0.1:{}", free_port()), &[]);
+    assert!(
+        lt.stderr()
+            .iter()
+            .any(|l| l.contains("listening on redis redis://127.0.0.1:"))
+    );
+    assert_eq!(lt.stop().0, 0);
+}
+
+/// A `redis-server` speaking only TLS, with a self-signed certificate made by `openssl`.
+struct TlsServer {
+    child: std::process::Child,
+    port: u16,
+    /// The certificate, key and working directory; removed when the server is dropped.
+    _dir: tempfile::TempDir,
+}
+
+impl TlsServer {
+    fn start() -> TlsServer {
+        let dir = tempfile::tempdir().unwrap();
+        let (key, cert) = (dir.path().join("k.pem"), dir.path().join("c.pem"));
+        let made = Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            ])
+            .args(["-subj", "/CN=localhost", "-keyout"])
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .output()
+            .expect("openssl is needed to make the TLS test's certificate");
+        assert!(made.status.success(), "{made:?}");
+        let port = free_port();
+        let child = Command::new(common::redis_server::server_binary())
+            .args(["--port", "0", "--tls-port", &port.to_string()])
+            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(["--tls-auth-clients", "no", "--tls-cert-file"])
+            .arg(&cert)
+            .arg("--tls-key-file")
+            .arg(&key)
+            .arg("--dir")
+            .arg(dir.path())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn redis-server");
+        let me = TlsServer {
+            child,
+            port,
+            _dir: dir,
+        };
+        wait_for("the TLS redis-server to answer", WAIT, || {
+            me.cli(&["PING"]).contains("PONG")
+        });
+        me
+    }
+
+    fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new("redis-cli")
+            .args(["--tls", "--insecure", "-h", "127.0.0.1", "-p"])
+            .arg(self.port.to_string())
+            .args(args)
+            .output()
+            .expect("redis-cli");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for TlsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn rediss_reads_a_tls_server_through_rustls() {
+    let server = TlsServer::start();
+    // Self-signed: trusted only with the crate's `#insecure`; the default checks the certificate.
+    let strict = record(&format!("rediss://127.0.0.1:{}", server.port), &[]);
+    wait_for("the certificate refusal in the log", WAIT, || {
+        strict
+            .stderr()
+            .iter()
+            .any(|l| l.contains("cannot subscribe") && l.contains("certificate"))
+    });
+    assert_eq!(strict.stop().0, 0);
+    let lt = record(
+        &format!("rediss://127.0.0.1:{}/#insecure", server.port),
+        &[],
+    );
+    wait_subscribed(&lt);
+    for i in 0..3 {
+        server.cli(&["PUBLISH", "logs:global", &format!("over TLS {i}")]);
+    }
+    wait_count(&lt, &["--source", "redis", "--search", "over TLS"], 3);
+    assert_eq!(lt.stop().0, 0);
+}
+
+#[test]
+fn what_was_published_before_the_stop_signal_is_stored() {
+    let server = RedisServer::start();
+    let lt = record(&server.url(), &[]);
+    wait_subscribed(&lt);
+    // No wait for the store: the stop follows the last PUBLISH's reply at once.
+    publish(&server.url(), "burst", 3000, &["--tag", "drain"]);
+    let (code, err, _dir, db) = lt.stop();
+    assert_eq!(code, 0, "{err:?}");
+    assert_eq!(count(&db, &["--source", "redis"]), 3000, "{err:?}");
+}
+
+#[test]
+fn a_half_open_link_is_found_by_ping_and_rebuilt() {
+    let server = RedisServer::start();
+    let info = server.cli(&["INFO", "server"]);
+    let pid = info
+        .lines()
+        .find_map(|l| l.strip_prefix("process_id:"))
+        .expect("process_id in INFO")
+        .trim()
+        .to_owned();
+    let lt = record(&server.url(), &[]);
+    wait_subscribed(&lt);
+    batch(&server, &lt, "before", 5);
+    // A stopped server keeps its sockets open and answers nothing: a half-open link.
+    let signal = |sig: &str| {
+        let st = Command::new("kill").args([sig, &pid]).status().unwrap();
+        assert!(st.success());
+    };
+    signal("-STOP");
+    // Polled by hand, so the server is let go again even when the link never notices.
+    let deadline = std::time::Instant::now() + WAIT;
+    let mut found = false;
+    while !found && std::time::Instant::now() < deadline {
+        found = lt.redis_link().is_some_and(|(s, _)| s == "reconnecting");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    signal("-CONT");
+    let err = lt.stderr();
+    let tail = &err[err.len().saturating_sub(4)..];
+    assert!(found, "the PING deadline never noticed: {tail:?}");
+    wait_for("the gap record", WAIT, || gaps(&lt).len() == 1);
+    assert!(
+        gaps(&lt)[0]["extra"]["cause"]
+            .as_str()
+            .is_some_and(|c| c.contains("PING")),
+        "{:?}",
+        gaps(&lt)
+    );
+    wait_subscribed(&lt);
+    batch(&server, &lt, "after", 5);
+    assert_eq!(lt.stop().0, 0);
+}
