@@ -31,10 +31,6 @@ use crate::source::redis_dedupe::Message;
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 
-/// How many messages may arrive between two `TIME` marks before the source asks for one early:
-/// keeps the fingerprints held for an open window bounded by time, not only by count.
-pub const MARK_EVERY: usize = 65_536;
-
 /// Where a channel's stream lives, as Smarter names it: `stream:logs:{id}` beside `logs:{id}`.
 pub const STREAM_PREFIX: &str = "stream:";
 
@@ -78,23 +74,26 @@ struct Seen {
     global: u32,
 }
 
-/// The fingerprints of the messages heard since the uncertain window opened.
+/// The fingerprints of the messages heard since the uncertain window opened, and the window's
+/// state. Marks come in the order of the messages (the source publishes each one on a channel
+/// of its own after reading `TIME`), so a mark is exact about what came before it.
 pub struct Heard {
-    hasher: (
-        foldhash::quality::RandomState,
-        foldhash::quality::RandomState,
-    ),
+    hasher: Hashers,
     /// Heard before the latest mark (needed for its millisecond) and after it.
     prev: HashMap<u128, Seen>,
     cur: HashMap<u128, Seen>,
     /// The latest mark: where the window opens if delivery fails now.
     mark: Option<u64>,
-    /// Set while a gap is open: nothing is forgotten until [`Heard::close`].
-    pinned: Option<u64>,
+    /// Delivery failed (a drop, a lost connection); `from` is where the window opened
+    /// (`None` when no mark had been taken yet: nothing can be reconciled then).
+    open: Option<Option<u64>>,
+    /// Lost since the latest mark: the window stays open at least one more mark.
+    lost_since_mark: bool,
+    /// The connection was lost: the window stays open until every subscription is back.
+    awaiting_resume: bool,
     limit: usize,
     /// More was heard in an open window than the limit holds: it cannot be reconciled.
-    pub overflowed: bool,
-    since_mark: usize,
+    overflowed: bool,
 }
 
 impl Heard {
@@ -105,27 +104,25 @@ impl Heard {
             prev: HashMap::new(),
             cur: HashMap::new(),
             mark: None,
-            pinned: None,
+            open: None,
+            lost_since_mark: false,
+            awaiting_resume: false,
             limit,
             overflowed: false,
-            since_mark: 0,
         }
     }
 
     fn fingerprint(&self, payload: &[u8]) -> u128 {
-        let a = self.hasher.0.hash_one(payload) as u128;
-        let b = self.hasher.1.hash_one(payload) as u128;
-        (a << 64) | b
+        fingerprint(&self.hasher, payload)
     }
 
-    /// A message read from `channel`. Only worth its cost once a mark has been taken.
+    /// A message read from `channel` and kept. Costs nothing until a mark has been taken.
     pub fn note(&mut self, channel: &str, payload: &[u8]) {
-        if self.mark.is_none() && self.pinned.is_none() {
+        if self.mark.is_none() {
             return;
         }
-        self.since_mark += 1;
         if self.prev.len() + self.cur.len() >= self.limit {
-            if self.pinned.is_some() {
+            if self.open.is_some() {
                 self.overflowed = true;
             }
             return;
@@ -139,41 +136,41 @@ impl Heard {
         }
     }
 
-    /// Whether the source should ask for a mark before its timer says so.
-    pub fn wants_mark(&self) -> bool {
-        self.since_mark >= MARK_EVERY
+    /// Delivery failed: a message was dropped, or (`connection`) the link was lost, in which
+    /// case the window stays open until [`Heard::resumed`].
+    pub fn lost(&mut self, connection: bool) {
+        if self.open.is_none() {
+            self.open = Some(self.mark);
+        }
+        self.lost_since_mark = true;
+        self.awaiting_resume |= connection;
     }
 
-    /// A `TIME` reply of `server_ms` on the subscribed connection: everything published
-    /// before it has been read. While a gap is open, nothing is forgotten.
-    pub fn mark(&mut self, server_ms: u64) {
-        self.since_mark = 0;
-        if self.pinned.is_some() {
-            return;
-        }
-        self.prev = std::mem::take(&mut self.cur);
-        self.mark = Some(server_ms);
-    }
-
-    /// Delivery has become uncertain (connection lost, or a message dropped): returns where
-    /// the window opens, `None` when no mark was ever taken (nothing to compare with). A
-    /// second call while open changes nothing.
-    pub fn open(&mut self) -> Option<u64> {
-        if self.pinned.is_none() {
-            self.pinned = self.mark;
-        }
-        self.pinned
+    /// Every subscription is confirmed again after a lost connection.
+    pub fn resumed(&mut self) {
+        self.awaiting_resume = false;
     }
 
     /// Whether a window is open.
     pub fn is_open(&self) -> bool {
-        self.pinned.is_some()
+        self.open.is_some()
     }
 
-    /// Delivery is certain again from `server_ms` on: returns the window `(from, to)` and what
-    /// was heard in it, and starts afresh with `server_ms` as the mark.
-    pub fn close(&mut self, server_ms: u64) -> Option<Window> {
-        let from = self.pinned.take()?;
+    /// A mark at `server_ms`: everything published before it has been read. Closes an open
+    /// window once delivery has been whole for a full mark period (and, after a lost
+    /// connection, the subscriptions are back): returns it, with what was heard in it, or
+    /// `Err(())` when it opened before any mark (there is nothing to compare with).
+    pub fn mark(&mut self, server_ms: u64) -> Option<Result<Window, ()>> {
+        let Some(from) = self.open else {
+            self.prev = std::mem::take(&mut self.cur);
+            self.mark = Some(server_ms);
+            return None;
+        };
+        let lost = std::mem::take(&mut self.lost_since_mark);
+        if self.awaiting_resume || lost {
+            return None;
+        }
+        self.open = None;
         let mut heard = std::mem::take(&mut self.prev);
         for (fp, s) in std::mem::take(&mut self.cur) {
             let e = heard.entry(fp).or_default();
@@ -182,15 +179,23 @@ impl Heard {
         }
         let overflowed = std::mem::take(&mut self.overflowed);
         self.mark = Some(server_ms);
-        self.since_mark = 0;
-        Some(Window {
+        let from = from.ok_or(());
+        Some(from.map(|from| Window {
             from,
             to: server_ms,
             heard,
             hasher: self.hasher.clone(),
             overflowed,
-        })
+        }))
     }
+}
+
+type Hashers = (foldhash::quality::RandomState, foldhash::quality::RandomState);
+
+/// 128 bits of a payload: two independent 64-bit hashes, so a false match is as unlikely
+/// as the hardware getting it wrong.
+fn fingerprint(h: &Hashers, payload: &[u8]) -> u128 {
+    ((h.0.hash_one(payload) as u128) << 64) | h.1.hash_one(payload) as u128
 }
 
 /// One closed window: its bounds in server ms (inclusive) and what pub/sub delivered in it.
@@ -221,11 +226,7 @@ pub fn reconcile(window: &Window, mut entries: Vec<Entry>) -> Vec<Message> {
     // Per payload: its entries (job ones and global ones) in id order.
     let mut by_fp: HashMap<u128, (Vec<usize>, Vec<usize>)> = HashMap::new();
     for (i, e) in entries.iter().enumerate() {
-        let fp = {
-            let a = window.hasher.0.hash_one(&e.payload[..]) as u128;
-            let b = window.hasher.1.hash_one(&e.payload[..]) as u128;
-            (a << 64) | b
-        };
+        let fp = fingerprint(&window.hasher, &e.payload);
         let slot = by_fp.entry(fp).or_default();
         if channel_of_stream(&e.stream) == GLOBAL_CHANNEL {
             slot.1.push(i);
@@ -499,12 +500,14 @@ mod tests {
 
     fn window(heard: &[(&str, &str)]) -> Window {
         let mut h = Heard::new(1000);
-        h.mark(100);
-        assert_eq!(h.open(), Some(100));
+        assert!(h.mark(100).is_none());
+        h.lost(false);
         for (ch, p) in heard {
             h.note(ch, p.as_bytes());
         }
-        h.close(200).expect("an open window")
+        // The mark right after a loss keeps the window open; the next one closes it.
+        assert!(h.mark(150).is_none());
+        h.mark(200).expect("closed").expect("a window")
     }
 
     #[test]
@@ -567,21 +570,25 @@ mod tests {
     #[test]
     fn marks_forget_what_is_certain_but_an_open_window_forgets_nothing() {
         let mut h = Heard::new(1000);
-        // Before any mark nothing is remembered: there is no window to compare with.
+        // Before any mark nothing is remembered, and a loss then cannot be reconciled.
         h.note("logs:job_1", b"early");
-        assert_eq!(h.open(), None);
-        assert!(h.close(5).is_none());
+        h.lost(false);
+        assert!(h.mark(5).is_none());
+        assert!(matches!(h.mark(6), Some(Err(()))));
         h.mark(10);
         h.note("logs:job_1", b"x");
         h.mark(20);
         h.note("logs:job_1", b"y");
         // "x" was heard before the mark at 20 and is kept for that millisecond; older ones go.
         h.mark(30);
-        assert_eq!(h.open(), Some(30));
-        h.mark(40); // a mark while open keeps everything
+        h.lost(true);
+        assert!(h.is_open());
+        // Marks while the connection is not back keep everything and close nothing.
+        assert!(h.mark(40).is_none());
         h.note("logs:global", b"z");
-        assert_eq!(h.open(), Some(30));
-        let w = h.close(50).unwrap();
+        assert!(h.mark(45).is_none());
+        h.resumed();
+        let w = h.mark(50).expect("closed").expect("a window");
         assert_eq!((w.from, w.to), (30, 50));
         let got = reconcile(
             &w,
@@ -593,21 +600,34 @@ mod tests {
             ],
         );
         let names: Vec<&[u8]> = got.iter().map(|m| &m.payload[..]).collect();
-        // x is no longer known (heard two marks ago), so its entry, had it been in the window,
-        // would be stored: the window starts at 30, and read_window never returns it.
+        // x is no longer known (heard two marks before the loss), so its entry, had it been in
+        // the window, would be stored: the window starts at 30, and read_window never returns it.
         assert_eq!(names, [&b"x"[..], b"new"]);
         assert!(!h.is_open());
+    }
+
+    #[test]
+    fn a_drop_keeps_the_window_open_until_a_quiet_mark() {
+        let mut h = Heard::new(1000);
+        h.mark(10);
+        h.lost(false);
+        assert!(h.mark(20).is_none());
+        h.lost(false);
+        assert!(h.mark(30).is_none());
+        let w = h.mark(40).unwrap().unwrap();
+        assert_eq!((w.from, w.to), (10, 40));
     }
 
     #[test]
     fn an_overflowing_window_says_so() {
         let mut h = Heard::new(2);
         h.mark(1);
-        h.open();
+        h.lost(false);
         for p in ["a", "b", "c"] {
             h.note("logs:job_1", p.as_bytes());
         }
-        assert!(h.close(2).unwrap().overflowed);
+        h.mark(2);
+        assert!(h.mark(3).unwrap().unwrap().overflowed);
         assert!(!h.overflowed);
     }
 
