@@ -141,7 +141,7 @@ fn paged_scan_agrees_with_group_by() {
     // And each node's count is what a pane pointed at it reads.
     for node in ["app", "app.db", "apps"] {
         let f = Filter {
-            logger_tree: Some(node.into()),
+            logger_trees: vec![node.into()],
             hide_internal: true,
             ..Filter::default()
         };
@@ -227,7 +227,7 @@ fn choosing_a_job_and_a_subtree_narrows_the_pane() {
     pane.set_scope(&mut ctx, *scope);
     answered(&mut pane, &reader);
     let want = h.count(&Filter {
-        job: Some("job-3".into()),
+        jobs: vec!["job-3".into()],
         ..Filter::default()
     });
     assert!(want > 0);
@@ -251,8 +251,8 @@ fn choosing_a_job_and_a_subtree_narrows_the_pane() {
         panic!("Enter applies the choices");
     };
     let f = scope.filter.clone();
-    assert_eq!(f.logger_tree.as_deref(), Some("app.db"));
-    assert_eq!(f.job.as_deref(), Some("job-1"));
+    assert_eq!(f.logger_trees, ["app.db"]);
+    assert_eq!(f.jobs, ["job-1"]);
     pane.set_scope(&mut ctx, *scope);
     answered(&mut pane, &reader);
     let want = h.count(&Filter {
@@ -386,10 +386,7 @@ fn c_in_the_app_opens_the_picker_and_enter_scopes_the_focused_pane() {
         app.on_event(key(KeyCode::Char(c)));
     }
     app.on_event(key(KeyCode::Enter));
-    assert_eq!(
-        app.focused().unwrap().filter().job.as_deref(),
-        Some("job-3")
-    );
+    assert_eq!(app.focused().unwrap().filter().jobs, ["job-3"]);
     let start = Instant::now();
     loop {
         app.on_replies();
@@ -405,8 +402,5 @@ fn c_in_the_app_opens_the_picker_and_enter_scopes_the_focused_pane() {
     // Esc on a reopened picker leaves the scope alone.
     app.on_event(key(KeyCode::Char('c')));
     app.on_event(key(KeyCode::Esc));
-    assert_eq!(
-        app.focused().unwrap().filter().job.as_deref(),
-        Some("job-3")
-    );
+    assert_eq!(app.focused().unwrap().filter().jobs, ["job-3"]);
 }

@@ -80,7 +80,7 @@ impl Detail {
                 pane: DETAIL_PANE,
                 seq: self.seq,
                 filter: Filter {
-                    origin: Some(glob_literal(&self.row.rec.origin)),
+                    origins: vec![glob_literal(&self.row.rec.origin)],
                     ..Filter::default()
                 },
                 around: None,

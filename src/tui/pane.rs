@@ -191,7 +191,7 @@ impl Pane {
             f.min_level = Some(f.min_level.map_or(l, |m| m.max(l)));
         }
         // logtui's own records are shown only when asked for, as `query` does.
-        if f.source.is_none() {
+        if f.sources.is_empty() {
             f.hide_internal = true;
         }
         self.compiled = f.compile().unwrap_or_else(|_| CompiledFilter::everything());

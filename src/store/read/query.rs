@@ -2,7 +2,7 @@
 //! The block index narrows each query to the id ranges that may match; every user value is bound as a parameter.
 
 use super::extra::parse_extra;
-pub use super::filter::{CompiledFilter, Filter, Glob, MAX_GLOB_BYTES};
+pub use super::filter::{CompiledFilter, Filter, Glob, MAX_CHOICES, MAX_GLOB_BYTES};
 use super::filter::{block_clause, record_clause};
 use super::functions::register_functions;
 use crate::record::{Record, SourceKind};
