@@ -118,14 +118,24 @@ fn over_ranges(
         .collect();
     let mut pieces = pieces;
     if let Some(p) = &pieces {
-        let n = p.ids.max(1);
-        ranges = ranges
-            .into_iter()
-            .flat_map(|(lo, hi)| {
-                std::iter::successors(Some(lo), move |&a| a.checked_add(n).filter(|&b| b <= hi))
-                    .map(move |a| (a, a.saturating_add(n - 1).min(hi)))
-            })
-            .collect();
+        // The first pieces are small and each is twice the last up to `ids`, so the first
+        // figure comes after a sixteenth of a piece's work and the rest cost few queries.
+        let most = p.ids.max(1);
+        let mut size = (most / 16).max(1);
+        let mut split = Vec::with_capacity(ranges.len());
+        for (lo, hi) in ranges {
+            let mut a = lo;
+            loop {
+                let b = a.saturating_add(size - 1).min(hi);
+                split.push((a, b));
+                size = size.saturating_mul(2).min(most);
+                match b.checked_add(1) {
+                    Some(next) if next <= hi => a = next,
+                    _ => break,
+                }
+            }
+        }
+        ranges = split;
     }
     if f.descending {
         ranges.reverse();
@@ -186,7 +196,8 @@ pub fn count(conn: &Connection, f: &Filter) -> Result<u64, StoreError> {
     Ok(total)
 }
 
-/// [`count`] in pieces of at most `ids` row ids (of those the index has not ruled out), so
+/// [`count`] in pieces of at most `ids` row ids (of those the index has not ruled out; the
+/// first ones smaller, for a quick first figure), so
 /// a count over millions of records reports as it goes: before each piece `progress` gets
 /// the count so far, and returning false stops it (None). Some(total) when it finished,
 /// the same total [`count`] gives for `f`.
