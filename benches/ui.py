@@ -10,7 +10,10 @@ the text that proves the answer (the needle's word, a highlighted match, a pane 
 Measured (medians of --runs):
   view: spawn `logtui view` -> newest needle on screen;  `g` -> oldest;  `G` -> newest again;
         `/RARE` Enter -> the middle needle on screen (with `N` when `/` from the tail finds
-        nothing forward);  `/COMMON` Enter -> a highlighted match on screen; peak RSS (VmHWM).
+        nothing forward);  `/COMMON` Enter -> a highlighted match on screen;  the filter
+        `f COMMON` Enter -> the title's progressive count shows its first figure above zero
+        (`≥N…`) and then its final one (`N matches`, checked against `logtui query --search
+        COMMON --count`); peak RSS (VmHWM).
   lnav: the same records as a text file (`logtui query --format table`): spawn -> newest line
         on screen;  `/RARE` Enter -> the middle needle on screen; peak RSS.
   live: `logtui` (UI + listeners) fed 100,000 records/s over TCP for --live-seconds:
@@ -82,6 +85,18 @@ def stored(db):
             c.close()
     except sqlite3.OperationalError:
         return 0
+
+
+# The pane title's match count: `≥N…` while the counter reads, `N matches` once it is done.
+COUNT_PARTIAL = re.compile(r"≥([1-9][0-9]*)…")
+COUNT_FINAL = re.compile(r"\b([0-9]+) matches\b")
+
+
+def searched(db, word):
+    """What `logtui query --search word --count` finds: what the pane's count must reach."""
+    out = subprocess.run([BIN, "query", "--db", db, "--search", word, "--count"],
+                         capture_output=True, text=True, check=True)
+    return int(out.stdout.strip())
 
 
 def counted(db):
@@ -355,7 +370,9 @@ def highlighted(word):
 
 def bench_view(db, runs, tmp):
     env = clean_env(tmp)
-    res = {k: [] for k in ("open", "oldest", "newest", "rare", "rare_how", "common", "rss")}
+    res = {k: [] for k in ("open", "oldest", "newest", "rare", "rare_how", "common",
+                           "count_first", "count_final", "rss")}
+    want = searched(db, COMMON)
     for i in range(runs):
         p = Pty([BIN, "view", "--db", db], env)
         t0 = time.perf_counter()
@@ -378,12 +395,31 @@ def bench_view(db, runs, tmp):
         p.keys("\x1b", lambda q: "/" + NEEDLES["middle"] not in q.text(), "the search cleared")
         res["common"].append(p.keys("/%s\r" % COMMON, highlighted(COMMON),
                                     "a highlighted match of %r" % COMMON))
+        # The title (the top line) names the search; the records below may hold its text.
+        p.keys("\x1b", lambda q: "/" + COMMON not in q.screen.display[0], "the search cleared")
+        # The filter prompt: the pane reads the filter's tail and counts its matches on the
+        # counter's thread, the title filling in from `≥N…` to `N matches`.
+        p.keys("f", lambda q: "filter: " in q.text(), "the filter prompt")
+        p.drain()
+        t0 = time.perf_counter()
+        os.write(p.fd, ("%s\r" % COMMON).encode())
+        title = lambda q: q.screen.display[0]
+        first = p.wait(lambda q: COUNT_PARTIAL.search(title(q)) or COUNT_FINAL.search(title(q)),
+                       "the count's first figure", t0)
+        final = p.wait(lambda q: COUNT_FINAL.search(title(q)), "the count's final figure", t0)
+        got = int(COUNT_FINAL.search(title(p)).group(1))
+        if got != want:
+            raise SystemExit("the pane counted %d matches of %r, query --count %d"
+                             % (got, COMMON, want))
+        res["count_first"].append(first)
+        res["count_final"].append(final)
         res["rss"].append(p.peak_rss_mb())
-        p.close("\x1bq")
+        p.close("\x1b\x1bq")
         print("  view run %d: open %.0f ms, g %.0f ms, G %.0f ms, rare %.0f ms (%s), common %.0f ms,"
-              " peak RSS %.1f MB" % (i + 1, res["open"][-1] * 1e3, res["oldest"][-1] * 1e3,
-                                     res["newest"][-1] * 1e3, t * 1e3, how,
-                                     res["common"][-1] * 1e3, res["rss"][-1]), flush=True)
+              " count first %.0f ms, final %.0f ms (%d), peak RSS %.1f MB"
+              % (i + 1, res["open"][-1] * 1e3, res["oldest"][-1] * 1e3,
+                 res["newest"][-1] * 1e3, t * 1e3, how, res["common"][-1] * 1e3,
+                 first * 1e3, final * 1e3, got, res["rss"][-1]), flush=True)
     return res
 
 
@@ -583,6 +619,10 @@ def main():
               R, "≤ 100 ms", verdict(med(v["rare"]) <= 0.1 and how == ["/ Enter"])))
     print(row("common word (`%s`, 1 record in 3) `/` Enter → highlighted on screen" % COMMON,
               ms(med(v["common"])), R, "≤ 100 ms", verdict(med(v["common"]) <= 0.1)))
+    print(row("filter `f %s` Enter → title's count shows a first figure (`≥N…`)" % COMMON,
+              ms(med(v["count_first"])), R, "≤ 100 ms", verdict(med(v["count_first"]) <= 0.1)))
+    print(row("filter `f %s` Enter → title's count final (`N matches`, = query --count)" % COMMON,
+              ms(med(v["count_final"])), R, "(no target)", ""))
     print(row("`logtui view` peak RSS", "%.1f MB" % max(v["rss"]), R + " (max)", "≤ 100 MB",
               verdict(max(v["rss"]) <= 100)))
     print(row("frame render 200×60", "see `cargo bench --bench ui_render`", "", "≤ 5 ms", ""))

@@ -233,7 +233,7 @@ fn filters_by_level_logger_source_origin_job() {
         loggers(
             &h,
             Filter {
-                source: Some(SourceKind::Http),
+                sources: vec![SourceKind::Http],
                 ..Default::default()
             }
         ),
@@ -243,7 +243,7 @@ fn filters_by_level_logger_source_origin_job() {
         loggers(
             &h,
             Filter {
-                origin: Some("192.168.*".into()),
+                origins: vec!["192.168.*".into()],
                 ..Default::default()
             }
         ),
@@ -253,7 +253,7 @@ fn filters_by_level_logger_source_origin_job() {
         loggers(
             &h,
             Filter {
-                job: Some("etl".into()),
+                jobs: vec!["etl".into()],
                 ..Default::default()
             }
         ),
@@ -263,7 +263,7 @@ fn filters_by_level_logger_source_origin_job() {
         loggers(
             &h,
             Filter {
-                job: Some("etl".into()),
+                jobs: vec!["etl".into()],
                 min_level: Some(INFO),
                 logger: Some("c*".into()),
                 ..Default::default()
@@ -286,7 +286,7 @@ fn filters_by_level_logger_source_origin_job() {
         loggers(
             &h,
             Filter {
-                job: Some("etl' --".into()),
+                jobs: vec!["etl' --".into()],
                 ..Default::default()
             }
         )
@@ -340,7 +340,7 @@ fn full_text_search_is_safe_with_punctuation() {
             Filter {
                 search: Some("orders".into()),
                 min_level: Some(ERROR),
-                source: Some(SourceKind::Http),
+                sources: vec![SourceKind::Http],
                 ..Default::default()
             }
         ),
@@ -461,7 +461,7 @@ fn time_range_order_limit_and_count() {
             &Filter {
                 since: Some(103.0),
                 until: Some(106.0),
-                job: Some("etl".into()),
+                jobs: vec!["etl".into()],
                 ..Default::default()
             }
         )
@@ -726,7 +726,7 @@ fn logger_tree_is_a_name_and_everything_below_it() {
         loggers(
             &h,
             Filter {
-                logger_tree: Some(t.into()),
+                logger_trees: vec![t.into()],
                 ..Default::default()
             },
         )
@@ -747,7 +747,7 @@ fn a_glob_longer_than_sqlite_takes_is_refused_by_both_paths() {
     let h = corpus();
     let c = store::open_read_only(&h.path).unwrap();
     let f = Filter {
-        origin: Some("*".repeat(store::query::MAX_GLOB_BYTES + 1)),
+        origins: vec!["*".repeat(store::query::MAX_GLOB_BYTES + 1)],
         ..Default::default()
     };
     assert!(matches!(
@@ -756,10 +756,54 @@ fn a_glob_longer_than_sqlite_takes_is_refused_by_both_paths() {
     ));
     assert!(matches!(f.compile(), Err(StoreError::GlobTooLong { .. })));
     let ok = Filter {
-        origin: Some("*".repeat(store::query::MAX_GLOB_BYTES)),
+        origins: vec!["*".repeat(store::query::MAX_GLOB_BYTES)],
         ..Default::default()
     };
     assert_eq!(store::count(&c, &ok).unwrap(), 7);
+}
+
+#[test]
+fn more_choices_than_a_filter_takes_are_refused_by_both_paths() {
+    let h = corpus();
+    let c = store::open_read_only(&h.path).unwrap();
+    let jobs = |n: usize| (0..n).map(|i| format!("j{i}")).collect::<Vec<_>>();
+    let f = Filter {
+        jobs: jobs(store::MAX_CHOICES + 1),
+        ..Default::default()
+    };
+    let err = store::count(&c, &f).unwrap_err();
+    assert!(
+        matches!(err, StoreError::TooManyChoices { field: "job", .. }),
+        "{err}"
+    );
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "the filter names {} job values; it takes at most {}",
+            store::MAX_CHOICES + 1,
+            store::MAX_CHOICES
+        )
+    );
+    assert!(matches!(
+        f.compile(),
+        Err(StoreError::TooManyChoices { .. })
+    ));
+    let mut ok = Filter {
+        jobs: jobs(store::MAX_CHOICES),
+        ..Default::default()
+    };
+    ok.jobs[0] = "etl".into();
+    assert_eq!(
+        store::count(&c, &ok).unwrap(),
+        store::count(
+            &c,
+            &Filter {
+                jobs: vec!["etl".into()],
+                ..Default::default()
+            }
+        )
+        .unwrap()
+    );
 }
 
 /// A store with records chosen to sit on every edge the filters have: logger names holding
@@ -854,6 +898,7 @@ fn the_compiled_filter_agrees_with_the_store_on_every_row() {
     let ids = |rows: &[(i64, Record)]| rows.iter().map(|(id, _)| *id).collect::<Vec<_>>();
     let mid = every[every.len() / 2].0;
     let s = |v: &str| Some(v.to_owned());
+    let v = |vs: &[&str]| vs.iter().map(|x| (*x).to_owned()).collect::<Vec<_>>();
     let mut filters = Vec::new();
     for g in [
         "app.*", "app", "a*b*", "a[*]b", "a[[]1]*", "[a-c]*", "[^a]*", "*.*.*", "x", "日*",
@@ -866,13 +911,13 @@ fn the_compiled_filter_agrees_with_the_store_on_every_row() {
     }
     for t in ["app", "app.db", "a*b", "a[1]", "x", "日本", "ap", ""] {
         filters.push(Filter {
-            logger_tree: s(t),
+            logger_trees: v(&[t]),
             ..Default::default()
         });
     }
     for o in ["127.*", "*:9", "we*rd", "we[*]rd", "logs:*", "\\[::1]*"] {
         filters.push(Filter {
-            origin: s(o),
+            origins: v(&[o]),
             ..Default::default()
         });
     }
@@ -925,13 +970,13 @@ fn the_compiled_filter_agrees_with_the_store_on_every_row() {
     });
     for j in ["etl", "web", ""] {
         filters.push(Filter {
-            job: s(j),
+            jobs: v(&[j]),
             ..Default::default()
         });
     }
     for k in SourceKind::ALL {
         filters.push(Filter {
-            source: Some(k),
+            sources: vec![k],
             ..Default::default()
         });
     }
@@ -947,7 +992,7 @@ fn the_compiled_filter_agrees_with_the_store_on_every_row() {
         ..Default::default()
     });
     filters.push(Filter {
-        logger_tree: s("app"),
+        logger_trees: v(&["app"]),
         search: s("disk"),
         exclude: vec!["OSError".into(), "sda1".into()],
         min_level: Some(INFO),
@@ -957,11 +1002,30 @@ fn the_compiled_filter_agrees_with_the_store_on_every_row() {
     });
     filters.push(Filter {
         logger: s("*"),
-        origin: s("*"),
-        job: s("etl"),
+        origins: v(&["*"]),
+        jobs: v(&["etl"]),
         regex: s("o"),
         since: Some(0.0),
         until: Some(1e301),
+        ..Default::default()
+    });
+    // Several values of one field OR together, fields AND.
+    for (jobs, trees, origins) in [
+        (v(&["etl", "web"]), vec![], vec![]),
+        (v(&["etl", "nosuch"]), v(&["app.db", "x"]), vec![]),
+        (vec![], v(&["app", "日本", "a*b"]), v(&["127.*", "logs:*"])),
+        (v(&["", "web"]), vec![], v(&["we[*]rd", "*:9"])),
+    ] {
+        filters.push(Filter {
+            jobs,
+            logger_trees: trees,
+            origins,
+            ..Default::default()
+        });
+    }
+    filters.push(Filter {
+        sources: vec![SourceKind::Tcp, SourceKind::Internal],
+        search: s("disk"),
         ..Default::default()
     });
     let mut nonempty = 0;

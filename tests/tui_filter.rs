@@ -55,13 +55,22 @@ fn each_term_kind_sets_its_field() {
     }
     // A plain name is a subtree; a wildcard makes a GLOB.
     let f = filter("logger:app");
-    assert_eq!((f.logger_tree.as_deref(), f.logger), (Some("app"), None));
+    assert_eq!((f.logger_trees, f.logger), (vec!["app".to_owned()], None));
     let f = filter("logger:app.*");
-    assert_eq!((f.logger.as_deref(), f.logger_tree), (Some("app.*"), None));
+    assert_eq!(
+        (f.logger.as_deref(), f.logger_trees),
+        (Some("app.*"), vec![])
+    );
     assert_eq!(filter("logger:a[12]").logger.as_deref(), Some("a[12]"));
-    assert_eq!(filter("job:etl-7").job.as_deref(), Some("etl-7"));
-    assert_eq!(filter("origin:10.0.*").origin.as_deref(), Some("10.0.*"));
-    assert_eq!(filter("source:UDP").source, Some(SourceKind::Udp));
+    assert_eq!(filter("job:etl-7").jobs, ["etl-7"]);
+    assert_eq!(filter("origin:10.0.*").origins, ["10.0.*"]);
+    assert_eq!(filter("source:UDP").sources, [SourceKind::Udp]);
+    // Several terms of one channel key OR together (repeats once), keys AND.
+    let f = filter("job:a origin:h* job:b logger:app source:tcp logger:web job:a source:UDP");
+    assert_eq!(f.jobs, ["a", "b"]);
+    assert_eq!(f.origins, ["h*"]);
+    assert_eq!(f.logger_trees, ["app", "web"]);
+    assert_eq!(f.sources, [SourceKind::Tcp, SourceKind::Udp]);
     assert_eq!(
         filter("!health !\"GET /ping\"").exclude,
         ["health", "GET-/ping"]
@@ -80,9 +89,9 @@ fn each_term_kind_sets_its_field() {
         Filter {
             min_level: Some(WARNING),
             logger: Some("app.*".into()),
-            source: Some(SourceKind::Tcp),
-            origin: Some("h*".into()),
-            job: Some("j1".into()),
+            sources: vec![SourceKind::Tcp],
+            origins: vec!["h*".into()],
+            jobs: vec!["j1".into()],
             search: Some("timeout".into()),
             exclude: vec!["health".into()],
             ..Default::default()
@@ -98,11 +107,8 @@ fn quotes_group_phrases_and_values() {
         filter("\"disk   ful*\" x").search.as_deref(),
         Some("disk-ful* x")
     );
-    assert_eq!(
-        filter("logger:\"my app\"").logger_tree.as_deref(),
-        Some("my app")
-    );
-    assert_eq!(filter("job:\"a b\"").job.as_deref(), Some("a b"));
+    assert_eq!(filter("logger:\"my app\"").logger_trees, ["my app"]);
+    assert_eq!(filter("job:\"a b\"").jobs, ["a b"]);
     // Shell-like escapes inside quotes; other backslashes stay, for regexes.
     assert_eq!(
         filter(r#"re:"\d+ \"ms\" \\\\""#).regex.as_deref(),
@@ -140,8 +146,27 @@ fn errors_name_the_term_and_where_it_is() {
     assert_eq!(error("level<error"), (Problem::LevelBound, 0..11));
     assert_eq!(error("level>="), (Problem::NoValue { key: "level" }, 0..7));
     assert_eq!(
-        error("logger:a logger:b"),
-        (Problem::Duplicate { key: "logger:" }, 9..17)
+        error("logger:a logger:b*"),
+        (Problem::LoggerGlobAlone, 9..18)
+    );
+    assert_eq!(
+        error("logger:a* logger:b"),
+        (Problem::LoggerGlobAlone, 10..18)
+    );
+    assert_eq!(
+        error("re:a re:b"),
+        (Problem::Duplicate { key: "re:" }, 5..9)
+    );
+    let many: Vec<String> = (0..=logtui::store::MAX_CHOICES)
+        .map(|i| format!("job:j{i}"))
+        .collect();
+    let (p, _) = error(&many.join(" "));
+    assert_eq!(
+        p,
+        Problem::TooMany {
+            key: "job:",
+            max: logtui::store::MAX_CHOICES
+        }
     );
     assert_eq!(
         error("level:1 LEVEL>2"),
@@ -227,8 +252,17 @@ fn apply_narrows_what_is_already_there() {
     // The stricter level wins: both must hold.
     assert_eq!(f.min_level, Some(ERROR));
     assert_eq!(f.exclude, ["old", "new"]);
-    assert_eq!(f.source, Some(SourceKind::Internal));
+    assert_eq!(f.sources, [SourceKind::Internal]);
     assert!(!f.hide_internal);
+    // Typed channel terms replace the scope's list of their kind; other lists stay.
+    let mut f = Filter {
+        jobs: vec!["picked".into()],
+        logger_trees: vec!["app".into()],
+        ..Default::default()
+    };
+    parse("job:a job:b").unwrap().apply(&mut f);
+    assert_eq!(f.jobs, ["a", "b"]);
+    assert_eq!(f.logger_trees, ["app"]);
 }
 
 fn record(logger: &str, level: i32, message: &str, exc: Option<&str>) -> Record {

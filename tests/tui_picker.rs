@@ -7,7 +7,9 @@ mod util;
 
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use logtui::record::{ERROR, INFO, Record, SourceKind, WARNING};
-use logtui::store::read::channels::{ChannelKind, ChannelTable, channels_since, id_span};
+use logtui::store::read::channels::{
+    ChannelKind, ChannelTable, ID_SPAN_SQL, channels_since, id_span,
+};
 use logtui::store::{self, CommittedBatch, Filter};
 use logtui::tui::Ctx;
 use logtui::tui::pane::{Pane, Scope};
@@ -141,7 +143,7 @@ fn paged_scan_agrees_with_group_by() {
     // And each node's count is what a pane pointed at it reads.
     for node in ["app", "app.db", "apps"] {
         let f = Filter {
-            logger_tree: Some(node.into()),
+            logger_trees: vec![node.into()],
             hide_internal: true,
             ..Filter::default()
         };
@@ -227,7 +229,7 @@ fn choosing_a_job_and_a_subtree_narrows_the_pane() {
     pane.set_scope(&mut ctx, *scope);
     answered(&mut pane, &reader);
     let want = h.count(&Filter {
-        job: Some("job-3".into()),
+        jobs: vec!["job-3".into()],
         ..Filter::default()
     });
     assert!(want > 0);
@@ -251,8 +253,8 @@ fn choosing_a_job_and_a_subtree_narrows_the_pane() {
         panic!("Enter applies the choices");
     };
     let f = scope.filter.clone();
-    assert_eq!(f.logger_tree.as_deref(), Some("app.db"));
-    assert_eq!(f.job.as_deref(), Some("job-1"));
+    assert_eq!(f.logger_trees, ["app.db"]);
+    assert_eq!(f.jobs, ["job-1"]);
     pane.set_scope(&mut ctx, *scope);
     answered(&mut pane, &reader);
     let want = h.count(&Filter {
@@ -289,8 +291,24 @@ fn ten_thousand_jobs_cost_a_keystroke_bounded_work() {
         })
         .collect();
     let h = store_with(recs);
+    // Each scan starts with the id span: two rowid lookups, never a pass over the records.
+    let conn = store::open_read_only(&h.path).unwrap();
+    let mut plan = Vec::new();
+    store::run_sql(
+        &conn,
+        &format!("EXPLAIN QUERY PLAN {ID_SPAN_SQL}"),
+        |_, v| plan.push(format!("{:?}", v[3])),
+    )
+    .unwrap();
+    assert!(plan.iter().all(|p| !p.contains("SCAN records")), "{plan:?}");
+    assert_eq!(id_span(&conn).unwrap(), Some((1, 10_000)));
+    let started = Instant::now();
     let mut ch = Channels::start(&h.path);
     settle(&mut ch);
+    eprintln!(
+        "10,000 jobs: the picker's scan settled in {:?}",
+        started.elapsed()
+    );
     assert_eq!(ch.table().len(ChannelKind::Job), 10_000);
     let mut picker = Picker::new(&ch);
     let rebuilt = picker.work.rebuilds;
@@ -386,10 +404,7 @@ fn c_in_the_app_opens_the_picker_and_enter_scopes_the_focused_pane() {
         app.on_event(key(KeyCode::Char(c)));
     }
     app.on_event(key(KeyCode::Enter));
-    assert_eq!(
-        app.focused().unwrap().filter().job.as_deref(),
-        Some("job-3")
-    );
+    assert_eq!(app.focused().unwrap().filter().jobs, ["job-3"]);
     let start = Instant::now();
     loop {
         app.on_replies();
@@ -405,8 +420,117 @@ fn c_in_the_app_opens_the_picker_and_enter_scopes_the_focused_pane() {
     // Esc on a reopened picker leaves the scope alone.
     app.on_event(key(KeyCode::Char('c')));
     app.on_event(key(KeyCode::Esc));
-    assert_eq!(
-        app.focused().unwrap().filter().job.as_deref(),
-        Some("job-3")
+    assert_eq!(app.focused().unwrap().filter().jobs, ["job-3"]);
+}
+
+/// Clears the picker's query with Backspace.
+fn cleared(p: &mut Picker, ch: &Channels) {
+    while !p.query().is_empty() {
+        p.on_event(&key(KeyCode::Backspace), ch);
+    }
+}
+
+#[test]
+fn space_chooses_two_jobs_and_enter_shows_both_and_nothing_else() {
+    use logtui::tui::App;
+    use logtui::tui::keymap::KeyMap;
+    use logtui::tui::status::{Feeding, StatusBar};
+    use logtui::tui::theme::Themes;
+    let recs: Vec<Record> = (0..60)
+        .map(|i| {
+            let mut r = varied(i);
+            r.message = format!("record {i} of {}", r.job.as_deref().unwrap_or("nojob"));
+            r
+        })
+        .collect();
+    let h = store_with(recs);
+
+    // The picker with two jobs chosen, as drawn.
+    let mut ch = Channels::start(&h.path);
+    settle(&mut ch);
+    let mut picker = Picker::new(&ch);
+    for job in ["job-1", "job-4"] {
+        typed(&mut picker, &ch, job);
+        assert_eq!(picker.shown_labels()[0], format!("job {job}"));
+        picker.on_event(&key(KeyCode::Char(' ')), &ch);
+        cleared(&mut picker, &ch);
+    }
+    assert_eq!(picker.chosen().len(), 2);
+    let mut term = Terminal::new(TestBackend::new(100, 30)).unwrap();
+    let theme = Theme::plain("plain");
+    term.draw(|f| picker.draw(f, f.area(), &theme, &ch, NOW))
+        .unwrap();
+    insta::assert_snapshot!("picker_two_chosen", screen(&term));
+    let PickerOutcome::Apply(scope) = picker.on_event(&key(KeyCode::Enter), &ch) else {
+        panic!("Enter applies the chosen set");
+    };
+    assert_eq!(scope.filter.jobs, ["job-1", "job-4"]);
+    assert_eq!(scope.label.as_deref(), Some("job:job-1 · job:job-4"));
+
+    // The same keys in the app: the focused pane shows both jobs' records and no other.
+    let reader = Reader::open(&h.path).unwrap();
+    let status = StatusBar::new(
+        Feeding::View {
+            how: "test",
+            last_change: None,
+        },
+        h.path.display().to_string(),
     );
+    let mut app = App::new(
+        KeyMap::default(),
+        Themes::load(None, true).0,
+        false,
+        logtui::config::TimeMode::Utc,
+        status,
+        reader,
+    );
+    let mut term = Terminal::new(TestBackend::new(120, 40)).unwrap();
+    app.on_event(key(KeyCode::Char('c')));
+    let start = Instant::now();
+    loop {
+        app.on_replies();
+        term.draw(|f| app.draw(f)).unwrap();
+        if screen(&term).contains("channels: 60 records") && screen(&term).contains("job job-4") {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{}",
+            screen(&term)
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    for job in ["job-1", "job-4"] {
+        for c in job.chars() {
+            app.on_event(key(KeyCode::Char(c)));
+        }
+        app.on_event(key(KeyCode::Char(' ')));
+        for _ in job.chars() {
+            app.on_event(key(KeyCode::Backspace));
+        }
+    }
+    app.on_event(key(KeyCode::Enter));
+    assert_eq!(app.focused().unwrap().filter().jobs, ["job-1", "job-4"]);
+    let want = h.count(&Filter {
+        jobs: vec!["job-1".into(), "job-4".into()],
+        ..Filter::default()
+    });
+    // 10 of job-1 and 5 of job-4, all on one screen.
+    assert_eq!(want, 15);
+    let start = Instant::now();
+    let shown = loop {
+        app.on_replies();
+        term.draw(|f| app.draw(f)).unwrap();
+        let s = screen(&term);
+        if s.contains("job:job-1 · job:job-4") && !s.contains("reading…") {
+            break s;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "{s}");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    assert_eq!(shown.matches(" of job-1").count(), 10, "{shown}");
+    assert_eq!(shown.matches(" of job-4").count(), 5, "{shown}");
+    assert_eq!(shown.matches(" of job-").count(), 15, "{shown}");
+    assert!(!shown.contains("of nojob"), "{shown}");
+    assert_eq!(app.focused().unwrap().held_rows() as u64, want);
 }

@@ -458,6 +458,52 @@ fn detail_view() {
     assert!(!s.text().contains("traceback"));
 }
 
+/// What the Redis decoder keeps of a payload that is no record, made by the decoder itself.
+fn undecodable(payload: &[u8]) -> Record {
+    let limits = logtui::limits::DecodeLimits::default();
+    let d = logtui::decode::redis::decode_message("logs:User.a", payload, payload.len(), &limits);
+    assert!(d.undecodable);
+    let mut r = d.record;
+    r.created = T0 + 3.0;
+    r
+}
+
+#[test]
+fn detail_view_shows_an_undecodable_payload_raw() {
+    // Not UTF-8 (a pickle sent to a channel), with a colour code and a second line.
+    let payload: &[u8] = b"\x80\x02}q\x00ERROR \x1b[31mred\x1b[0m (pickle)\nline two\xff";
+    let mut s = Screen::new(
+        vec![rec(0.0, "app", INFO, "before"), undecodable(payload)],
+        100,
+        30,
+    );
+    s.press(KeyCode::Enter);
+    insta::assert_snapshot!("detail_raw_payload", s.text());
+    let t = s.text();
+    assert!(t.contains("raw payload"), "{t}");
+    assert!(t.contains("undecodable: not UTF-8 text · 42 bytes"), "{t}");
+    assert!(
+        t.contains(r"\x80\u{2}}q\u{0}ERROR \u{1b}[31mred\u{1b}[0m (pickle)"),
+        "{t}"
+    );
+    assert!(t.contains(r"line two\xff"), "{t}");
+    // The escape is shown, never sent: no cell holds a control character.
+    assert!(!t.chars().any(|c| c.is_control() && c != '\n'), "{t:?}");
+    assert!(!t.contains("\nmessage"), "the payload is shown once");
+    s.key(KeyCode::Esc);
+    // Broken JSON is valid text: the payload is the message, exactly.
+    let mut s = Screen::new(vec![undecodable(b"{\"message\": \"cut")], 100, 30);
+    s.press(KeyCode::Enter);
+    let t = s.text();
+    assert!(t.contains("undecodable: invalid JSON"), "{t}");
+    assert!(t.contains("· 16 bytes"), "{t}");
+    assert!(t.contains("{\"message\": \"cut"), "{t}");
+    // A decoded record has no such section.
+    let mut s = Screen::new(vec![detailed()], 100, 30);
+    s.press(KeyCode::Enter);
+    assert!(!s.text().contains("raw payload"));
+}
+
 #[test]
 fn search_prompt_and_highlight() {
     let mut s = Screen::new(mixed(), 110, 14);

@@ -196,10 +196,10 @@ pub fn filter_from(a: &QueryArgs, now: f64) -> Result<Filter> {
     let hide_internal = !a.all && source.is_none();
     Ok(Filter {
         min_level: level,
-        source,
+        sources: source.into_iter().collect(),
         logger: a.logger.clone(),
-        origin: a.origin.clone(),
-        job: a.job.clone(),
+        origins: a.origin.iter().cloned().collect(),
+        jobs: a.job.iter().cloned().collect(),
         search: a.search.clone(),
         regex: a.regex.clone(),
         since: time(&a.since)?,

@@ -42,6 +42,12 @@ pub enum StoreError {
         len: usize,
         max: usize,
     },
+    #[error("the filter names {n} {field} values; it takes at most {max}")]
+    TooManyChoices {
+        field: &'static str,
+        n: usize,
+        max: usize,
+    },
     #[error("another logtui is already recording into {path} (it holds {lock})")]
     InUse { path: PathBuf, lock: PathBuf },
     #[error("cannot lock {lock} for the store: {source}")]

@@ -172,6 +172,12 @@ impl App {
                 p.on_reply(r);
             }
         }
+        while let Some(u) = self.reader.counter().try_recv() {
+            any = true;
+            if let Some(p) = self.panes.iter_mut().find(|p| p.id == u.pane) {
+                p.on_count(u, &self.reader);
+            }
+        }
         any
     }
 
@@ -315,6 +321,9 @@ impl App {
             }
             Action::ClosePane => {
                 if self.splits.close(self.focus) {
+                    if let Some(p) = self.panes.iter_mut().find(|p| p.id == self.focus) {
+                        p.cancel_count(&self.reader);
+                    }
                     self.panes.retain(|p| p.id != self.focus);
                     self.focus = self.splits.order().first().copied().unwrap_or(0);
                 } else {

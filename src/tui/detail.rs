@@ -1,13 +1,16 @@
 //! The record detail popup (`Enter`): every field, the message and traceback whole (the last
 //! frame and the exception line emphasised), `extra` as indented JSON; `←`/`→` step to the
 //! previous/next record of the same origin. It owns its record, scroll, drawing and keys.
+//! A payload the decoder could not read (`extra.undecodable`) shows as its raw text instead.
 
 use super::keymap::Action;
 use super::reader::{PaneId, Request, Row, Want};
 use super::text::{self, TextStyle};
 use super::theme::Theme;
+use crate::decode::redis::{MAX_RAW_BYTES, UNDECODABLE};
 use crate::record::Record;
 use crate::store::Filter;
+use crate::value::Value;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Modifier;
@@ -80,7 +83,7 @@ impl Detail {
                 pane: DETAIL_PANE,
                 seq: self.seq,
                 filter: Filter {
-                    origin: Some(glob_literal(&self.row.rec.origin)),
+                    origins: vec![glob_literal(&self.row.rec.origin)],
                     ..Filter::default()
                 },
                 around: None,
@@ -204,8 +207,28 @@ impl Detail {
             marker: theme.fold_marker,
             colour,
         };
-        out.push(Line::from(Span::styled("message", theme.title)));
-        out.extend(text::block_lines(&r.message, width, MAX_FIELD_LINES, &st));
+        match raw_payload(r) {
+            // Its message is the payload as text: shown once, as what it is.
+            Some(raw) => {
+                out.push(Line::from(Span::styled("raw payload", theme.title)));
+                out.push(Line::from(text::field_spans(
+                    &raw.about,
+                    width,
+                    theme.logger,
+                )));
+                // Every control escaped, SGR too: the bytes as sent, not as they would draw.
+                let shown = crate::term::escape_controls_keep_lines(&raw.text);
+                let plain = TextStyle {
+                    colour: false,
+                    ..st
+                };
+                out.extend(text::block_lines(&shown, width, MAX_FIELD_LINES, &plain));
+            }
+            None => {
+                out.push(Line::from(Span::styled("message", theme.title)));
+                out.extend(text::block_lines(&r.message, width, MAX_FIELD_LINES, &st));
+            }
+        }
         if let Some(exc) = &r.exc_text {
             out.push(Line::from(Span::styled("traceback", theme.title)));
             out.extend(traceback_lines(exc, width, theme, colour));
@@ -245,6 +268,57 @@ impl Detail {
         f.render_widget(Clear, r);
         f.render_widget(Paragraph::new(shown).block(block), r);
     }
+}
+
+/// What the detail view shows of a payload kept because it was not a record.
+struct RawPayload {
+    /// Why it was not a record, its size, whether it was cut: the section's first line.
+    about: String,
+    /// The payload: the bytes kept (`extra.raw`), with each byte that is not UTF-8 as `\xNN`,
+    /// or, when they were valid text, the message, which is then those bytes exactly.
+    text: String,
+}
+
+/// The raw payload of an undecodable record (one the Redis decoder marked with
+/// `extra.undecodable`), None for a record that was decoded.
+fn raw_payload(r: &Record) -> Option<RawPayload> {
+    let extra = |k: &str| r.extra.iter().find(|(n, _)| n == k).map(|(_, v)| v);
+    let why = extra(UNDECODABLE)?;
+    let mut about = format!("undecodable: {}", why.as_str().unwrap_or("no reason given"));
+    if let Some(Value::Int(n)) = extra("payload_bytes") {
+        about.push_str(&format!(" · {n} bytes"));
+    }
+    if extra("truncated") == Some(&Value::Bool(true)) {
+        about.push_str(" · cut");
+    }
+    let bytes = extra("raw").and_then(Value::as_str).and_then(|b64| {
+        use base64::Engine;
+        // The decoder keeps at most MAX_RAW_BYTES; a longer value was not written by it and
+        // is not decoded (the message still shows).
+        (b64.len() <= MAX_RAW_BYTES.div_ceil(3) * 4)
+            .then(|| base64::engine::general_purpose::STANDARD.decode(b64).ok())
+            .flatten()
+    });
+    let text = match bytes {
+        Some(b) => {
+            about.push_str(" · bytes not UTF-8 shown as \\xNN");
+            escaped_bytes(&b)
+        }
+        None => r.message.clone(),
+    };
+    Some(RawPayload { about, text })
+}
+
+/// `bytes` as text: UTF-8 runs as they are, every other byte as `\xNN`.
+fn escaped_bytes(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() + bytes.len() / 4);
+    for chunk in bytes.utf8_chunks() {
+        out.push_str(chunk.valid());
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
 }
 
 /// A traceback's lines, with the last `File "…"` frame and the exception line (the last
@@ -347,6 +421,12 @@ mod tests {
             indent_json(s),
             "{\n  \"a\": 1,\n  \"b\": {\n    \"c\": [\n      1,\n      2\n    ],\n    \"d\": \"x,{y}:\\\"z\"\n  },\n  \"e\": {}\n}"
         );
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_are_escaped_and_text_kept() {
+        assert_eq!(escaped_bytes(b"a\x80\xffb\xc3\xa9"), "a\\x80\\xffbé");
+        assert_eq!(escaped_bytes(b"\xe2\x82"), "\\xe2\\x82");
     }
 
     #[test]

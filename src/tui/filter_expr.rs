@@ -1,7 +1,9 @@
 //! The filter prompt's language: what a user types after `f` in a pane, parsed into terms
 //! that narrow a [`store::Filter`](crate::store::Filter), with errors that point at the term.
 //!
-//! Terms are separated by whitespace and all must hold (AND):
+//! Terms are separated by whitespace and all must hold (AND), except that several terms of
+//! one channel key (`job:`, `origin:`, `source:`, `logger:` names) OR together: `job:a
+//! job:b` shows both jobs.
 //!
 //! | term | meaning | `Filter` field |
 //! |---|---|---|
@@ -9,16 +11,17 @@
 //! | `re:REGEX` | Rust regex on message or traceback | `regex` |
 //! | `level>=warning`, `level:error`, `level=40` | at or above that level | `min_level` |
 //! | `level>warning` | strictly above (WARNING+1, so AUDIT=35 shows) | `min_level` |
-//! | `logger:app` | `app` and every logger below it (`app.db`, not `apps`), as cutelog's tree | `logger_tree` |
+//! | `logger:app` | `app` and every logger below it (`app.db`, not `apps`), as cutelog's tree | `logger_trees` |
 //! | `logger:app.*` | a value holding `*`, `?` or `[` is a case-sensitive GLOB | `logger` |
-//! | `job:ID`, `origin:GLOB`, `source:tcp` | exact job, origin GLOB, one source kind | `job`, `origin`, `source` |
+//! | `job:ID`, `origin:GLOB`, `source:tcp` | exact job, origin GLOB, source kind | `jobs`, `origins`, `sources` |
 //! | `!health`, `!"GET /health"` | leave out what this text search matches | `exclude` |
 //!
 //! Keys are case-insensitive; level names are those `logging` knows (case-insensitive) or a
 //! number. `=` and `:` after `level` mean "at or above", like the `1`…`5` keys, because a
 //! pane asks for a minimum; there is no maximum. A word with an unknown key (`user:alice`,
-//! `http://x`) is plain text. Each key may appear once (a second `logger:` is an error, since
-//! two GLOBs cannot be ORed); text and `!` terms repeat freely.
+//! `http://x`) is plain text. `re:` and `level` may appear once; a channel key at most
+//! [`MAX_CHOICES`] times; a `logger:` GLOB only alone (the store takes one logger GLOB);
+//! text and `!` terms repeat freely.
 //!
 //! Double quotes group a term (`"disk full"`, `logger:"my app"`, `re:"a b"`); inside them, as
 //! in a shell's double quotes, `\"` is a quote, `\\` a backslash, and any other backslash
@@ -27,8 +30,8 @@
 //! as a phrase, ignoring punctuation, so the words and the phrase meaning are kept.
 
 use crate::record::{SourceKind, canonical_level_name, parse_level_arg};
-use crate::store::Filter;
 use crate::store::words::for_each_word;
+use crate::store::{Filter, MAX_CHOICES};
 use std::ops::Range;
 
 /// The longest input parsed, in bytes: far more than a prompt line holds, and it bounds
@@ -100,6 +103,10 @@ pub enum Problem {
     UnknownSource { name: String },
     #[error("only one {key} term is allowed")]
     Duplicate { key: &'static str },
+    #[error("at most {max} {key} terms are allowed")]
+    TooMany { key: &'static str, max: usize },
+    #[error("a logger: GLOB cannot be combined with other logger: terms")]
+    LoggerGlobAlone,
     #[error("only text can be excluded with !, not a {key} term")]
     NegatedKey { key: &'static str },
     #[error("a quoted phrase needs a letter or digit to search for; use re: for punctuation")]
@@ -314,12 +321,28 @@ pub fn parse(input: &str) -> Result<FilterExpr, FilterExprError> {
         let term = match split_key(text, bare) {
             Some((key, _)) if negated => return Err(fail(Problem::NegatedKey { key })),
             Some((key, value)) => {
-                if seen.contains(&key) {
+                let repeats = matches!(key, "job:" | "origin:" | "source:" | "logger:");
+                let before = seen.iter().filter(|k| **k == key).count();
+                if before > 0 && !repeats {
                     return Err(fail(Problem::Duplicate { key }));
+                }
+                if before >= MAX_CHOICES {
+                    return Err(fail(Problem::TooMany {
+                        key,
+                        max: MAX_CHOICES,
+                    }));
                 }
                 seen.push(key);
                 if value.is_empty() && key != "level" {
                     return Err(fail(Problem::NoValue { key }));
+                }
+                // One logger GLOB, ANDed with everything, cannot be one of several ORed names.
+                let glob_term = |t: &Term| matches!(t, Term::LoggerGlob(_));
+                if key == "logger:"
+                    && before > 0
+                    && (value.contains(['*', '?', '[']) || expr.terms.iter().any(glob_term))
+                {
+                    return Err(fail(Problem::LoggerGlobAlone));
                 }
                 match key {
                     "re:" => match regex::Regex::new(value) {
@@ -373,9 +396,20 @@ impl FilterExpr {
 
     /// Narrows `f` by every term. Text is added to `f.search` and exclusions to
     /// `f.exclude` (ANDed with what is there); a level raises `f.min_level`, never lowers
-    /// it; every other term replaces its field. `source:internal` also clears
+    /// it; every other term replaces its field (the channel terms together replace their
+    /// list: `job:a job:b` asks for exactly those two). `source:internal` also clears
     /// `hide_internal`, since it asks for exactly those records.
     pub fn apply(&self, f: &mut Filter) {
+        let typed = |list: &mut Vec<String>, v: &String, first: &mut bool| {
+            if std::mem::take(first) {
+                list.clear();
+            }
+            if !list.contains(v) {
+                list.push(v.clone());
+            }
+        };
+        let (mut first_tree, mut first_job, mut first_origin, mut first_source) =
+            (true, true, true, true);
         for t in &self.terms {
             match t {
                 Term::Text { search, .. } => {
@@ -390,11 +424,16 @@ impl FilterExpr {
                     f.min_level = Some(f.min_level.map_or(*min, |m| m.max(*min)));
                 }
                 Term::LoggerGlob(g) => f.logger = Some(g.clone()),
-                Term::LoggerTree(n) => f.logger_tree = Some(n.clone()),
-                Term::Job(j) => f.job = Some(j.clone()),
-                Term::Origin(o) => f.origin = Some(o.clone()),
+                Term::LoggerTree(n) => typed(&mut f.logger_trees, n, &mut first_tree),
+                Term::Job(j) => typed(&mut f.jobs, j, &mut first_job),
+                Term::Origin(o) => typed(&mut f.origins, o, &mut first_origin),
                 Term::Source(k) => {
-                    f.source = Some(*k);
+                    if std::mem::take(&mut first_source) {
+                        f.sources.clear();
+                    }
+                    if !f.sources.contains(k) {
+                        f.sources.push(*k);
+                    }
                     if *k == SourceKind::Internal {
                         f.hide_internal = false;
                     }

@@ -2,6 +2,7 @@
 //! The app only routes events and lays out space; each pane, popup and bar owns its state, drawing and keys.
 
 mod app;
+pub mod counter;
 pub mod detail;
 pub mod filter_expr;
 pub mod help;

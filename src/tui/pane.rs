@@ -7,6 +7,7 @@
 //! compiled, so live and historical rows are the same rows. Only the visible rows are built
 //! into lines when drawing.
 
+use super::counter::CountUpdate;
 use super::histogram::{LevelHistogram, Shown};
 use super::keymap::Action;
 use super::reader::{MAX_PAGE, PaneId, Reader, Reply, Request, Row, Want};
@@ -99,6 +100,52 @@ pub struct Pane {
     hist: LevelHistogram,
     /// The width of the rows drawn last.
     width: usize,
+    /// How many records match, while the filter is a text search (see [`MatchCount`]).
+    count: Option<MatchCount>,
+    count_seq: u64,
+}
+
+/// Feed matches remembered while a count has not said where it stops; past this the count is
+/// started again (it says so in its first update, within a piece's time).
+const MAX_EARLY_MATCHES: usize = 4096;
+
+/// A pane's match count: the counter's figure for the records stored when it started (ids up
+/// to `until`) plus the feed's matches since, so it stays exact while the store grows.
+#[derive(Debug, Clone, Default)]
+struct MatchCount {
+    seq: u64,
+    /// None until the counter's first update.
+    until: Option<i64>,
+    counted: u64,
+    /// Feed matches above `until`.
+    live: u64,
+    done: bool,
+    /// Ids of feed matches before `until` is known.
+    early: Vec<i64>,
+    early_overflow: bool,
+    error: Option<String>,
+}
+
+impl MatchCount {
+    /// Counts a feed match: the counter does not count records stored after `until`.
+    fn on_live(&mut self, id: i64) {
+        match self.until {
+            Some(u) if id > u => self.live += 1,
+            Some(_) => {}
+            None if self.early.len() < MAX_EARLY_MATCHES => self.early.push(id),
+            None => self.early_overflow = true,
+        }
+    }
+
+    /// How the title shows it: `≥N…` while counting, then `N matches`.
+    fn text(&self) -> String {
+        let n = self.counted + self.live;
+        match (&self.error, self.done) {
+            (Some(e), _) => format!("count failed: {e}"),
+            (None, true) => format!("{n} matches"),
+            (None, false) => format!("≥{n}…"),
+        }
+    }
 }
 
 impl Pane {
@@ -130,6 +177,8 @@ impl Pane {
             note: None,
             hist: LevelHistogram::default(),
             width: 80,
+            count: None,
+            count_seq: 0,
         };
         p.recompose();
         p
@@ -191,7 +240,7 @@ impl Pane {
             f.min_level = Some(f.min_level.map_or(l, |m| m.max(l)));
         }
         // logtui's own records are shown only when asked for, as `query` does.
-        if f.source.is_none() {
+        if f.sources.is_empty() {
             f.hide_internal = true;
         }
         self.compiled = f.compile().unwrap_or_else(|_| CompiledFilter::everything());
@@ -206,6 +255,61 @@ impl Pane {
         self.request(ctx.reader, Want::Tail, self.capacity());
         if let Shown::Store(_) = self.hist.shown {
             self.request_histogram(ctx);
+        }
+        self.start_count(ctx.reader);
+    }
+
+    /// Counts the filter's matches on the counter's thread when the filter searches text (a
+    /// count the index cannot answer and that may take seconds); otherwise cancels a count.
+    fn start_count(&mut self, reader: &Reader) {
+        let f = &self.filter;
+        let text = f.search.as_deref().is_some_and(|s| !s.trim().is_empty())
+            || f.regex.is_some()
+            || !f.exclude.is_empty();
+        if !text {
+            if self.count.take().is_some() {
+                reader.counter().cancel(self.id);
+            }
+            return;
+        }
+        // Its own numbering: a count is no page, and must not make the awaited page stale.
+        self.count_seq += 1;
+        reader.counter().start(self.id, self.count_seq, f.clone());
+        self.count = Some(MatchCount {
+            seq: self.count_seq,
+            ..MatchCount::default()
+        });
+    }
+
+    /// A figure of the pane's count.
+    pub fn on_count(&mut self, u: CountUpdate, reader: &Reader) {
+        let Some(c) = &mut self.count else { return };
+        if c.seq != u.seq {
+            return;
+        }
+        if c.until.is_none() {
+            if c.early_overflow {
+                // Too many feed matches to place against `until`: count again.
+                self.start_count(reader);
+                return;
+            }
+            c.until = Some(u.until);
+            c.live = c.early.drain(..).filter(|&id| id > u.until).count() as u64;
+        }
+        c.counted = u.counted;
+        c.done = u.done;
+        c.error = u.error;
+    }
+
+    /// The count as the title shows it (`≥N…` while counting, `N matches`), if one runs.
+    pub fn count_text(&self) -> Option<String> {
+        self.count.as_ref().map(MatchCount::text)
+    }
+
+    /// Stops the pane's count (the pane is closing).
+    pub fn cancel_count(&mut self, reader: &Reader) {
+        if self.count.take().is_some() {
+            reader.counter().cancel(self.id);
         }
     }
 
@@ -691,7 +795,13 @@ impl Pane {
             let last = self.rows.back().map_or(i64::MIN, |r| r.id);
             let mut keep = Vec::new();
             for (id, rec) in b.rows.iter().rev() {
-                if *id <= last || !self.compiled.matches(*id, rec) {
+                if !self.compiled.matches(*id, rec) {
+                    continue;
+                }
+                if let Some(c) = &mut self.count {
+                    c.on_live(*id);
+                }
+                if *id <= last {
                     continue;
                 }
                 self.hist.add(rec.created, rec.level, now);
@@ -710,6 +820,9 @@ impl Pane {
         for (id, rec) in &b.rows {
             if !self.compiled.matches(*id, rec) {
                 continue;
+            }
+            if let Some(c) = &mut self.count {
+                c.on_live(*id);
             }
             if !tail_pending {
                 self.hist.add(rec.created, rec.level, now);
@@ -765,6 +878,10 @@ impl Pane {
             self.reload(ctx);
         } else {
             self.at_tail = false;
+            // The count lacks the matches the feed lost: count again.
+            if self.count.is_some() {
+                self.start_count(ctx.reader);
+            }
         }
     }
 
@@ -783,6 +900,9 @@ impl Pane {
         }
         if let Some(s) = &self.search {
             parts.push(format!("/{}", s.text));
+        }
+        if let Some(c) = &self.count {
+            parts.push(c.text());
         }
         if self.paused {
             parts.push(format!("PAUSED, {} new", self.arrived));

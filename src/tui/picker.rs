@@ -22,7 +22,7 @@ use crate::store::read::channels::{
     ChannelKind, ChannelRow, ChannelStats, ChannelTable, SCAN_PAGE, channels_since, id_span,
     logger_nodes,
 };
-use crate::store::{self, CommittedBatch, Filter};
+use crate::store::{self, CommittedBatch, Filter, MAX_CHOICES};
 use crossterm::event::{Event, KeyCode, KeyEventKind, KeyModifiers};
 use nucleo_matcher::pattern::{CaseMatching, Normalization, Pattern};
 use nucleo_matcher::{Config, Matcher, Utf32Str};
@@ -407,21 +407,21 @@ impl Choice {
         }
     }
 
-    /// Narrows `f` to this channel.
+    /// Adds this channel to `f`'s list of its kind: choices of one kind OR together.
     pub fn apply(&self, f: &mut Filter) {
         match self {
             Choice::All => {}
-            Choice::Source(k) => f.source = Some(*k),
-            Choice::Origin(o) => f.origin = Some(glob_literal(o)),
-            Choice::Job(j) => f.job = Some(j.clone()),
-            Choice::Logger(l) => f.logger_tree = Some(l.clone()),
+            Choice::Source(k) => f.sources.push(*k),
+            Choice::Origin(o) => f.origins.push(glob_literal(o)),
+            Choice::Job(j) => f.jobs.push(j.clone()),
+            Choice::Logger(l) => f.logger_trees.push(l.clone()),
         }
     }
 }
 
-/// The scope several choices make together. The store's filter holds one value per field, so
-/// choices of different kinds narrow together (a job *and* a logger subtree); the picker keeps
-/// at most one choice per kind.
+/// The scope several choices make together: choices of one kind OR together (two jobs show
+/// both), choices of different kinds narrow together (a job *and* a logger subtree). The
+/// picker keeps at most [`MAX_CHOICES`] of each kind, what the store's filter takes.
 pub fn scope_for(choices: &[Choice]) -> Scope {
     let mut filter = Filter::default();
     let mut labels = Vec::new();
@@ -711,8 +711,10 @@ impl Picker {
         self.cursor = self.cursor.saturating_add_signed(d).min(n - 1);
     }
 
-    /// Space: one choice per kind (the store's filter has one value per field), so choosing
-    /// a second job replaces the first; choosing a chosen row again drops it.
+    /// Space: chooses the row under the cursor (shown `[x]`), or drops it when chosen. Rows
+    /// of one kind OR together; "all channels" clears the choice. Past [`MAX_CHOICES`] of a
+    /// kind, the oldest choice of that kind gives way, so Enter never builds a filter the
+    /// store refuses.
     fn toggle(&mut self) {
         let Some(c) = self.current().map(|e| e.choice.clone()) else {
             return;
@@ -722,7 +724,11 @@ impl Picker {
         } else if c == Choice::All {
             self.chosen.clear();
         } else {
-            self.chosen.retain(|x| x.kind() != c.kind());
+            if self.chosen.iter().filter(|x| x.kind() == c.kind()).count() >= MAX_CHOICES
+                && let Some(i) = self.chosen.iter().position(|x| x.kind() == c.kind())
+            {
+                self.chosen.remove(i);
+            }
             self.chosen.push(c);
         }
     }
@@ -1235,17 +1241,20 @@ mod tests {
     }
 
     #[test]
-    fn enter_applies_the_row_and_space_keeps_one_per_kind() {
+    fn enter_applies_the_chosen_set_and_space_chooses_several() {
         let ch = model(&[("app.db", Some("a"), INFO), ("web", Some("b"), INFO)]);
         let mut p = Picker::new(&ch);
         typed(&mut p, &ch, "job");
-        // Choose job a, then job b replaces it, then a logger joins.
+        // Choose job a and job b (they OR together), then a logger joins.
         p.on_event(&key(KeyCode::Char(' ')), &ch);
         p.on_event(&key(KeyCode::Down), &ch);
         p.on_event(&key(KeyCode::Char(' ')), &ch);
+        assert_eq!(p.chosen().len(), 2);
+        assert!(p.chosen().iter().all(|c| matches!(c, Choice::Job(_))));
+        // Space on a chosen row drops it; again chooses it.
+        p.on_event(&key(KeyCode::Char(' ')), &ch);
         assert_eq!(p.chosen().len(), 1);
-        let job = p.chosen()[0].clone();
-        assert!(matches!(job, Choice::Job(_)));
+        p.on_event(&key(KeyCode::Char(' ')), &ch);
         for _ in 0..3 {
             p.on_event(&key(KeyCode::Backspace), &ch);
         }
@@ -1255,8 +1264,10 @@ mod tests {
         let PickerOutcome::Apply(scope) = p.on_event(&key(KeyCode::Enter), &ch) else {
             panic!("enter applies");
         };
-        assert_eq!(scope.filter.logger_tree.as_deref(), Some("app.db"));
-        assert!(scope.filter.job.is_some());
+        assert_eq!(scope.filter.logger_trees, ["app.db"]);
+        let mut jobs = scope.filter.jobs.clone();
+        jobs.sort();
+        assert_eq!(jobs, ["a", "b"]);
         assert!(scope.label.unwrap().contains("logger app.db"));
         assert_eq!(p.on_event(&key(KeyCode::Esc), &ch), PickerOutcome::Closed);
     }
@@ -1289,9 +1300,9 @@ mod tests {
     #[test]
     fn choices_become_filters() {
         let s = scope_for(&[Choice::Origin("10.0.0.1:[5]*".into())]);
-        assert_eq!(s.filter.origin.as_deref(), Some("10.0.0.1:[[]5][*]"));
+        assert_eq!(s.filter.origins, ["10.0.0.1:[[]5][*]"]);
         let s = scope_for(&[Choice::Source(SourceKind::Internal)]);
-        assert_eq!(s.filter.source, Some(SourceKind::Internal));
+        assert_eq!(s.filter.sources, [SourceKind::Internal]);
         assert_eq!(s.label.as_deref(), Some("internal"));
         assert_eq!(scope_for(&[Choice::All]), Scope::default());
         let long = "j".repeat(500);

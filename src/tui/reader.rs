@@ -89,6 +89,8 @@ pub struct Reader {
     replies: Receiver<Reply>,
     /// The store it reads, for components that open their own connection (the picker's scan).
     path: std::path::PathBuf,
+    /// Match counts, on a thread of their own so a long count never delays a page.
+    counter: super::counter::Counter,
 }
 
 /// SQLite's page cache for each of the UI's connections, KiB. `query` gives its one-shot
@@ -133,6 +135,7 @@ impl Reader {
             interrupt,
             replies,
             path: path.to_owned(),
+            counter: super::counter::Counter::open(path)?,
         })
     }
 
@@ -160,6 +163,11 @@ impl Reader {
     /// A reply, if one is ready.
     pub fn try_recv(&self) -> Option<Reply> {
         self.replies.try_recv().ok()
+    }
+
+    /// The match counter (see [`super::counter`]): panes start and cancel counts through it.
+    pub fn counter(&self) -> &super::counter::Counter {
+        &self.counter
     }
 }
 

@@ -19,10 +19,12 @@ pub struct Filter {
     pub min_level: Option<i32>,
     /// Logger name, as a case-sensitive GLOB (`app.*`).
     pub logger: Option<String>,
-    /// A logger and everything below it, as cutelog's tree shows them: `app` is `app`,
+    /// Loggers with everything below each, as cutelog's tree shows them: `app` is `app`,
     /// `app.db` and `app.db.pool`, but not `apps`. Compared byte for byte, no wildcards.
-    pub logger_tree: Option<String>,
-    pub source: Option<SourceKind>,
+    /// A record matches if it is under any of them (empty: no condition).
+    pub logger_trees: Vec<String>,
+    /// Source kinds; a record matches if it came from any of them (empty: no condition).
+    pub sources: Vec<SourceKind>,
     /// Leave out logtui's own records (alerts, drop notices): `query` does unless asked.
     pub hide_internal: bool,
     /// Only records stored after this row id (how `query --follow` asks for what is new).
@@ -30,10 +32,11 @@ pub struct Filter {
     /// Only records stored before this row id: keyset paging backwards, as a pane asks for
     /// the page above its oldest row (with `descending` and a `limit`).
     pub before_id: Option<i64>,
-    /// Origin (peer address, socket path, channel), as a GLOB.
-    pub origin: Option<String>,
-    /// Exact job name.
-    pub job: Option<String>,
+    /// Origins (peer address, socket path, channel), each a GLOB; a record matches if its
+    /// origin matches any of them (empty: no condition).
+    pub origins: Vec<String>,
+    /// Exact job names; a record matches if its job is any of them (empty: no condition).
+    pub jobs: Vec<String>,
     /// Search over message and traceback: every whitespace-separated term must occur (as
     /// a phrase of its words, case-insensitively); a trailing `*` makes a term a prefix.
     /// See [`crate::store::index::words::TextQuery`].
@@ -72,6 +75,44 @@ impl Where {
         });
         self.sql.push_str(&cond.replace('$', &n));
     }
+
+    /// Adds `cond` as written, its `$` already numbered (by [`Where::or`]).
+    fn push(&mut self, cond: &str) {
+        self.sql.push_str(if self.sql.is_empty() {
+            " WHERE "
+        } else {
+            " AND "
+        });
+        self.sql.push_str(cond);
+    }
+
+    /// `(c1 OR c2 …)`: `cond` once per value, each value its own parameter; None for no
+    /// values (no condition).
+    fn or(&mut self, cond: &str, vals: impl IntoIterator<Item = SqlValue>) -> Option<String> {
+        let mut ors = Vec::new();
+        for v in vals {
+            self.params.push(v);
+            ors.push(cond.replace('$', &format!("?{}", self.params.len())));
+        }
+        (!ors.is_empty()).then(|| format!("({})", ors.join(" OR ")))
+    }
+
+    /// One condition that holds when `cond` holds for any of `vals`; none for no values.
+    pub(super) fn any(&mut self, cond: &str, vals: impl IntoIterator<Item = SqlValue>) {
+        if let Some(c) = self.or(cond, vals) {
+            self.push(&c);
+        }
+    }
+
+    /// For an index column listing a block's values (NULL when too many to list): the block
+    /// may hold a match when it lists none or lists a value `cond` accepts for any of `vals`.
+    fn listed_any(&mut self, col: &str, cond: &str, vals: impl IntoIterator<Item = SqlValue>) {
+        if let Some(c) = self.or(cond, vals) {
+            self.push(&format!(
+                "({col} IS NULL OR EXISTS (SELECT 1 FROM json_each({col}) WHERE {c}))"
+            ));
+        }
+    }
 }
 
 /// Longest GLOB pattern SQLite accepts, in bytes: its default
@@ -79,15 +120,43 @@ impl Where {
 /// up front rather than let the in-memory test match what the store cannot.
 pub const MAX_GLOB_BYTES: usize = 50_000;
 
-fn check_glob(field: &'static str, g: &Option<String>) -> Result<(), StoreError> {
-    match g {
-        Some(g) if g.len() > MAX_GLOB_BYTES => Err(StoreError::GlobTooLong {
+/// Most values one list field of a [`Filter`] takes: each is one more OR'ed condition on
+/// every record (and on every index block), so the work per record stays bounded.
+pub const MAX_CHOICES: usize = 64;
+
+fn check_glob<'a>(
+    field: &'static str,
+    globs: impl IntoIterator<Item = &'a String>,
+) -> Result<(), StoreError> {
+    match globs.into_iter().find(|g| g.len() > MAX_GLOB_BYTES) {
+        Some(g) => Err(StoreError::GlobTooLong {
             field,
             len: g.len(),
             max: MAX_GLOB_BYTES,
         }),
-        _ => Ok(()),
+        None => Ok(()),
     }
+}
+
+fn check_choices(field: &'static str, n: usize) -> Result<(), StoreError> {
+    if n > MAX_CHOICES {
+        return Err(StoreError::TooManyChoices {
+            field,
+            n,
+            max: MAX_CHOICES,
+        });
+    }
+    Ok(())
+}
+
+/// What both the SQL and the in-memory test refuse up front, so they fail alike.
+fn check(f: &Filter) -> Result<(), StoreError> {
+    check_glob("logger", &f.logger)?;
+    check_glob("origin", &f.origins)?;
+    check_choices("job", f.jobs.len())?;
+    check_choices("origin", f.origins.len())?;
+    check_choices("logger", f.logger_trees.len())?;
+    check_choices("source", f.sources.len())
 }
 
 fn compile_regex(re: &str) -> Result<Regex, StoreError> {
@@ -111,8 +180,7 @@ fn tree_cond(col: &str) -> String {
 
 /// The conditions on each record for `f`, and their parameters.
 pub(super) fn record_clause(f: &Filter) -> Result<Where, StoreError> {
-    check_glob("logger", &f.logger)?;
-    check_glob("origin", &f.origin)?;
+    check(f)?;
     let mut w = Where::default();
     let text = |s: &String| SqlValue::Text(s.clone());
     if let Some(l) = f.min_level {
@@ -121,12 +189,13 @@ pub(super) fn record_clause(f: &Filter) -> Result<Where, StoreError> {
     if let Some(g) = &f.logger {
         w.add("logger GLOB $", text(g));
     }
-    if let Some(t) = &f.logger_tree {
-        w.add(&tree_cond("logger"), text(t));
-    }
-    if let Some(s) = f.source {
-        w.add("source = $", SqlValue::Text(s.as_str().to_owned()));
-    }
+    w.any(&tree_cond("logger"), f.logger_trees.iter().map(text));
+    w.any(
+        "source = $",
+        f.sources
+            .iter()
+            .map(|s| SqlValue::Text(s.as_str().to_owned())),
+    );
     if f.hide_internal {
         w.add(
             "source != $",
@@ -137,12 +206,8 @@ pub(super) fn record_clause(f: &Filter) -> Result<Where, StoreError> {
     // reads to them (see `over_ranges`). As a second bound on `id` beside the range's own,
     // SQLite's planner may pick `id < before` over the range's `id <= hi` and walk from
     // `before` down to the range, evaluating every row on the way (5 s on 10M records).
-    if let Some(g) = &f.origin {
-        w.add("origin GLOB $", text(g));
-    }
-    if let Some(j) = &f.job {
-        w.add("job = $", text(j));
-    }
+    w.any("origin GLOB $", f.origins.iter().map(text));
+    w.any("job = $", f.jobs.iter().map(text));
     if let Some(t) = f.since {
         w.add("created >= $", SqlValue::Real(t));
     }
@@ -171,26 +236,18 @@ pub(super) fn record_clause(f: &Filter) -> Result<Where, StoreError> {
 pub(super) fn block_clause(f: &Filter) -> Where {
     let mut w = Where::default();
     let text = |s: &String| SqlValue::Text(s.clone());
-    let listed = |col: &str, cond: &str| {
-        format!("({col} IS NULL OR EXISTS (SELECT 1 FROM json_each({col}) WHERE value {cond}))")
-    };
     if let Some(l) = f.min_level {
         w.add("max_level >= $", SqlValue::Integer(l.into()));
     }
-    if let Some(g) = &f.logger {
-        w.add(&listed("loggers", "GLOB $"), text(g));
-    }
-    if let Some(t) = &f.logger_tree {
-        w.add(
-            &format!(
-                "(loggers IS NULL OR EXISTS (SELECT 1 FROM json_each(loggers) WHERE {}))",
-                tree_cond("value")
-            ),
-            text(t),
-        );
-    }
-    if let Some(s) = f.source {
-        w.add("(sources & $) != 0", SqlValue::Integer(1 << s as u32));
+    w.listed_any("loggers", "value GLOB $", f.logger.iter().map(text));
+    w.listed_any(
+        "loggers",
+        &tree_cond("value"),
+        f.logger_trees.iter().map(text),
+    );
+    if !f.sources.is_empty() {
+        let mask = f.sources.iter().fold(0i64, |m, k| m | 1 << *k as u32);
+        w.add("(sources & $) != 0", SqlValue::Integer(mask));
     }
     if f.hide_internal {
         let others = SourceKind::ALL
@@ -205,12 +262,8 @@ pub(super) fn block_clause(f: &Filter) -> Where {
     if let Some(id) = f.before_id {
         w.add("first_id < $", SqlValue::Integer(id));
     }
-    if let Some(g) = &f.origin {
-        w.add(&listed("origins", "GLOB $"), text(g));
-    }
-    if let Some(j) = &f.job {
-        w.add(&listed("jobs", "= $"), text(j));
-    }
+    w.listed_any("origins", "value GLOB $", f.origins.iter().map(text));
+    w.listed_any("jobs", "value = $", f.jobs.iter().map(text));
     if let Some(t) = f.since {
         w.add("max_created >= $", SqlValue::Real(t));
     }
@@ -235,21 +288,21 @@ impl Filter {
     /// the searches parsed once, for testing each live row as the store would. Fails as the
     /// store's query would (a bad regex, a GLOB longer than [`MAX_GLOB_BYTES`]).
     pub fn compile(&self) -> Result<CompiledFilter, StoreError> {
-        check_glob("logger", &self.logger)?;
-        check_glob("origin", &self.origin)?;
+        check(self)?;
         Ok(CompiledFilter {
             min_level: self.min_level,
             logger: self.logger.as_deref().map(Glob::new),
-            logger_tree: self
-                .logger_tree
-                .as_ref()
-                .map(|t| (t.clone(), format!("{t}."))),
-            source: self.source,
+            logger_trees: self
+                .logger_trees
+                .iter()
+                .map(|t| (t.clone(), format!("{t}.")))
+                .collect(),
+            sources: self.sources.clone(),
             hide_internal: self.hide_internal,
             after_id: self.after_id,
             before_id: self.before_id,
-            origin: self.origin.as_deref().map(Glob::new),
-            job: self.job.clone(),
+            origins: self.origins.iter().map(|g| Glob::new(g)).collect(),
+            jobs: self.jobs.clone(),
             since: self.since,
             until: self.until,
             search: self.search.as_deref().and_then(text_query),
@@ -267,14 +320,14 @@ impl Filter {
 pub struct CompiledFilter {
     min_level: Option<i32>,
     logger: Option<Glob>,
-    /// The name and the name with its dot, so a test allocates nothing.
-    logger_tree: Option<(String, String)>,
-    source: Option<SourceKind>,
+    /// Each name and the name with its dot, so a test allocates nothing.
+    logger_trees: Vec<(String, String)>,
+    sources: Vec<SourceKind>,
     hide_internal: bool,
     after_id: Option<i64>,
     before_id: Option<i64>,
-    origin: Option<Glob>,
-    job: Option<String>,
+    origins: Vec<Glob>,
+    jobs: Vec<String>,
     since: Option<f64>,
     until: Option<f64>,
     search: Option<TextQuery>,
@@ -288,13 +341,13 @@ impl CompiledFilter {
         CompiledFilter {
             min_level: None,
             logger: None,
-            logger_tree: None,
-            source: None,
+            logger_trees: Vec::new(),
+            sources: Vec::new(),
             hide_internal: false,
             after_id: None,
             before_id: None,
-            origin: None,
-            job: None,
+            origins: Vec::new(),
+            jobs: Vec::new(),
             since: None,
             until: None,
             search: None,
@@ -309,21 +362,22 @@ impl CompiledFilter {
         // `created` compares as SQLite compares two REALs: IEEE, and a NaN bound (bound as
         // NULL) matches nothing, which `>=`/`<` on f64 also give.
         self.min_level.is_none_or(|l| r.level >= l)
-            && self.source.is_none_or(|s| r.source == s)
+            && (self.sources.is_empty() || self.sources.contains(&r.source))
             && !(self.hide_internal && r.source == SourceKind::Internal)
             && self.after_id.is_none_or(|a| id > a)
             && self.before_id.is_none_or(|b| id < b)
             && self.since.is_none_or(|t| r.created >= t)
             && self.until.is_none_or(|t| r.created < t)
-            && self
-                .job
-                .as_ref()
-                .is_none_or(|j| r.job.as_deref() == Some(j.as_str()))
+            && (self.jobs.is_empty()
+                || r.job
+                    .as_deref()
+                    .is_some_and(|j| self.jobs.iter().any(|x| x == j)))
             && self.logger.as_ref().is_none_or(|g| g.matches(&r.logger))
-            && self.logger_tree.as_ref().is_none_or(|(name, dotted)| {
-                r.logger == *name || r.logger.as_bytes().starts_with(dotted.as_bytes())
-            })
-            && self.origin.as_ref().is_none_or(|g| g.matches(&r.origin))
+            && (self.logger_trees.is_empty()
+                || self.logger_trees.iter().any(|(name, dotted)| {
+                    r.logger == *name || r.logger.as_bytes().starts_with(dotted.as_bytes())
+                }))
+            && (self.origins.is_empty() || self.origins.iter().any(|g| g.matches(&r.origin)))
             && self
                 .search
                 .as_ref()

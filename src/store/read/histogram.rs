@@ -86,14 +86,14 @@ pub fn histogram(
         && f.regex.is_none()
         && f.exclude.is_empty()
         && f.logger.is_none()
-        && f.logger_tree.is_none()
-        && f.origin.is_none()
-        && f.job.is_none()
+        && f.logger_trees.is_empty()
+        && f.origins.is_empty()
+        && f.jobs.is_empty()
         && f.since.is_none()
         && f.until.is_none()
         && f.after_id.is_none()
         && f.before_id.is_none()
-        && f.source.is_none();
+        && f.sources.is_empty();
     Ok(Some(Histogram {
         start,
         end,

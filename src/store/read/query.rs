@@ -2,7 +2,7 @@
 //! The block index narrows each query to the id ranges that may match; every user value is bound as a parameter.
 
 use super::extra::parse_extra;
-pub use super::filter::{CompiledFilter, Filter, Glob, MAX_GLOB_BYTES};
+pub use super::filter::{CompiledFilter, Filter, Glob, MAX_CHOICES, MAX_GLOB_BYTES};
 use super::filter::{block_clause, record_clause};
 use super::functions::register_functions;
 use crate::record::{Record, SourceKind};
@@ -82,24 +82,61 @@ fn index_ranges(
     Ok(Some(ranges))
 }
 
+/// How [`over_ranges`] reads: the whole of each candidate range at once, or pieces of at
+/// most `ids` row ids with `between` asked after each whether to go on.
+struct Pieces<'a> {
+    ids: i64,
+    between: &'a mut dyn FnMut() -> bool,
+}
+
 /// Runs a statement over each candidate range of `f`, in the filter's order, until `each`
 /// has counted `f.limit` records. `sql` wraps the `FROM records WHERE … LIMIT …` part.
+/// With `pieces`, each range is read in pieces and `between` may stop the work (Ok(false)).
 fn over_ranges(
     conn: &Connection,
     f: &Filter,
+    pieces: Option<Pieces<'_>>,
     sql: impl Fn(&str) -> String,
     mut each: impl FnMut(&Row<'_>) -> rusqlite::Result<u64>,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     register_functions(conn)?;
     let mut w = record_clause(f)?;
     // The id bounds clamp the ranges rather than add conditions (see `record_clause`).
-    let lo_bound = f.after_id.map_or(i64::MIN, |a| a.saturating_add(1));
-    let hi_bound = f.before_id.map_or(i64::MAX, |b| b.saturating_sub(1));
+    let mut lo_bound = f.after_id.map_or(i64::MIN, |a| a.saturating_add(1));
+    let mut hi_bound = f.before_id.map_or(i64::MAX, |b| b.saturating_sub(1));
+    if pieces.is_some() {
+        // Pieces of ids need real ends: without an index the one range is all of i64.
+        let Some((lo, hi)) = super::channels::id_span(conn)? else {
+            return Ok(true);
+        };
+        (lo_bound, hi_bound) = (lo_bound.max(lo), hi_bound.min(hi));
+    }
     let mut ranges: Vec<(i64, i64)> = candidate_ranges(conn, f)?
         .into_iter()
         .map(|(lo, hi)| (lo.max(lo_bound), hi.min(hi_bound)))
         .filter(|(lo, hi)| lo <= hi)
         .collect();
+    let mut pieces = pieces;
+    if let Some(p) = &pieces {
+        // The first pieces are small and each is twice the last up to `ids`, so the first
+        // figure comes after a sixteenth of a piece's work and the rest cost few queries.
+        let most = p.ids.max(1);
+        let mut size = (most / 16).max(1);
+        let mut split = Vec::with_capacity(ranges.len());
+        for (lo, hi) in ranges {
+            let mut a = lo;
+            loop {
+                let b = a.saturating_add(size - 1).min(hi);
+                split.push((a, b));
+                size = size.saturating_mul(2).min(most);
+                match b.checked_add(1) {
+                    Some(next) if next <= hi => a = next,
+                    _ => break,
+                }
+            }
+        }
+        ranges = split;
+    }
     if f.descending {
         ranges.reverse();
     }
@@ -123,6 +160,11 @@ fn over_ranges(
         if left <= 0 {
             break;
         }
+        if let Some(p) = &mut pieces
+            && !(p.between)()
+        {
+            return Ok(false);
+        }
         w.params[n - 2] = SqlValue::Integer(lo);
         w.params[n - 1] = SqlValue::Integer(hi);
         w.params[n] = SqlValue::Integer(left);
@@ -134,7 +176,7 @@ fn over_ranges(
             left = left.saturating_sub(i64::try_from(got).unwrap_or(i64::MAX));
         }
     }
-    Ok(())
+    Ok(true)
 }
 
 /// How many records match `f` (capped at `f.limit` when set).
@@ -143,6 +185,7 @@ pub fn count(conn: &Connection, f: &Filter) -> Result<u64, StoreError> {
     over_ranges(
         conn,
         f,
+        None,
         |from| format!("SELECT count(*) FROM (SELECT 1 {from})"),
         |row| {
             let n = u64::try_from(row.get::<_, i64>(0)?).unwrap_or(0);
@@ -151,6 +194,36 @@ pub fn count(conn: &Connection, f: &Filter) -> Result<u64, StoreError> {
         },
     )?;
     Ok(total)
+}
+
+/// [`count`] in pieces of at most `ids` row ids (of those the index has not ruled out; the
+/// first ones smaller, for a quick first figure), so
+/// a count over millions of records reports as it goes: before each piece `progress` gets
+/// the count so far, and returning false stops it (None). Some(total) when it finished,
+/// the same total [`count`] gives for `f`.
+pub fn count_in_pieces(
+    conn: &Connection,
+    f: &Filter,
+    ids: i64,
+    mut progress: impl FnMut(u64) -> bool,
+) -> Result<Option<u64>, StoreError> {
+    let total = std::cell::Cell::new(0u64);
+    let mut between = || progress(total.get());
+    let finished = over_ranges(
+        conn,
+        f,
+        Some(Pieces {
+            ids,
+            between: &mut between,
+        }),
+        |from| format!("SELECT count(*) FROM (SELECT 1 {from})"),
+        |row| {
+            let n = u64::try_from(row.get::<_, i64>(0)?).unwrap_or(0);
+            total.set(total.get() + n);
+            Ok(n)
+        },
+    )?;
+    Ok(finished.then(|| total.get()))
 }
 
 /// Streams the records matching `f` to `f`, with their row ids, in the filter's order.
@@ -162,6 +235,7 @@ pub fn for_each(
     over_ranges(
         conn,
         f,
+        None,
         |from| format!("SELECT id, {COLUMNS} {from}"),
         |row| {
             let (id, rec) = record_from_row(row)?;
@@ -169,6 +243,7 @@ pub fn for_each(
             Ok(1)
         },
     )
+    .map(|_| ())
 }
 
 /// Reads one `SELECT id, COLUMNS` row.
