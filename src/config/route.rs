@@ -147,10 +147,10 @@ impl RouteMatch {
         let f = Filter {
             min_level,
             logger: self.logger.clone(),
-            source,
+            sources: source.into_iter().collect(),
             hide_internal: source.is_none(),
-            origin: self.origin.clone(),
-            job: self.job.clone(),
+            origins: self.origin.iter().cloned().collect(),
+            jobs: self.job.iter().cloned().collect(),
             search: self.text.clone(),
             ..Filter::default()
         };
