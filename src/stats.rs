@@ -83,6 +83,8 @@ pub struct RedisStats {
     pub gaps: AtomicU64,
     /// Messages dropped because logtui's queue of unread messages was full.
     pub dropped: AtomicU64,
+    /// Records recovered from streams after a gap (pub/sub had not delivered them).
+    pub recovered: AtomicU64,
 }
 
 impl RedisStats {
@@ -99,15 +101,16 @@ impl RedisStats {
         self.state.store(s as u8, Relaxed);
     }
 
-    /// `subscribed, 1200 messages, 1 reconnects, 1 gaps, 0 dropped`.
+    /// `subscribed, 1200 messages, 1 reconnects, 1 gaps, 0 dropped, 3 recovered`.
     pub fn line(&self) -> String {
         format!(
-            "{}, {} messages, {} reconnects, {} gaps, {} dropped",
+            "{}, {} messages, {} reconnects, {} gaps, {} dropped, {} recovered",
             self.state().as_str(),
             self.messages.load(Relaxed),
             self.reconnects.load(Relaxed),
             self.gaps.load(Relaxed),
-            self.dropped.load(Relaxed)
+            self.dropped.load(Relaxed),
+            self.recovered.load(Relaxed)
         )
     }
 }
@@ -274,20 +277,23 @@ impl Stats {
             + &self.redis_compact()
     }
 
-    /// `  redis subscribed 10/0/0/0 (messages/reconnects/gaps/dropped)`, when Redis is on.
+    /// `  redis subscribed 10/0/0/0/0 (messages/reconnects/gaps/dropped/recovered)`, when
+    /// Redis is on.
     fn redis_compact(&self) -> String {
         let r = &self.redis;
         if r.state() == RedisState::Off {
             return String::new();
         }
-        let n = [&r.messages, &r.reconnects, &r.gaps, &r.dropped].map(|a| a.load(Relaxed));
+        let n = [&r.messages, &r.reconnects, &r.gaps, &r.dropped, &r.recovered]
+            .map(|a| a.load(Relaxed));
         format!(
-            "  redis {} {}/{}/{}/{} (messages/reconnects/gaps/dropped)",
+            "  redis {} {}/{}/{}/{}/{} (messages/reconnects/gaps/dropped/recovered)",
             r.state().as_str(),
             n[0],
             n[1],
             n[2],
-            n[3]
+            n[3],
+            n[4]
         )
     }
 }
@@ -306,13 +312,13 @@ mod tests {
         s.redis.gaps.fetch_add(1, Relaxed);
         assert!(
             s.compact_line()
-                .ends_with("  redis reconnecting 12/0/1/0 (messages/reconnects/gaps/dropped)"),
+                .ends_with("  redis reconnecting 12/0/1/0/0 (messages/reconnects/gaps/dropped/recovered)"),
             "{}",
             s.compact_line()
         );
         assert_eq!(
             s.summary_lines(),
-            ["redis    reconnecting, 12 messages, 0 reconnects, 1 gaps, 0 dropped"]
+            ["redis    reconnecting, 12 messages, 0 reconnects, 1 gaps, 0 dropped, 0 recovered"]
         );
     }
 }

@@ -252,9 +252,9 @@ fn a_burst_of_50000_double_published_records_loses_none() {
     assert_eq!(count(&db, &["--source", "redis"]), 50_000, "{err:?}");
     assert_eq!(count(&db, &["--source", "redis", "--job", "job_3"]), 7143);
     assert!(
-        err.iter()
-            .any(|l| l
-                .contains("redis    subscribed, 100000 messages, 0 reconnects, 0 gaps, 0 dropped")),
+        err.iter().any(|l| l.contains(
+            "redis    subscribed, 100000 messages, 0 reconnects, 0 gaps, 0 dropped, 0 recovered"
+        )),
         "{err:?}"
     );
 }
@@ -463,4 +463,92 @@ fn a_half_open_link_is_found_by_ping_and_rebuilt() {
     wait_subscribed(&lt);
     batch(&server, &lt, "after", 5);
     assert_eq!(lt.stop().0, 0);
+}
+
+/// A paced Smarter producer: `n` records, each PUBLISH + XADD in one MULTI/EXEC per copy (its
+/// job channel, then logs:global), about `rate` a second, messages `gap-<i>`.
+const PACED: &str = r#"
+import json, sys, time, redis
+url, n, rate = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+r = redis.Redis.from_url(url)
+t0 = time.time()
+for i in range(n):
+    job = "job_%d" % (i % 7)
+    data = json.dumps({"message": "gap-%d" % i, "level": "INFO", "timestamp": time.time(),
+                       "logger": "app.gap", "pod": "pod-1"}, indent=2, ensure_ascii=True)
+    for ch in ("logs:" + job, "logs:global"):
+        p = r.pipeline(transaction=True)
+        p.publish(ch, data)
+        p.xadd("stream:" + ch, {"data": data}, maxlen=1000, approximate=True)
+        p.expire("stream:" + ch, 3600)
+        p.execute()
+    delay = t0 + (i + 1) / rate - time.time()
+    if delay > 0:
+        time.sleep(delay)
+"#;
+
+#[test]
+fn a_gap_left_by_client_kill_is_closed_from_the_streams_with_nothing_stored_twice() {
+    let server = RedisServer::start();
+    let lt = record(&server.url(), &[]);
+    wait_subscribed(&lt);
+    // Let a few marks pass, so the window has a start.
+    wait_for("a mark", WAIT, || {
+        server
+            .cli(&["PUBSUB", "CHANNELS", "logtui:mark:*"])
+            .contains("logtui:mark:")
+    });
+    let n = 3000u64;
+    let mut producer = Command::new("python3")
+        .args(["-c", PACED, &server.url(), &n.to_string(), "1000"])
+        .spawn()
+        .expect("python3 with redis-py");
+    for at in [600, 1800] {
+        wait_for(&format!("{at} records"), WAIT, || {
+            count(&lt.db, &["--source", "redis"]) >= at
+        });
+        let killed = server.cli(&["CLIENT", "KILL", "TYPE", "pubsub"]);
+        assert_eq!(killed.trim(), "1", "logtui's one subscriber connection");
+        wait_subscribed(&lt);
+    }
+    assert!(producer.wait().expect("the producer").success());
+    let closed = |lt: &Logtui| {
+        rows(
+            lt,
+            &["--source", "internal", "--search", "closed from streams"],
+        )
+    };
+    wait_for("both windows closed", WAIT, || closed(&lt).len() == 2);
+    wait_count(&lt, &["--source", "redis"], n);
+    // Every record once, whichever way it came; with its job, except where the job copy was
+    // lost in the gap and the global copy arrived (stored from it, as logs:global alone).
+    let got = rows(&lt, &["--source", "redis"]);
+    let mut seen = std::collections::HashSet::new();
+    let mut jobless = 0;
+    for r in &got {
+        let m = r["message"].as_str().unwrap().to_owned();
+        let i: u64 = m.strip_prefix("gap-").unwrap().parse().unwrap();
+        match r["job"].as_str() {
+            Some(job) => assert_eq!(job, format!("job_{}", i % 7), "{r}"),
+            None => {
+                assert_eq!(r["origin"], "logs:global", "{r}");
+                jobless += 1;
+            }
+        }
+        assert!(seen.insert(m), "stored twice: {r}");
+    }
+    assert_eq!(seen.len() as u64, n);
+    assert!(jobless < 20, "{jobless} records without their job");
+    let recovered: u64 = closed(&lt)
+        .iter()
+        .map(|r| r["extra"]["recovered"].as_u64().unwrap())
+        .sum();
+    // The manager waits at least 100 ms before it reconnects: at 1,000 records a second each
+    // kill loses some, and all of them came back from the streams.
+    assert!(recovered > 0, "{:#?}", closed(&lt));
+    assert_eq!(gaps(&lt).len(), 2);
+    let (code, stderr, ..) = lt.stop();
+    assert_eq!(code, 0);
+    let summary = stderr.join("\n");
+    assert!(summary.contains(&format!("{recovered} recovered")), "{summary}");
 }

@@ -15,6 +15,7 @@ use crate::decode::redis::decode_message;
 use crate::intake::{Batcher, Intake};
 use crate::limits::DecodeLimits;
 use crate::record::{Record, SourceKind, WARNING};
+use crate::source::redis_backfill::{BackfillLimits, Heard, Read, Window, read_window, reconcile};
 use crate::source::redis_dedupe::{Message, PairLimits, Pairer, can_carry_jobs, is_pattern};
 use crate::source::{Phase, Shutdown};
 use crate::stats::{RedisState, Stats};
@@ -193,6 +194,9 @@ struct Queued {
 
 /// What the push sender tells the link (never dropped for lack of room in the data queue).
 enum Control {
+    /// A mark closed the uncertain window: the streams may hold what pub/sub did not bring
+    /// (`Err` when it opened before the first mark, so there is nothing to compare with).
+    Window(Result<Box<Window>, ()>),
     Confirmed(String),
     /// The server confirmed an UNSUBSCRIBE or PUNSUBSCRIBE of this name.
     Left(String),
@@ -207,6 +211,9 @@ struct Pusher {
     stats: Arc<Stats>,
     max_frame: usize,
     skip: HashSet<Vec<u8>>,
+    /// The private channel marks come on, and what was heard between them.
+    mark: Vec<u8>,
+    heard: std::sync::Mutex<Heard>,
 }
 
 impl Pusher {
@@ -215,7 +222,6 @@ impl Pusher {
         let PushInfo { kind, data } = info;
         match kind {
             PushKind::Message | PushKind::PMessage => {
-                self.stats.redis.messages.fetch_add(1, Relaxed);
                 // message: [channel, payload]; pmessage: [pattern, channel, payload].
                 let mut it = data.into_iter().rev();
                 let (Some(payload), Some(channel)) = (it.next(), it.next()) else {
@@ -225,6 +231,11 @@ impl Pusher {
                 else {
                     return;
                 };
+                if channel == self.mark {
+                    self.take_mark(&payload);
+                    return;
+                }
+                self.stats.redis.messages.fetch_add(1, Relaxed);
                 if self.skip.contains(&channel) {
                     self.stats.add_ignored(SourceKind::Redis, 1);
                     return;
@@ -238,17 +249,21 @@ impl Pusher {
                 let size = payload.len() + channel.len();
                 if self.bytes.fetch_add(size, Relaxed) + size > QUEUE_BYTES {
                     self.bytes.fetch_sub(size, Relaxed);
-                    self.stats.redis.dropped.fetch_add(1, Relaxed);
+                    self.dropped();
                     return;
                 }
+                // Noted before it is queued: a mark read after this push counts it as heard.
+                self.heard().note(&channel, &payload);
                 let q = Queued {
                     channel,
                     payload,
                     full_len,
                 };
-                if self.data.try_send(q).is_err() {
+                if let Err(e) = self.data.try_send(q) {
+                    let q = e.into_inner();
                     self.bytes.fetch_sub(size, Relaxed);
-                    self.stats.redis.dropped.fetch_add(1, Relaxed);
+                    self.heard().unnote(&q.channel, &q.payload);
+                    self.dropped();
                 }
             }
             PushKind::Subscribe | PushKind::PSubscribe => {
@@ -264,11 +279,64 @@ impl Pusher {
                 }
             }
             PushKind::Disconnection => {
+                self.heard().lost(true);
                 let _ = self.control.try_send(Control::Disconnected);
             }
             _ => {}
         }
     }
+
+    fn heard(&self) -> std::sync::MutexGuard<'_, Heard> {
+        // A panic while holding it leaves only fingerprints behind: still usable.
+        self.heard.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn dropped(&self) {
+        self.stats.redis.dropped.fetch_add(1, Relaxed);
+        self.heard().lost(false);
+    }
+
+    /// A mark: the server time (ms) read just before it was published.
+    fn take_mark(&self, payload: &[u8]) {
+        let Some(ms) = std::str::from_utf8(payload)
+            .ok()
+            .and_then(|s| s.parse().ok())
+        else {
+            return;
+        };
+        let closed = self.heard().mark(ms);
+        if let Some(w) = closed {
+            let _ = self.control.try_send(Control::Window(w.map(Box::new)));
+        }
+    }
+}
+
+/// How often the link publishes a mark on its private channel while subscribed: the uncertain
+/// window after a failure starts at most this long before it.
+pub const MARK_EVERY: Duration = Duration::from_millis(250);
+
+/// Most distinct payloads remembered between marks (about 40 bytes each): four times what
+/// 190,000 messages a second bring in two mark periods.
+const HEARD_LIMIT: usize = 1 << 18;
+
+/// A channel of this process's own for marks: a name nobody else publishes on.
+fn mark_channel() -> String {
+    use std::hash::BuildHasher;
+    let r = std::collections::hash_map::RandomState::new().hash_one(std::process::id());
+    format!("logtui:mark:{r:016x}")
+}
+
+/// Reads `TIME` and publishes it on the mark channel. Messages published before `TIME` ran
+/// reach the subscriber before the mark (Redis writes a client's pushes in order).
+async fn publish_mark(manager: &mut ConnectionManager, channel: &str) -> redis::RedisResult<()> {
+    let (secs, micros): (u64, u64) = redis::cmd("TIME").query_async(manager).await?;
+    let ms = secs.saturating_mul(1000).saturating_add(micros / 1000);
+    redis::cmd("PUBLISH")
+        .arg(channel)
+        .arg(ms.to_string())
+        .query_async::<i64>(manager)
+        .await
+        .map(drop)
 }
 
 fn bytes_of(v: redis::Value) -> Option<Vec<u8>> {
@@ -291,6 +359,7 @@ pub fn spawn(
     install_crypto();
     let stats = intake.stats.clone();
     stats.redis.set_state(RedisState::Connecting);
+    let mark = mark_channel();
     let (data_tx, data_rx) = mpsc::channel(QUEUE_MESSAGES);
     let (control_tx, control_rx) = mpsc::channel(CONTROL_QUEUE);
     let bytes = Arc::new(AtomicUsize::new(0));
@@ -305,7 +374,17 @@ pub fn spawn(
             .iter()
             .map(|c| c.as_bytes().to_vec())
             .collect(),
+        mark: mark.as_bytes().to_vec(),
+        heard: std::sync::Mutex::new(Heard::new(HEARD_LIMIT)),
     });
+    let backfill = Backfill {
+        url: settings.url.clone(),
+        names: settings.names.clone(),
+        skip: settings.skip.clone(),
+        intake: intake.clone(),
+        limits,
+        one_at_a_time: Arc::new(tokio::sync::Semaphore::new(1)),
+    };
     let hold = can_carry_jobs(&settings.names);
     let reader = Reader {
         limits,
@@ -320,7 +399,19 @@ pub fn spawn(
     let (link_done, link_ended) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(reader.run(data_rx, link_ended, reader_shutdown));
     tokio::spawn(async move {
-        link(settings, pusher, control_rx, intake, link_shutdown).await;
+        let subs: Vec<String> = settings
+            .names
+            .iter()
+            .cloned()
+            .chain([mark.clone()])
+            .collect();
+        let link = Link {
+            settings,
+            subs,
+            mark,
+            backfill,
+        };
+        link.run(pusher, control_rx, intake, link_shutdown).await;
         drop(link_done);
     });
 }
@@ -332,69 +423,87 @@ enum Lost {
     Cause(f64, String),
 }
 
-/// Keeps a subscribed connection, forever or until shutdown.
-async fn link(
+/// What the link keeps: the user's settings, everything it subscribes to (their names and the
+/// mark channel), and the backfill it starts when a window closes.
+struct Link {
     settings: Settings,
-    pusher: Arc<Pusher>,
-    mut control: mpsc::Receiver<Control>,
-    intake: Intake,
-    mut shutdown: Shutdown,
-) {
-    let stats = intake.stats.clone();
-    let shown = redact(&settings.url);
-    // When the messages stopped arriving, and why, while the link is down.
-    let mut gap: Option<(f64, String)> = None;
-    let mut attempt = 0u32;
-    loop {
-        let connected = tokio::select! {
-            r = connect(&settings, &pusher) => r,
-            _ = shutdown.reached(Phase::Draining) => return,
-        };
-        let mut manager = match connected {
-            Ok(m) => m,
-            Err(e) => {
-                if attempt == 0 || attempt.is_multiple_of(10) {
-                    tracing::warn!("redis {shown}: cannot subscribe: {e}; retrying");
+    subs: Vec<String>,
+    mark: String,
+    backfill: Backfill,
+}
+
+impl Link {
+    /// Keeps a subscribed connection, forever or until shutdown.
+    async fn run(
+        self,
+        pusher: Arc<Pusher>,
+        mut control: mpsc::Receiver<Control>,
+        intake: Intake,
+        mut shutdown: Shutdown,
+    ) {
+        let settings = &self.settings;
+        let stats = intake.stats.clone();
+        let shown = redact(&settings.url);
+        // When the messages stopped arriving, and why, while the link is down.
+        let mut gap: Option<(f64, String)> = None;
+        let mut attempt = 0u32;
+        loop {
+            let connected = tokio::select! {
+                r = connect(settings, &self.subs, &pusher) => r,
+                _ = shutdown.reached(Phase::Draining) => return,
+            };
+            let mut manager = match connected {
+                Ok(m) => m,
+                Err(e) => {
+                    if attempt == 0 || attempt.is_multiple_of(10) {
+                        tracing::warn!("redis {shown}: cannot subscribe: {e}; retrying");
+                    }
+                    stats.redis.set_state(RedisState::Reconnecting);
+                    let wait = backoff(attempt, jitter());
+                    attempt = attempt.saturating_add(1);
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => continue,
+                        _ = shutdown.reached(Phase::Draining) => return,
+                    }
                 }
-                stats.redis.set_state(RedisState::Reconnecting);
-                let wait = backoff(attempt, jitter());
-                attempt = attempt.saturating_add(1);
-                tokio::select! {
-                    _ = tokio::time::sleep(wait) => continue,
-                    _ = shutdown.reached(Phase::Draining) => return,
+            };
+            // Confirmations of this connection's subscriptions came as replies; forget their
+            // pushes so they are not taken for a later resubscription's.
+            while let Ok(c) = control.try_recv() {
+                if let Control::Window(w) = c {
+                    self.backfill.start(w);
                 }
             }
-        };
-        // Confirmations of this connection's subscriptions came as replies; forget their
-        // pushes so they are not taken for a later resubscription's.
-        while control.try_recv().is_ok() {}
-        attempt = 0;
-        stats.redis.set_state(RedisState::Subscribed);
-        tracing::info!("redis {shown}: subscribed to {}", settings.names.join(", "));
-        if let Some((start, cause)) = gap.take() {
-            store_gap(&intake, start, &settings.names, &cause).await;
-        }
-        match serve_link(
-            &settings,
-            &mut manager,
-            &mut control,
-            &intake,
-            &mut shutdown,
-        )
-        .await
-        {
-            Lost::Shutdown => return,
-            Lost::Cause(start, cause) => {
-                tracing::warn!("redis {shown}: {cause}; rebuilding the connection");
-                stats.redis.set_state(RedisState::Reconnecting);
-                gap = Some((start, cause));
+            // Everything is subscribed again: the next quiet mark closes the window.
+            pusher.heard().resumed();
+            attempt = 0;
+            stats.redis.set_state(RedisState::Subscribed);
+            tracing::info!("redis {shown}: subscribed to {}", settings.names.join(", "));
+            if let Some((start, cause)) = gap.take() {
+                store_gap(&intake, start, &settings.names, &cause).await;
+            }
+            match self
+                .serve(&pusher, &mut manager, &mut control, &intake, &mut shutdown)
+                .await
+            {
+                Lost::Shutdown => return,
+                Lost::Cause(start, cause) => {
+                    pusher.heard().lost(true);
+                    tracing::warn!("redis {shown}: {cause}; rebuilding the connection");
+                    stats.redis.set_state(RedisState::Reconnecting);
+                    gap = Some((start, cause));
+                }
             }
         }
     }
 }
 
 /// A new manager, subscribed and confirmed (each subscribe returns once the server replied).
-async fn connect(settings: &Settings, pusher: &Arc<Pusher>) -> Result<ConnectionManager, String> {
+async fn connect(
+    settings: &Settings,
+    subs: &[String],
+    pusher: &Arc<Pusher>,
+) -> Result<ConnectionManager, String> {
     let client = client(&settings.url).map_err(|e| e.to_string())?;
     let p = pusher.clone();
     let config = ConnectionManagerConfig::new()
@@ -414,7 +523,7 @@ async fn connect(settings: &Settings, pusher: &Arc<Pusher>) -> Result<Connection
         .set_max_delay(Duration::from_secs(1));
     let attempt = async {
         let mut m = ConnectionManager::new_with_config(client, config).await?;
-        let (channels, patterns) = classify(&settings.names);
+        let (channels, patterns) = classify(subs);
         if !channels.is_empty() {
             m.subscribe(&channels).await?;
         }
@@ -446,83 +555,104 @@ fn describe(e: &redis::RedisError) -> String {
     }
 }
 
-/// Watches one connected manager: PINGs, disconnects, confirmations. Returns when the link is
-/// lost for good (the caller rebuilds) or on shutdown.
-async fn serve_link(
-    settings: &Settings,
-    manager: &mut ConnectionManager,
-    control: &mut mpsc::Receiver<Control>,
-    intake: &Intake,
-    shutdown: &mut Shutdown,
-) -> Lost {
-    let stats = intake.stats.clone();
-    let names: HashSet<&str> = settings.names.iter().map(String::as_str).collect();
-    let mut ping = tokio::time::interval(PING_EVERY);
-    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    ping.tick().await;
-    // Set while the manager reconnects by itself: since when, why, what it confirmed so far,
-    // and by when it must have confirmed everything.
-    let mut resub: Option<(f64, Instant, HashSet<String>)> = None;
-    loop {
-        let deadline = resub.as_ref().map(|(_, d, _)| *d);
-        tokio::select! {
-            _ = shutdown.reached(Phase::Draining) => {
-                unsubscribe(settings, manager, control).await;
-                return Lost::Shutdown;
-            }
-            c = control.recv() => match c {
-                None => return Lost::Cause(
-                    crate::record::now_epoch(),
-                    "the connection's push channel closed".to_owned(),
-                ),
-                Some(Control::Disconnected) => {
-                    if resub.is_none() {
-                        stats.redis.set_state(RedisState::Reconnecting);
-                        resub = Some((
-                            crate::record::now_epoch(),
-                            Instant::now() + RESUBSCRIBE_DEADLINE,
-                            HashSet::new(),
-                        ));
-                    }
+impl Link {
+    /// Watches one connected manager: PINGs, marks, disconnects, confirmations, closed windows.
+    /// Returns when the link is lost for good (the caller rebuilds) or on shutdown.
+    async fn serve(
+        &self,
+        pusher: &Pusher,
+        manager: &mut ConnectionManager,
+        control: &mut mpsc::Receiver<Control>,
+        intake: &Intake,
+        shutdown: &mut Shutdown,
+    ) -> Lost {
+        let settings = &self.settings;
+        let stats = intake.stats.clone();
+        let names: HashSet<&str> = self.subs.iter().map(String::as_str).collect();
+        let mut ping = tokio::time::interval(PING_EVERY);
+        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ping.tick().await;
+        let mut marks = tokio::time::interval(MARK_EVERY);
+        marks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut mark_failed = false;
+        // Set while the manager reconnects by itself: since when, why, what it confirmed so far,
+        // and by when it must have confirmed everything.
+        let mut resub: Option<(f64, Instant, HashSet<String>)> = None;
+        loop {
+            let deadline = resub.as_ref().map(|(_, d, _)| *d);
+            tokio::select! {
+                _ = shutdown.reached(Phase::Draining) => {
+                    unsubscribe(&self.subs, manager, control).await;
+                    return Lost::Shutdown;
                 }
-                Some(Control::Left(_)) => {}
-                Some(Control::Confirmed(name)) => {
-                    if let Some((start, _, confirmed)) = &mut resub {
-                        if names.contains(name.as_str()) {
-                            confirmed.insert(name);
-                        }
-                        if confirmed.len() == names.len() {
-                            let start = *start;
-                            resub = None;
-                            stats.redis.set_state(RedisState::Subscribed);
-                            store_gap(intake, start, &settings.names, "the connection to Redis was lost").await;
+                c = control.recv() => match c {
+                    None => return Lost::Cause(
+                        crate::record::now_epoch(),
+                        "the connection's push channel closed".to_owned(),
+                    ),
+                    Some(Control::Disconnected) => {
+                        if resub.is_none() {
+                            stats.redis.set_state(RedisState::Reconnecting);
+                            resub = Some((
+                                crate::record::now_epoch(),
+                                Instant::now() + RESUBSCRIBE_DEADLINE,
+                                HashSet::new(),
+                            ));
                         }
                     }
-                }
-            },
-            _ = sleep_until_opt(deadline) => {
-                // The manager reconnected without resubscribing, or never reconnected.
-                let start = resub.take().map_or_else(crate::record::now_epoch, |(s, ..)| s);
-                return Lost::Cause(start, format!(
-                    "the connection to Redis was lost and the subscriptions were not confirmed within {} s",
-                    RESUBSCRIBE_DEADLINE.as_secs()
-                ));
-            }
-            _ = ping.tick(), if resub.is_none() => {
-                let cmd = redis::cmd("PING");
-                let pong = tokio::time::timeout(PING_DEADLINE, cmd.query_async::<redis::Value>(manager));
-                match pong.await {
-                    Ok(Ok(_)) => {}
-                    // Whatever failed (the link dropped, the server answers nothing useful),
-                    // a fresh connection is the one way back that is sure to resubscribe.
-                    Ok(Err(e)) => {
-                        return Lost::Cause(crate::record::now_epoch(), format!("PING failed: {e}"));
+                    Some(Control::Left(_)) => {}
+                    Some(Control::Window(w)) => self.backfill.start(w),
+                    Some(Control::Confirmed(name)) => {
+                        if let Some((start, _, confirmed)) = &mut resub {
+                            if names.contains(name.as_str()) {
+                                confirmed.insert(name);
+                            }
+                            if confirmed.len() == names.len() {
+                                let start = *start;
+                                resub = None;
+                                pusher.heard().resumed();
+                                stats.redis.set_state(RedisState::Subscribed);
+                                store_gap(intake, start, &settings.names, "the connection to Redis was lost").await;
+                            }
+                        }
                     }
-                    Err(_) => {
-                        return Lost::Cause(crate::record::now_epoch(), format!(
-                            "no answer to PING within {} s (the link is half-open)",
-                            PING_DEADLINE.as_secs()
-                        ));
+                },
+                _ = sleep_until_opt(deadline) => {
+                    // The manager reconnected without resubscribing, or never reconnected.
+                    let start = resub.take().map_or_else(crate::record::now_epoch, |(s, ..)| s);
+                    return Lost::Cause(start, format!(
+                        "the connection to Redis was lost and the subscriptions were not confirmed within {} s",
+                        RESUBSCRIBE_DEADLINE.as_secs()
+                    ));
+                }
+                _ = marks.tick(), if resub.is_none() => {
+                    match tokio::time::timeout(PING_DEADLINE, publish_mark(manager, &self.mark)).await {
+                        Ok(Ok(())) => mark_failed = false,
+                        // Without marks a gap cannot be closed from the streams; the PING below
+                        // finds a dead link, so this only says why once.
+                        Ok(Err(e)) if !mark_failed => {
+                            mark_failed = true;
+                            tracing::warn!("redis: cannot mark the stream position (TIME, PUBLISH): {e}; gaps will not be closed from streams");
+                        }
+                        _ => {}
+                    }
+                }
+                _ = ping.tick(), if resub.is_none() => {
+                    let cmd = redis::cmd("PING");
+                    let pong = tokio::time::timeout(PING_DEADLINE, cmd.query_async::<redis::Value>(manager));
+                    match pong.await {
+                        Ok(Ok(_)) => {}
+                        // Whatever failed (the link dropped, the server answers nothing useful),
+                        // a fresh connection is the one way back that is sure to resubscribe.
+                        Ok(Err(e)) => {
+                            return Lost::Cause(crate::record::now_epoch(), format!("PING failed: {e}"));
+                        }
+                        Err(_) => {
+                            return Lost::Cause(crate::record::now_epoch(), format!(
+                                "no answer to PING within {} s (the link is half-open)",
+                                PING_DEADLINE.as_secs()
+                            ));
+                        }
                     }
                 }
             }
@@ -535,11 +665,11 @@ async fn serve_link(
 /// command's own reply may come sooner: the manager forwards pushes through a task of its
 /// own), so once the push sender has seen each one, those messages are all in the queue.
 async fn unsubscribe(
-    settings: &Settings,
+    subs: &[String],
     manager: &mut ConnectionManager,
     control: &mut mpsc::Receiver<Control>,
 ) {
-    let (channels, patterns) = classify(&settings.names);
+    let (channels, patterns) = classify(subs);
     let done = async {
         if !channels.is_empty() {
             manager.unsubscribe(&channels).await?;
@@ -571,6 +701,148 @@ async fn sleep_until_opt(t: Option<Instant>) {
         Some(t) => tokio::time::sleep_until(t.into()).await,
         None => std::future::pending().await,
     }
+}
+
+/// Closes windows from the streams: reads them on a connection of its own, stores what pub/sub
+/// did not deliver, and says what it recovered and what it could not.
+struct Backfill {
+    url: String,
+    names: Vec<String>,
+    skip: Vec<String>,
+    intake: Intake,
+    limits: DecodeLimits,
+    /// Windows are closed one after another, so two never read the same entries at once.
+    one_at_a_time: Arc<tokio::sync::Semaphore>,
+}
+
+impl Backfill {
+    fn start(&self, w: Result<Box<Window>, ()>) {
+        let Ok(w) = w else {
+            tracing::debug!(
+                "redis: a gap opened before the first mark; it cannot be closed from streams"
+            );
+            return;
+        };
+        let (url, names, skip) = (self.url.clone(), self.names.clone(), self.skip.clone());
+        let (intake, limits, gate) = (self.intake.clone(), self.limits, self.one_at_a_time.clone());
+        tokio::spawn(async move {
+            let _turn = gate.acquire_owned().await;
+            let outcome = close_window(&url, &names, &skip, &w).await;
+            let (records, note) = match outcome {
+                Ok((messages, read)) => {
+                    let records: Vec<Record> = messages
+                        .iter()
+                        .map(|m| decode_message(&m.channel, &m.payload, m.full_len, &limits).record)
+                        .collect();
+                    let note = backfill_record(&w, records.len(), &read, None);
+                    (records, note)
+                }
+                Err(e) => (
+                    Vec::new(),
+                    backfill_record(&w, 0, &Read::default(), Some(&describe(&e))),
+                ),
+            };
+            let stats = &intake.stats;
+            stats
+                .redis
+                .recovered
+                .fetch_add(records.len() as u64, Relaxed);
+            stats.add_received(SourceKind::Redis, records.len() as u64);
+            for chunk in records.chunks(crate::intake::MAX_BATCH_RECORDS) {
+                intake.submit(chunk.to_vec()).await;
+            }
+            tracing::info!("{}", note.message);
+            stats.add_received(SourceKind::Internal, 1);
+            intake.submit(vec![note]).await;
+        });
+    }
+}
+
+/// Reads `w`'s entries and keeps those pub/sub did not deliver.
+async fn close_window(
+    url: &str,
+    names: &[String],
+    skip: &[String],
+    w: &Window,
+) -> redis::RedisResult<(Vec<Message>, Read)> {
+    let client = client(url)?;
+    let mut con = tokio::time::timeout(CONNECT_TIMEOUT, client.get_multiplexed_async_connection())
+        .await
+        .map_err(|_| {
+            redis::RedisError::from(std::io::Error::from(std::io::ErrorKind::TimedOut))
+        })??;
+    let mut read = read_window(
+        &mut con,
+        names,
+        skip,
+        w.from,
+        w.to,
+        BackfillLimits::default(),
+    )
+    .await?;
+    if w.overflowed {
+        return Ok((Vec::new(), read));
+    }
+    let entries = std::mem::take(&mut read.entries);
+    Ok((reconcile(w, entries), read))
+}
+
+/// The record that says how a window was closed: what came back from the streams, and what
+/// could not (trimmed entries, limits reached, an error).
+pub fn backfill_record(w: &Window, recovered: usize, read: &Read, error: Option<&str>) -> Record {
+    let t = |ms: u64| ms as f64 / 1000.0;
+    let mut problems: Vec<String> = read
+        .trimmed
+        .iter()
+        .map(|x| match x.first_kept {
+            Some(k) => format!(
+                "{} lost up to {} entries to trimming before {k}",
+                x.stream, x.at_most
+            ),
+            None => format!("{} lost up to {} entries to trimming", x.stream, x.at_most),
+        })
+        .collect();
+    problems.extend(read.cut_short.iter().cloned());
+    if w.overflowed {
+        problems.push("too many messages arrived while the gap was open to tell which were missed; nothing was stored from the streams".into());
+    }
+    if let Some(e) = error {
+        problems.push(format!("the streams could not be read: {e}"));
+    }
+    let span = format!(
+        "{} to {}",
+        crate::timefmt::rfc3339_micros(t(w.from)),
+        crate::timefmt::rfc3339_micros(t(w.to))
+    );
+    let (level, message) = match problems.is_empty() {
+        true => (
+            crate::record::INFO,
+            format!(
+                "Redis gap closed from streams: {recovered} records pub/sub had not delivered were recovered from {} streams ({span})",
+                read.streams
+            ),
+        ),
+        false => (
+            WARNING,
+            format!(
+                "Redis gap only partly closed from streams: {recovered} records recovered from {} streams ({span}); {}",
+                read.streams,
+                problems.join("; ")
+            ),
+        ),
+    };
+    let mut r = Record::internal(level, LOGGER, message);
+    r.extra = vec![
+        ("window_start".to_owned(), Value::Float(t(w.from))),
+        ("window_end".to_owned(), Value::Float(t(w.to))),
+        ("recovered".to_owned(), Value::count(recovered)),
+        ("streams_read".to_owned(), Value::count(read.streams)),
+        (
+            "unrecovered".to_owned(),
+            Value::List(problems.into_iter().map(Value::Str).collect()),
+        ),
+    ];
+    r
 }
 
 /// Stores a gap record once the link is back, and counts the reconnect and the gap.

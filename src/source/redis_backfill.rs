@@ -136,6 +136,20 @@ impl Heard {
         }
     }
 
+    /// Takes back a [`Heard::note`] of a message that could not be kept after all.
+    pub fn unnote(&mut self, channel: &str, payload: &[u8]) {
+        if self.mark.is_none() {
+            return;
+        }
+        let fp = self.fingerprint(payload);
+        if let Some(s) = self.cur.get_mut(&fp) {
+            match channel == GLOBAL_CHANNEL {
+                true => s.global = s.global.saturating_sub(1),
+                false => s.job = s.job.saturating_sub(1),
+            }
+        }
+    }
+
     /// Delivery failed: a message was dropped, or (`connection`) the link was lost, in which
     /// case the window stays open until [`Heard::resumed`].
     pub fn lost(&mut self, connection: bool) {
@@ -190,7 +204,10 @@ impl Heard {
     }
 }
 
-type Hashers = (foldhash::quality::RandomState, foldhash::quality::RandomState);
+type Hashers = (
+    foldhash::quality::RandomState,
+    foldhash::quality::RandomState,
+);
 
 /// 128 bits of a payload: two independent 64-bit hashes, so a false match is as unlikely
 /// as the hardware getting it wrong.

@@ -314,9 +314,9 @@ impl Logtui {
             .find(|l| l.starts_with("logtui: stats:"))
     }
 
-    /// The Redis link's state and `messages/reconnects/gaps/dropped` from the newest stats
-    /// line: `("subscribed", [10, 0, 0, 0])`.
-    pub fn redis_link(&self) -> Option<(String, [u64; 4])> {
+    /// The Redis link's state and `messages/reconnects/gaps/dropped/recovered` from the newest
+    /// stats line: `("subscribed", [10, 0, 0, 0, 0])`.
+    pub fn redis_link(&self) -> Option<(String, [u64; 5])> {
         let line = self.stats_line()?;
         let rest = line.rsplit("  redis ").next()?;
         let mut it = rest.split_whitespace();
