@@ -128,6 +128,11 @@ impl Intake {
         }
     }
 
+    /// Whether the store's writer has gone (nothing submitted will be stored).
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+
     /// Asks the persister to flush and waits until it has committed.
     pub async fn flush(&self) -> bool {
         let (tx, rx) = tokio::sync::oneshot::channel();

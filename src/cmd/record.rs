@@ -94,7 +94,7 @@ impl Recorder {
             enabled(&cfg.listen.udp),
             enabled(&cfg.listen.http),
         );
-        if tcp_addr.is_none() && udp_addr.is_none() && http_addr.is_none() {
+        if tcp_addr.is_none() && udp_addr.is_none() && http_addr.is_none() && !lists_on(cfg) {
             bail!("every listener is off: enable at least one of --tcp, --udp, --http");
         }
         let idle_after = seconds("idle_after", cfg.listen.idle_after)?;
@@ -204,6 +204,12 @@ impl Recorder {
                 ctl.handle(),
             ));
         }
+        if let Err(e) = start_lists(cfg, &intake, &ctl, &mut listening) {
+            // The persister ends once the queue's last handle goes; the store stays.
+            drop(intake);
+            let _ = persister.join();
+            return Err(e);
+        }
         Ok(Recorder {
             stats,
             feed,
@@ -295,6 +301,35 @@ impl Recorder {
             .context("the store's final flush failed")?;
         Ok(Stopped::Clean)
     }
+}
+
+/// Whether Redis lists are to be consumed (`--list-key` with Redis on).
+fn lists_on(cfg: &Config) -> bool {
+    cfg.redis.enabled().is_some() && !cfg.redis.list_keys.is_empty()
+}
+
+/// Starts one consumer per `--list-key`, once the store is open (they read their positions
+/// from it), and names them on the "listening on" line.
+fn start_lists(
+    cfg: &Config,
+    intake: &Intake,
+    ctl: &ShutdownController,
+    listening: &mut Vec<String>,
+) -> Result<()> {
+    let Some(url) = cfg.redis.enabled().filter(|_| lists_on(cfg)) else {
+        return Ok(());
+    };
+    let lists = crate::source::redis_list::start_all(
+        url,
+        &cfg.redis.list_keys,
+        &cfg.db,
+        intake,
+        cfg.limits.decode(),
+        || ctl.handle(),
+    )
+    .context("cannot consume the Redis lists")?;
+    listening.extend(lists);
+    Ok(())
 }
 
 /// Queue limits for `--echo` and the ALERT lines: generous, since stdout may be a slow pipe

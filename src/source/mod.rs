@@ -6,6 +6,7 @@ pub mod conns;
 pub mod http;
 pub mod pool;
 pub mod redis_dedupe;
+pub mod redis_list;
 pub mod shutdown;
 pub mod tcp;
 pub mod udp;
