@@ -375,3 +375,33 @@ fn a_redis_that_goes_away_is_reconnected_and_nothing_is_lost() {
     let want: Vec<String> = (0..100).map(|i| format!("seq {i}")).collect();
     assert_eq!(msgs, want);
 }
+
+#[test]
+fn a_position_that_is_not_a_count_is_refused_at_start_in_one_sentence() {
+    let r = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("store.db");
+    logtui::store::open(&db)
+        .unwrap()
+        .execute(
+            "INSERT INTO source_state VALUES ('redis_list:redis', 'many')",
+            [],
+        )
+        .unwrap();
+    let url = r.url();
+    let out = Command::new(common::bin())
+        .arg("record")
+        .arg("--db")
+        .arg(&db)
+        .args(list_args(&url, &["redis"]))
+        .env("XDG_CONFIG_HOME", dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("the store's position for Redis list \"redis\" is \"many\", not a count"),
+        "{err}"
+    );
+}

@@ -170,6 +170,13 @@ impl Recorder {
             };
 
         let ctl = ShutdownController::new();
+        // Before the listeners start, so a failure here leaves only this queue's handle to drop.
+        if let Err(e) = start_lists(cfg, &intake, &ctl, &mut listening) {
+            drop(intake);
+            let _ = tokio::task::spawn_blocking(move || persister.join()).await;
+            created.undo();
+            return Err(e);
+        }
         let limits = cfg.limits.decode();
         // One budget for the big frames and bodies of every listener together, and one pool of
         // decoder threads for the big ones.
@@ -203,12 +210,6 @@ impl Recorder {
                 intake.clone(),
                 ctl.handle(),
             ));
-        }
-        if let Err(e) = start_lists(cfg, &intake, &ctl, &mut listening) {
-            // The persister ends once the queue's last handle goes; the store stays.
-            drop(intake);
-            let _ = persister.join();
-            return Err(e);
         }
         Ok(Recorder {
             stats,
