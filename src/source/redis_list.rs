@@ -68,8 +68,9 @@ for i = 1, take, 500 do
   redis.call('RPUSH', KEYS[2], unpack(vs, i, math.min(i + 499, take)))
 end
 for i = 1, take do
-  out[i] = string.sub(vs[i], 1, cut)
-  lens[i] = #vs[i]
+  local v = vs[i]
+  if #v > cut then out[i] = string.sub(v, 1, cut) else out[i] = v end
+  lens[i] = #v
 end
 return {out, lens}
 ";
@@ -348,17 +349,35 @@ impl Consumer {
             true => ("RIGHT", "RIGHT"),
             false => ("LEFT", "RIGHT"),
         };
-        while self.shutdown.phase() == Phase::Running {
+        let mut move_many = mover.call(&[&self.list.key, &self.processing]);
+        move_many
+            .arg(MOVE_BATCH)
+            .arg(if self.list.lpush { "1" } else { "0" })
+            .arg(self.limits.max_frame)
+            .arg(MOVE_BYTES);
+        // The next move, asked for while this batch decodes: Redis moves and the reply is
+        // parsed while this task decodes. It runs to its end even if the session fails (a
+        // move whose reply is lost leaves its values in the processing list, where the next
+        // session finds them).
+        let mut ahead: Option<tokio::task::JoinHandle<Moved>> = None;
+        let spawn_move = |conn: &MultiplexedConnection| {
+            let (cmd, mut conn) = (move_many.clone(), conn.clone());
+            tokio::spawn(async move { cmd.query_async(&mut conn).await })
+        };
+        loop {
             // Many at once while the list has values; a blocking wait for one when it has none.
-            let (mut vals, mut lens): (Vec<Vec<u8>>, Vec<usize>) = mover
-                .call(&[&self.list.key, &self.processing])
-                .arg(MOVE_BATCH)
-                .arg(if self.list.lpush { "1" } else { "0" })
-                .arg(self.limits.max_frame)
-                .arg(MOVE_BYTES)
-                .query_async(&mut conn)
-                .await?;
+            let (mut vals, mut lens) = match ahead.take() {
+                Some(h) => h.await.map_err(join_error)??,
+                None if self.shutdown.phase() != Phase::Running => break,
+                None => move_many.query_async(&mut conn).await?,
+            };
+            if !vals.is_empty() && self.shutdown.phase() == Phase::Running {
+                ahead = Some(spawn_move(&conn));
+            }
             if vals.is_empty() {
+                if self.shutdown.phase() != Phase::Running {
+                    break;
+                }
                 let one: Option<Vec<u8>> = redis::cmd("BLMOVE")
                     .arg(&self.list.key)
                     .arg(&self.processing)
@@ -443,6 +462,13 @@ impl Consumer {
         };
         self.intake.submit(batch).await
     }
+}
+
+/// What a move returns: the values (cut to `max_frame`) and their full lengths.
+type Moved = redis::RedisResult<(Vec<Vec<u8>>, Vec<usize>)>;
+
+fn join_error(e: tokio::task::JoinError) -> redis::RedisError {
+    redis::RedisError::from(std::io::Error::other(format!("the move task failed: {e}")))
 }
 
 /// How a session ended without an error.
