@@ -13,10 +13,55 @@ pub const MAX_BATCH_RECORDS: usize = 1024;
 /// (queue capacity × this) even when every record is huge.
 pub const MAX_BATCH_BYTES: usize = 1 << 20;
 
+/// Called once the transaction holding its batch has committed: how a source that can take
+/// back what it handed over (a Redis list) learns that it may forget it.
+pub type OnCommit = Box<dyn FnOnce() + Send>;
+
+/// Records for the store, with what their source wants kept alongside them.
+///
+/// `state` is written to the store's `source_state` table in the same transaction as
+/// `records`, so a source's position and the records it covers are committed together or not
+/// at all; `committed` runs after that transaction commits. A socket listener's batch has
+/// neither (no allocation: both are empty).
+#[derive(Default)]
+pub struct Batch {
+    pub records: Vec<Record>,
+    /// `(key, value)` pairs for `source_state`; a later batch's value for a key replaces an earlier one's.
+    pub state: Vec<(String, String)>,
+    pub committed: Option<OnCommit>,
+}
+
+impl From<Vec<Record>> for Batch {
+    fn from(records: Vec<Record>) -> Batch {
+        Batch {
+            records,
+            state: Vec::new(),
+            committed: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for Batch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Batch")
+            .field("records", &self.records.len())
+            .field("state", &self.state)
+            .field("committed", &self.committed.is_some())
+            .finish()
+    }
+}
+
+impl Batch {
+    /// Nothing to store and nothing to record or report.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty() && self.state.is_empty() && self.committed.is_none()
+    }
+}
+
 /// What travels to the persister.
 #[derive(Debug)]
 pub enum Envelope {
-    Records(Vec<Record>),
+    Records(Batch),
     /// Flush now and acknowledge once committed.
     Flush(tokio::sync::oneshot::Sender<()>),
 }
@@ -38,16 +83,21 @@ impl Intake {
         (Intake { tx, stats }, rx)
     }
 
-    /// Waits for room: used by TCP, which applies backpressure by not reading while it waits.
-    /// Returns false once the store has gone away, having counted the batch as dropped.
-    pub async fn submit(&self, batch: Vec<Record>) -> bool {
+    /// Waits for room: used by TCP, which applies backpressure by not reading while it waits,
+    /// and by the Redis list consumer. Returns false once the store has gone away, having
+    /// counted the batch's records as dropped (its `committed` then never runs).
+    pub async fn submit(&self, batch: impl Into<Batch>) -> bool {
+        let batch = batch.into();
         if batch.is_empty() {
             return true;
         }
-        self.count_format_refused(&batch);
-        let (n, source) = (batch.len() as u64, batch[0].source);
+        self.count_format_refused(&batch.records);
+        let (n, source) = (
+            batch.records.len() as u64,
+            batch.records.first().map(|r| r.source),
+        );
         let ok = self.tx.send(Envelope::Records(batch)).await.is_ok();
-        if !ok {
+        if let (false, Some(source)) = (ok, source) {
             self.stats.add_dropped(source, n);
         }
         ok
@@ -61,7 +111,7 @@ impl Intake {
         }
         self.count_format_refused(&batch);
         let (n, source) = (batch.len() as u64, batch[0].source);
-        match self.tx.try_send(Envelope::Records(batch)) {
+        match self.tx.try_send(Envelope::Records(batch.into())) {
             Ok(()) => true,
             Err(_) => {
                 self.stats.add_dropped(source, n);
@@ -76,6 +126,11 @@ impl Intake {
         for r in batch.iter().filter(|r| format_refused(r)) {
             self.stats.add_format_refused(r.source, 1);
         }
+    }
+
+    /// Whether the store's writer has gone (nothing submitted will be stored).
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
     }
 
     /// Asks the persister to flush and waits until it has committed.

@@ -115,6 +115,48 @@ impl RedisStats {
     }
 }
 
+/// One Redis list consumer's counters. Positions count the values ever moved into its
+/// processing list; those below `committed` are stored.
+#[derive(Debug, Default)]
+pub struct ListStats {
+    /// The list key, as `--list-key` named it.
+    pub key: String,
+    /// Values stored by this run.
+    pub consumed: AtomicU64,
+    /// Position after the last value taken from the list (or read back from the processing list).
+    pub moved: AtomicU64,
+    /// Position after the last value committed to the store.
+    pub committed: AtomicU64,
+    /// What the consumer is doing: `connecting`, `consuming`, `reconnecting in 2s: …`.
+    pub state: std::sync::Mutex<String>,
+}
+
+impl ListStats {
+    /// Values taken from the list and not yet committed.
+    pub fn pending(&self) -> u64 {
+        self.moved
+            .load(Relaxed)
+            .saturating_sub(self.committed.load(Relaxed))
+    }
+
+    pub fn set_state(&self, s: impl Into<String>) {
+        if let Ok(mut st) = self.state.lock() {
+            *st = s.into();
+        }
+    }
+
+    /// `KEY consumed N, pending N, STATE`.
+    pub fn line(&self) -> String {
+        let state = self.state.lock().map(|s| s.clone()).unwrap_or_default();
+        format!(
+            "list {} consumed {} pending {} ({state})",
+            self.key,
+            self.consumed.load(Relaxed),
+            self.pending()
+        )
+    }
+}
+
 /// All sources' counters. Shared behind an `Arc`.
 #[derive(Debug, Default)]
 pub struct Stats {
@@ -122,6 +164,8 @@ pub struct Stats {
     conns: [ConnStats; 5],
     /// The Redis source's link; stays `Off` unless a source sets it.
     pub redis: RedisStats,
+    /// One per Redis list consumed, in `--list-key` order.
+    lists: std::sync::Mutex<Vec<std::sync::Arc<ListStats>>>,
 }
 
 impl Stats {
@@ -151,6 +195,23 @@ impl Stats {
     }
     pub fn add_format_refused(&self, s: SourceKind, n: u64) {
         self.of(s).format_refused.fetch_add(n, Relaxed);
+    }
+
+    /// Registers the counters of one more Redis list consumer.
+    pub fn add_list(&self, key: &str) -> std::sync::Arc<ListStats> {
+        let l = std::sync::Arc::new(ListStats {
+            key: key.to_owned(),
+            ..ListStats::default()
+        });
+        if let Ok(mut v) = self.lists.lock() {
+            v.push(l.clone());
+        }
+        l
+    }
+
+    /// Every Redis list consumer's counters.
+    pub fn lists(&self) -> Vec<std::sync::Arc<ListStats>> {
+        self.lists.lock().map(|v| v.clone()).unwrap_or_default()
     }
 
     pub fn snapshot(&self, s: SourceKind) -> Counts {
@@ -220,6 +281,7 @@ impl Stats {
                 (self.redis.state() != RedisState::Off)
                     .then(|| format!("redis    {}", self.redis.line())),
             )
+            .chain(self.lists().iter().map(|l| l.line()))
             .collect()
     }
 
@@ -270,11 +332,17 @@ impl Stats {
                 format!("{} {}/{}/{}/{}", s.as_str(), n[0], n[1], n[2], n[3])
             })
             .collect();
+        let lists: String = self
+            .lists()
+            .iter()
+            .map(|l| format!("  {}", l.line()))
+            .collect();
         parts.join("  ")
             + "  (received/stored/rejected/dropped/ignored/unformatted)  connections "
             + &conns.join("  ")
             + " (open/shed/refused/abandoned)"
             + &self.redis_compact()
+            + &lists
     }
 
     /// `  redis subscribed 10/0/0/0/0 (messages/reconnects/gaps/dropped/recovered)`, when
@@ -284,8 +352,14 @@ impl Stats {
         if r.state() == RedisState::Off {
             return String::new();
         }
-        let n = [&r.messages, &r.reconnects, &r.gaps, &r.dropped, &r.recovered]
-            .map(|a| a.load(Relaxed));
+        let n = [
+            &r.messages,
+            &r.reconnects,
+            &r.gaps,
+            &r.dropped,
+            &r.recovered,
+        ]
+        .map(|a| a.load(Relaxed));
         format!(
             "  redis {} {}/{}/{}/{}/{} (messages/reconnects/gaps/dropped/recovered)",
             r.state().as_str(),
@@ -311,8 +385,9 @@ mod tests {
         s.redis.messages.fetch_add(12, Relaxed);
         s.redis.gaps.fetch_add(1, Relaxed);
         assert!(
-            s.compact_line()
-                .ends_with("  redis reconnecting 12/0/1/0/0 (messages/reconnects/gaps/dropped/recovered)"),
+            s.compact_line().ends_with(
+                "  redis reconnecting 12/0/1/0/0 (messages/reconnects/gaps/dropped/recovered)"
+            ),
             "{}",
             s.compact_line()
         );

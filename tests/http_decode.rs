@@ -666,7 +666,7 @@ impl Server {
         let mut out = Vec::new();
         while out.len() < n {
             match tokio::time::timeout(Duration::from_secs(10), self.outlet.recv()).await {
-                Ok(Some(Envelope::Records(batch))) => out.extend(batch),
+                Ok(Some(Envelope::Records(batch))) => out.extend(batch.records),
                 Ok(Some(Envelope::Flush(_))) => {}
                 Ok(None) => panic!("queue closed"),
                 Err(_) => panic!("timed out with {} of {n} records", out.len()),

@@ -550,5 +550,8 @@ fn a_gap_left_by_client_kill_is_closed_from_the_streams_with_nothing_stored_twic
     let (code, stderr, ..) = lt.stop();
     assert_eq!(code, 0);
     let summary = stderr.join("\n");
-    assert!(summary.contains(&format!("{recovered} recovered")), "{summary}");
+    assert!(
+        summary.contains(&format!("{recovered} recovered")),
+        "{summary}"
+    );
 }

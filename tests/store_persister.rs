@@ -470,7 +470,7 @@ fn a_subscriber_that_never_reads_costs_only_itself() {
         .unwrap();
     rt.block_on(async {
         for i in 0..10 {
-            let batch = (0..100)
+            let batch: Vec<_> = (0..100)
                 .map(|j| info(&format!("aardvark {i} {j}")))
                 .collect();
             assert!(intake.submit(batch).await);

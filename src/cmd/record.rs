@@ -198,6 +198,13 @@ impl Recorder {
         let sinks = Sinks::start(cfg, &feed, cfg.db.clone(), &drop_rules)?;
         let routes = sinks.routes().clone();
         let ctl = ShutdownController::new();
+        // Before the listeners start, so a failure here leaves only this queue's handle to drop.
+        if let Err(e) = start_lists(cfg, &intake, &ctl, &mut listening) {
+            drop(intake);
+            let _ = tokio::task::spawn_blocking(move || persister.join()).await;
+            created.undo();
+            return Err(e);
+        }
         let limits = cfg.limits.decode();
         // One budget for the big frames and bodies of every listener together, and one pool of
         // decoder threads for the big ones.
@@ -366,6 +373,35 @@ impl Recorder {
         joined?.context("the store's final flush failed")?;
         Ok(Stopped::Clean)
     }
+}
+
+/// Whether Redis lists are to be consumed (`--list-key` with Redis on).
+fn lists_on(cfg: &Config) -> bool {
+    cfg.redis.enabled().is_some() && !cfg.redis.list_keys.is_empty()
+}
+
+/// Starts one consumer per `--list-key`, once the store is open (they read their positions
+/// from it), and names them on the "listening on" line.
+fn start_lists(
+    cfg: &Config,
+    intake: &Intake,
+    ctl: &ShutdownController,
+    listening: &mut Vec<String>,
+) -> Result<()> {
+    let Some(url) = cfg.redis.enabled().filter(|_| lists_on(cfg)) else {
+        return Ok(());
+    };
+    let lists = crate::source::redis_list::start_all(
+        url,
+        &cfg.redis.list_keys,
+        &cfg.db,
+        intake,
+        cfg.limits.decode(),
+        || ctl.handle(),
+    )
+    .context("cannot consume the Redis lists")?;
+    listening.extend(lists);
+    Ok(())
 }
 
 /// Queue limits for `--echo` and the ALERT lines: generous, since stdout may be a slow pipe

@@ -437,7 +437,7 @@ mod tests {
             .build()
             .unwrap();
         for chunk in (1..=n).collect::<Vec<_>>().chunks(500) {
-            let batch = chunk
+            let batch: Vec<Record> = chunk
                 .iter()
                 .map(|i| {
                     let mut r = Record::new(SourceKind::Tcp, "t");

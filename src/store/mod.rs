@@ -27,7 +27,7 @@ pub use write::persister::{PersisterHandle, spawn};
 
 // The paths commands, tests and benches have always used.
 pub use index::words;
-pub use read::{extra, query};
+pub use read::{extra, query, state};
 pub use write::{alerts, persister};
 
 /// Opening and physical settings, where callers have found them.

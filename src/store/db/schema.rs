@@ -6,7 +6,7 @@ use rusqlite::{Connection, OpenFlags};
 use std::path::Path;
 
 /// The schema this build writes and reads.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// The record columns in insert/select order (everything but `id`).
 pub(crate) const COLUMNS: &str = "created, level, levelname, logger, message, source, origin, job, host, \
@@ -55,6 +55,26 @@ pub(crate) const OLD_INDEXES: &[&str] = &[
 /// Identifies this store, so an index file can tell it indexes this one.
 pub(crate) const META: &str =
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID";
+
+/// What sources keep with their records (schema 3): each key written in the transaction
+/// that commits the records it covers, so a source restarting reads exactly where the stored
+/// records end. `store_id` is this file's own random id (16 hex digits), made once.
+pub(crate) const STATE: &str = "CREATE TABLE IF NOT EXISTS source_state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID";
+
+/// Writes one `source_state` pair.
+pub(crate) const PUT_STATE: &str =
+    "INSERT OR REPLACE INTO source_state(key, value) VALUES (?1, ?2)";
+
+/// The `source_state` key of the store's own id.
+pub(crate) const STORE_ID_KEY: &str = "store_id";
+
+/// Creates `source_state` with a new store id, inside the caller's transaction.
+fn state_sql(path: &Path) -> String {
+    format!(
+        "{STATE};\nINSERT OR IGNORE INTO source_state(key, value) VALUES ('{STORE_ID_KEY}', '{:016x}');\n",
+        new_store_id(path) as u64
+    )
+}
 
 /// Physical settings of a new store. The defaults are what `open` uses; the other
 /// values exist so the benchmark can measure alternatives.
@@ -206,11 +226,15 @@ fn create_schema(conn: &Connection, path: &Path) -> Result<(), StoreError> {
         return Ok(());
     }
     if version == 1 {
-        return upgrade_from_1(conn, path);
+        upgrade_from_1(conn, path)?;
+        return upgrade_from_2(conn, path);
+    }
+    if version == 2 {
+        return upgrade_from_2(conn, path);
     }
     let tables: i64 = conn
         .query_row(
-            "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name NOT IN ('records', 'meta')",
+            "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name NOT IN ('records', 'meta', 'source_state')",
             [],
             |r| r.get(0),
         )
@@ -228,6 +252,7 @@ fn create_schema(conn: &Connection, path: &Path) -> Result<(), StoreError> {
         ";\nINSERT OR IGNORE INTO meta(key, value) VALUES ('store_id', {});\n",
         new_store_id(path)
     ));
+    sql.push_str(&state_sql(path));
     sql.push_str(&format!("PRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;"));
     if let Err(e) = conn.execute_batch(&sql) {
         let _ = conn.execute_batch("ROLLBACK");
@@ -242,7 +267,7 @@ fn upgrade_from_1(conn: &Connection, path: &Path) -> Result<(), StoreError> {
     for name in OLD_INDEXES {
         sql.push_str(&format!("DROP INDEX IF EXISTS {name};\n"));
     }
-    sql.push_str(&format!("PRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;"));
+    sql.push_str("PRAGMA user_version = 2;\nCOMMIT;");
     if let Err(e) = conn.execute_batch(&sql) {
         let _ = conn.execute_batch("ROLLBACK");
         return Err(StoreError::sqlite(path, "upgrade schema 1 to 2", e));
@@ -255,6 +280,20 @@ fn upgrade_from_1(conn: &Connection, path: &Path) -> Result<(), StoreError> {
         let _ = std::fs::remove_file(p);
     }
     tracing::info!(path = %path.display(), "upgraded the store to schema 2 (block index)");
+    Ok(())
+}
+
+/// Schema 3 adds `source_state` (and the store id in it); the records are untouched.
+fn upgrade_from_2(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let sql = format!(
+        "BEGIN IMMEDIATE;\n{}PRAGMA user_version = 3;\nCOMMIT;",
+        state_sql(path)
+    );
+    if let Err(e) = conn.execute_batch(&sql) {
+        let _ = conn.execute_batch("ROLLBACK");
+        return Err(StoreError::sqlite(path, "upgrade schema 2 to 3", e));
+    }
+    tracing::info!(path = %path.display(), "upgraded the store to schema 3 (source state)");
     Ok(())
 }
 

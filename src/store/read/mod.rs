@@ -7,3 +7,4 @@ pub(crate) mod filter;
 pub(crate) mod functions;
 pub mod histogram;
 pub mod query;
+pub mod state;

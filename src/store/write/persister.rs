@@ -5,7 +5,7 @@ use super::alerts::Thresholds;
 use super::checkpoint::Checkpointer;
 use super::rules::Settings;
 use super::writer::{RETENTION_CHUNK, Writer};
-use crate::intake::{Envelope, Outlet};
+use crate::intake::{Batch, Envelope, OnCommit, Outlet};
 use crate::record::{Record, SourceKind, WARNING, now_epoch};
 use crate::stats::Stats;
 use crate::store::config::StoreConfig;
@@ -182,6 +182,10 @@ struct Persister {
     /// When the oldest buffered record arrived.
     oldest: Option<Instant>,
     acks: Vec<oneshot::Sender<()>>,
+    /// Source state to write with the buffer (one value per key, the latest), and whom to
+    /// tell once it is committed.
+    state: Vec<(String, String)>,
+    on_commit: Vec<OnCommit>,
     /// Consecutive failed flushes, and when to try again.
     failures: u32,
     retry_at: Option<Instant>,
@@ -218,6 +222,8 @@ impl Persister {
             alerts_suppressed: 0,
             oldest: None,
             acks: Vec::new(),
+            state: Vec::new(),
+            on_commit: Vec::new(),
             failures: 0,
             retry_at: None,
             last_dropped: [0; 5],
@@ -350,11 +356,29 @@ impl Persister {
     }
 
     /// Buffers a batch after the ignore rules; returns whether it holds an urgent record.
-    fn take(&mut self, batch: Vec<Record>) -> bool {
+    fn take(&mut self, batch: Batch) -> bool {
+        let Batch {
+            records,
+            state,
+            committed,
+        } = batch;
+        for (k, v) in state {
+            match self.state.iter_mut().find(|(have, _)| *have == k) {
+                Some(slot) => slot.1 = v,
+                None => self.state.push((k, v)),
+            }
+        }
+        if let Some(f) = committed {
+            if self.oldest.is_none() {
+                // A batch of state alone still waits at most one flush interval.
+                self.oldest = Some(Instant::now());
+            }
+            self.on_commit.push(f);
+        }
         let mut urgent = false;
         let mut ignored = [0u64; 5];
         let check_ignore = !self.s.ignore.is_empty();
-        for r in batch {
+        for r in records {
             if check_ignore && self.s.ignore.ignores(&r) {
                 ignored[r.source as usize] += 1;
                 continue;
@@ -460,11 +484,11 @@ impl Persister {
             r.extra = vec![("suppressed".into(), Value::count(n))];
             self.push_internal(r);
         }
-        if self.buffer.is_empty() {
+        if self.buffer.is_empty() && self.state.is_empty() && self.on_commit.is_empty() {
             self.ack_all();
             return true;
         }
-        match self.w.write(&mut self.buffer) {
+        match self.w.write(&mut self.buffer, &self.state) {
             Ok(()) => {
                 self.after_commit();
                 if self.retention_pending {
@@ -502,6 +526,10 @@ impl Persister {
         }
         self.failures = 0;
         self.retry_at = None;
+        self.state.clear();
+        for f in self.on_commit.drain(..) {
+            f();
+        }
         let mut per = [0u64; 5];
         for (_, r) in &self.buffer {
             per[r.source as usize] += 1;
@@ -512,6 +540,7 @@ impl Persister {
             }
         }
         match &mut self.index {
+            _ if self.buffer.is_empty() => {}
             Some(index) => {
                 // The index thread publishes these records, indexes them and frees them,
                 // then hands the emptied vector back.
@@ -622,7 +651,7 @@ impl Persister {
         let lost = self.buffer.len();
         tracing::error!(lost, "store could not be written at shutdown; records lost");
         // One more attempt to get the exact error for the caller.
-        let err = match self.w.write(&mut self.buffer) {
+        let err = match self.w.write(&mut self.buffer, &self.state) {
             Ok(()) => {
                 self.after_commit();
                 return Ok(());

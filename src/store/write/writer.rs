@@ -90,9 +90,13 @@ impl Writer {
         self.db.conn()
     }
 
-    /// Inserts every record in one transaction and fills in the row ids. On error
-    /// nothing is committed and the ids are meaningless.
-    pub fn write(&mut self, batch: &mut [(i64, Record)]) -> Result<(), StoreError> {
+    /// Inserts every record, and writes `state` to `source_state`, in one transaction, and
+    /// fills in the row ids. On error nothing is committed and the ids are meaningless.
+    pub fn write(
+        &mut self,
+        batch: &mut [(i64, Record)],
+        state: &[(String, String)],
+    ) -> Result<(), StoreError> {
         let n = batch.len();
         let first = self.next_id;
         for (k, (id, r)) in batch.iter_mut().enumerate() {
@@ -127,6 +131,24 @@ impl Writer {
             }
         }
         let next = first + n as i64;
+        if result.is_ok() && !state.is_empty() {
+            result = self
+                .db
+                .conn()
+                .prepare_cached(schema::PUT_STATE)
+                .and_then(|mut st| {
+                    state
+                        .iter()
+                        .try_for_each(|(k, v)| st.execute([k, v]).map(drop))
+                })
+                .map_err(|e| {
+                    StoreError::sqlite(
+                        &self.path,
+                        format!("write the source state of {n} records"),
+                        e,
+                    )
+                });
+        }
         if result.is_ok() {
             result = self
                 .db
@@ -305,7 +327,7 @@ mod tests {
                 (0, r)
             })
             .collect();
-        w.write(&mut batch).unwrap();
+        w.write(&mut batch, &[]).unwrap();
         assert!(w.json.iter().all(|b| b.capacity() <= MAX_KEPT_JSON));
         let n: i64 = w
             .conn()
