@@ -312,15 +312,23 @@ impl Config {
             check_listen_addr(v, unix).map_err(|why| bad(key, why))?;
         }
         if let Some(url) = self.redis.enabled() {
-            // The redis crate's own parser, so what is accepted here is what connects.
-            redis::parse_redis_url(url).ok_or_else(|| {
+            // The redis crate's own parser, so what is accepted here is what connects; a
+            // cluster URL is checked as its seed node's.
+            let seed = crate::source::redis::cluster_seed(url);
+            redis::parse_redis_url(seed.as_deref().unwrap_or(url)).ok_or_else(|| {
                 bad(
                     "redis.url",
                     format!(
-                        "{url:?} is not a Redis URL (redis://HOST:PORT[/DB], rediss://…) or off"
+                        "{url:?} is not a Redis URL (redis://HOST:PORT[/DB], rediss://…, redis+cluster://SEED) or off"
                     ),
                 )
             })?;
+            if seed.is_some() && !self.redis.list_keys.is_empty() {
+                return Err(bad(
+                    "redis.list_keys",
+                    "lists are not consumed from a Redis Cluster yet; give a single server's URL for --list-key".into(),
+                ));
+            }
         }
         if let Some(c) = self.redis.channels.iter().find(|c| c.trim().is_empty()) {
             return Err(bad(
@@ -455,6 +463,11 @@ mod tests {
         c.redis.url = "http://example.com".into();
         let e = c.validate().unwrap_err();
         assert_eq!((e.key.as_str(), e.flag()), ("redis.url", Some("--redis")));
+        c.redis.url = "redis+cluster://127.0.0.1:7000".into();
+        assert_eq!(c.validate(), Ok(()));
+        c.redis.list_keys = vec!["q".into()];
+        assert_eq!(c.validate().unwrap_err().key, "redis.list_keys");
+        c.redis.list_keys.clear();
         c.redis.url = "OFF".into();
         assert_eq!((c.redis.enabled(), c.validate()), (None, Ok(())));
         c.redis.list_keys = vec!["redis".into(), "q:lpush".into()];

@@ -20,7 +20,8 @@ use crate::source::redis_dedupe::{Message, PairLimits, Pairer, can_carry_jobs, i
 use crate::source::{Phase, Shutdown};
 use crate::stats::{RedisState, Stats};
 use crate::value::Value;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster_async::ClusterConnection;
 use redis::{IntoConnectionInfo, ProtocolVersion, PushInfo, PushKind};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -145,6 +146,15 @@ pub fn drop_record(n: u64) -> Record {
 
 /// `url` with its password replaced by `***`, for what logtui prints.
 pub fn redact(url: &str) -> String {
+    if let Some(seed) = cluster_seed(url) {
+        let shown = redact(&seed);
+        let (cluster, plain) = CLUSTER_SCHEMES
+            .iter()
+            .find(|(_, p)| shown.starts_with(p))
+            .copied()
+            .unwrap_or(("redis+cluster://", "redis://"));
+        return format!("{cluster}{}", &shown[plain.len()..]);
+    }
     match redis::parse_redis_url(url) {
         Some(mut u) if u.password().is_some() => {
             let _ = u.set_password(Some("***"));
@@ -177,6 +187,94 @@ fn client(url: &str) -> redis::RedisResult<redis::Client> {
         .set_redis_settings(redis_settings)
         .set_tcp_settings(tcp);
     redis::Client::open(info)
+}
+
+/// The scheme that names a Redis Cluster: `redis+cluster://HOST:PORT` (or `rediss+cluster://`)
+/// is a seed node; the cluster tells the rest.
+pub const CLUSTER_SCHEMES: [(&str, &str); 2] = [
+    ("redis+cluster://", "redis://"),
+    ("rediss+cluster://", "rediss://"),
+];
+
+/// The seed node's plain URL when `url` names a cluster, `None` for a single server.
+pub fn cluster_seed(url: &str) -> Option<String> {
+    CLUSTER_SCHEMES
+        .iter()
+        .find_map(|(c, plain)| url.strip_prefix(c).map(|rest| format!("{plain}{rest}")))
+}
+
+/// One server through a `ConnectionManager`, or a cluster through its own connection, which
+/// routes commands to the slot's owner and keeps a subscription on every node it needs.
+enum Conn {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(
+        &'a mut self,
+        cmd: &'a redis::Cmd,
+    ) -> redis::RedisFuture<'a, redis::Value> {
+        match self {
+            Conn::Single(c) => c.req_packed_command(cmd),
+            Conn::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        cmd: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
+        match self {
+            Conn::Single(c) => c.req_packed_commands(cmd, offset, count),
+            Conn::Cluster(c) => c.req_packed_commands(cmd, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Conn::Single(c) => c.get_db(),
+            Conn::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
+impl Conn {
+    async fn subscribe(&mut self, channels: &[String]) -> redis::RedisResult<()> {
+        match self {
+            Conn::Single(c) => c.subscribe(channels).await,
+            Conn::Cluster(c) => c.subscribe(channels).await,
+        }
+    }
+
+    async fn psubscribe(&mut self, patterns: &[String]) -> redis::RedisResult<()> {
+        match self {
+            Conn::Single(c) => c.psubscribe(patterns).await,
+            Conn::Cluster(c) => c.psubscribe(patterns).await,
+        }
+    }
+
+    async fn unsubscribe(&mut self, channels: &[String]) -> redis::RedisResult<()> {
+        match self {
+            Conn::Single(c) => c.unsubscribe(channels).await,
+            Conn::Cluster(c) => c.unsubscribe(channels).await,
+        }
+    }
+
+    async fn punsubscribe(&mut self, patterns: &[String]) -> redis::RedisResult<()> {
+        match self {
+            Conn::Single(c) => c.punsubscribe(patterns).await,
+            Conn::Cluster(c) => c.punsubscribe(patterns).await,
+        }
+    }
+
+    /// Whether marks bound what was delivered: on a cluster, messages published on other
+    /// nodes reach this subscriber over the cluster bus, in no order relative to a mark.
+    fn marks_are_exact(&self) -> bool {
+        matches!(self, Conn::Single(_))
+    }
 }
 
 /// Installs rustls's ring provider for `rediss://`, once per process (a second install is a
@@ -328,7 +426,7 @@ fn mark_channel() -> String {
 
 /// Reads `TIME` and publishes it on the mark channel. Messages published before `TIME` ran
 /// reach the subscriber before the mark (Redis writes a client's pushes in order).
-async fn publish_mark(manager: &mut ConnectionManager, channel: &str) -> redis::RedisResult<()> {
+async fn publish_mark(manager: &mut Conn, channel: &str) -> redis::RedisResult<()> {
     let (secs, micros): (u64, u64) = redis::cmd("TIME").query_async(manager).await?;
     let ms = secs.saturating_mul(1000).saturating_add(micros / 1000);
     redis::cmd("PUBLISH")
@@ -503,7 +601,10 @@ async fn connect(
     settings: &Settings,
     subs: &[String],
     pusher: &Arc<Pusher>,
-) -> Result<ConnectionManager, String> {
+) -> Result<Conn, String> {
+    if let Some(seed) = cluster_seed(&settings.url) {
+        return connect_cluster(&seed, subs, pusher).await;
+    }
     let client = client(&settings.url).map_err(|e| e.to_string())?;
     let p = pusher.clone();
     let config = ConnectionManagerConfig::new()
@@ -530,7 +631,7 @@ async fn connect(
         if !patterns.is_empty() {
             m.psubscribe(&patterns).await?;
         }
-        Ok::<_, redis::RedisError>(m)
+        Ok::<_, redis::RedisError>(Conn::Single(m))
     };
     match tokio::time::timeout(CONNECT_TIMEOUT + PING_DEADLINE, attempt).await {
         Ok(Ok(m)) => Ok(m),
@@ -542,6 +643,42 @@ async fn connect(
             (CONNECT_TIMEOUT + PING_DEADLINE).as_secs()
         )),
         Err(_) => Err("no answer while connecting and subscribing".to_owned()),
+    }
+}
+
+/// A cluster connection from one seed, subscribed (RESP3 pushes; the crate resubscribes on
+/// the nodes it reconnects to).
+async fn connect_cluster(
+    seed: &str,
+    subs: &[String],
+    pusher: &Arc<Pusher>,
+) -> Result<Conn, String> {
+    let p = pusher.clone();
+    let client = redis::cluster::ClusterClientBuilder::new(vec![seed])
+        .use_protocol(ProtocolVersion::RESP3)
+        .connection_timeout(CONNECT_TIMEOUT)
+        .response_timeout(PING_DEADLINE * 2)
+        .push_sender(move |info: PushInfo| {
+            p.push(info);
+            Ok::<(), std::convert::Infallible>(())
+        })
+        .build()
+        .map_err(|e| describe(&e))?;
+    let attempt = async {
+        let mut c = Conn::Cluster(client.get_async_connection().await?);
+        let (channels, patterns) = classify(subs);
+        if !channels.is_empty() {
+            c.subscribe(&channels).await?;
+        }
+        if !patterns.is_empty() {
+            c.psubscribe(&patterns).await?;
+        }
+        Ok::<_, redis::RedisError>(c)
+    };
+    match tokio::time::timeout(CONNECT_TIMEOUT + PING_DEADLINE, attempt).await {
+        Ok(Ok(c)) => Ok(c),
+        Ok(Err(e)) => Err(describe(&e)),
+        Err(_) => Err("no answer from the cluster while connecting and subscribing".to_owned()),
     }
 }
 
@@ -561,7 +698,7 @@ impl Link {
     async fn serve(
         &self,
         pusher: &Pusher,
-        manager: &mut ConnectionManager,
+        manager: &mut Conn,
         control: &mut mpsc::Receiver<Control>,
         intake: &Intake,
         shutdown: &mut Shutdown,
@@ -625,7 +762,7 @@ impl Link {
                         RESUBSCRIBE_DEADLINE.as_secs()
                     ));
                 }
-                _ = marks.tick(), if resub.is_none() => {
+                _ = marks.tick(), if resub.is_none() && manager.marks_are_exact() => {
                     match tokio::time::timeout(PING_DEADLINE, publish_mark(manager, &self.mark)).await {
                         Ok(Ok(())) => mark_failed = false,
                         // Without marks a gap cannot be closed from the streams; the PING below
@@ -664,11 +801,7 @@ impl Link {
 /// after every message Redis sent before them, and reach the push sender in that order (the
 /// command's own reply may come sooner: the manager forwards pushes through a task of its
 /// own), so once the push sender has seen each one, those messages are all in the queue.
-async fn unsubscribe(
-    subs: &[String],
-    manager: &mut ConnectionManager,
-    control: &mut mpsc::Receiver<Control>,
-) {
+async fn unsubscribe(subs: &[String], manager: &mut Conn, control: &mut mpsc::Receiver<Control>) {
     let (channels, patterns) = classify(subs);
     let done = async {
         if !channels.is_empty() {
@@ -1071,5 +1204,14 @@ mod tests {
         );
         assert_eq!(redact("rediss://:secret@h:6380"), "rediss://:***@h:6380");
         assert_eq!(redact("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
+        assert_eq!(
+            redact("redis+cluster://:pw@127.0.0.1:7000"),
+            "redis+cluster://:***@127.0.0.1:7000"
+        );
+        assert_eq!(
+            cluster_seed("rediss+cluster://h:7000").as_deref(),
+            Some("rediss://h:7000")
+        );
+        assert_eq!(cluster_seed("redis://h:7000"), None);
     }
 }
