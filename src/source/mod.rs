@@ -8,6 +8,7 @@ pub mod pool;
 pub mod redis;
 pub mod redis_backfill;
 pub mod redis_dedupe;
+pub mod redis_history;
 pub mod redis_list;
 pub mod shutdown;
 pub mod tcp;

@@ -168,7 +168,7 @@ pub fn redact(url: &str) -> String {
 
 /// The client for `url`: RESP3 forced (pushes need it), TCP keepalive and TCP_USER_TIMEOUT on,
 /// so the kernel also notices a dead peer.
-fn client(url: &str) -> redis::RedisResult<redis::Client> {
+pub(crate) fn client(url: &str) -> redis::RedisResult<redis::Client> {
     use redis::io::tcp::{TcpSettings, socket2::TcpKeepalive};
     let info = url.into_connection_info()?;
     let redis_settings = info
