@@ -190,7 +190,10 @@ impl Heard {
     }
 }
 
-type Hashers = (foldhash::quality::RandomState, foldhash::quality::RandomState);
+type Hashers = (
+    foldhash::quality::RandomState,
+    foldhash::quality::RandomState,
+);
 
 /// 128 bits of a payload: two independent 64-bit hashes, so a false match is as unlikely
 /// as the hardware getting it wrong.

@@ -20,7 +20,7 @@ use super::theme::Theme;
 use crate::record::SourceKind;
 use crate::store::read::channels::{
     ChannelKind, ChannelRow, ChannelStats, ChannelTable, SCAN_PAGE, channels_since, id_span,
-    logger_nodes,
+    job_family, logger_nodes,
 };
 use crate::store::{self, CommittedBatch, Filter, MAX_CHOICES};
 use crossterm::event::{Event, KeyCode, KeyEventKind, KeyModifiers};
@@ -55,6 +55,10 @@ const REBUILD_EVERY: Duration = Duration::from_millis(500);
 
 /// The longest query: a bound on what one keystroke scores against.
 const MAX_QUERY: usize = 256;
+
+/// A job family with more members than this is one folded row (`job_* (10,412 jobs)`):
+/// Smarter's one-record `job_<uuid>` jobs would otherwise bury the few long-lived ones.
+pub const GROUP_MIN: usize = 20;
 
 /// A feed row kept until the newest scan's `until` is known.
 struct EarlyRow {
@@ -367,6 +371,8 @@ pub enum Choice {
     Source(SourceKind),
     Origin(String),
     Job(String),
+    /// Every job of a family ([`job_family`]: `job_`, `User.`), as one `job_*` GLOB.
+    JobFamily(String),
     /// A logger and everything below it.
     Logger(String),
 }
@@ -390,7 +396,8 @@ impl Choice {
             Choice::All => None,
             Choice::Source(_) => Some(ChannelKind::Source),
             Choice::Origin(_) => Some(ChannelKind::Origin),
-            Choice::Job(_) => Some(ChannelKind::Job),
+            // A family is one more job condition in the store's filter: both share its cap.
+            Choice::Job(_) | Choice::JobFamily(_) => Some(ChannelKind::Job),
             Choice::Logger(_) => Some(ChannelKind::Logger),
         }
     }
@@ -403,6 +410,7 @@ impl Choice {
             Choice::Source(k) => format!("source {k}"),
             Choice::Origin(o) => format!("origin {}", short(o)),
             Choice::Job(j) => format!("job:{}", short(j)),
+            Choice::JobFamily(f) => format!("job:{}*", short(f)),
             Choice::Logger(l) => format!("logger {}", short(l)),
         }
     }
@@ -414,6 +422,7 @@ impl Choice {
             Choice::Source(k) => f.sources.push(*k),
             Choice::Origin(o) => f.origins.push(glob_literal(o)),
             Choice::Job(j) => f.jobs.push(j.clone()),
+            Choice::JobFamily(fam) => f.job_globs.push(format!("{}*", glob_literal(fam))),
             Choice::Logger(l) => f.logger_trees.push(l.clone()),
         }
     }
@@ -443,6 +452,9 @@ struct Entry {
     /// In the tree: how deep, and the last part of the name, which the tree shows.
     depth: u16,
     leaf: String,
+    /// For a member of a grouped job family: the entry of its group row, whose folding
+    /// hides it.
+    group: Option<u32>,
 }
 
 /// What the picker has done, for tests that hold it to bounded work.
@@ -479,6 +491,8 @@ pub struct Picker {
     chosen: Vec<Choice>,
     /// Logger nodes whose children the tree hides (Left folds, Right unfolds).
     folded: std::collections::HashSet<String>,
+    /// Job families whose members the list shows (they start folded).
+    unfolded: std::collections::HashSet<String>,
     matcher: Matcher,
     buf: Vec<char>,
     pub work: Work,
@@ -499,6 +513,7 @@ impl Picker {
             top: 0,
             chosen: Vec::new(),
             folded: Default::default(),
+            unfolded: Default::default(),
             matcher: Matcher::new(Config::DEFAULT),
             buf: Vec::new(),
             work: Work::default(),
@@ -558,6 +573,7 @@ impl Picker {
             text: "all channels".into(),
             depth: 0,
             leaf: "all channels".into(),
+            group: None,
         });
         for k in SourceKind::ALL {
             let text = if k == SourceKind::Internal {
@@ -570,6 +586,7 @@ impl Picker {
                 leaf: text.clone(),
                 text,
                 depth: 0,
+                group: None,
             });
         }
         let mut origins: Vec<(&str, &ChannelStats)> = t
@@ -577,9 +594,15 @@ impl Picker {
             // An origin whose GLOB-escaped form the store refuses cannot be a filter.
             .filter(|(o, _)| o.len() * 3 <= store::query::MAX_GLOB_BYTES)
             .collect();
-        origins.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        // Socket peers first, then the Redis channels and lists together.
+        let redis = |st: &ChannelStats| st.source == Some(SourceKind::Redis);
+        origins.sort_unstable_by(|a, b| (redis(a.1), a.0).cmp(&(redis(b.1), b.0)));
         for (o, st) in origins {
-            let mut text = format!("origin {o}");
+            let mut text = match o.strip_prefix("list:") {
+                Some(key) if redis(st) => format!("redis list {key}"),
+                _ if redis(st) => format!("redis {o}"),
+                _ => format!("origin {o}"),
+            };
             if let Some(n) = &st.process_name {
                 text.push(' ');
                 text.push_str(n);
@@ -592,6 +615,7 @@ impl Picker {
                 leaf: text.clone(),
                 text,
                 depth: 0,
+                group: None,
             });
         }
         // Newest jobs first: with a fresh id per record, the recent ones are the ones sought.
@@ -600,14 +624,51 @@ impl Picker {
             .map(|(j, s)| (j, s.last_id))
             .collect();
         jobs.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-        for (j, _) in jobs {
-            let text = format!("job {j}");
+        // A family with more than GROUP_MIN members is one row, where its newest member
+        // would be, and its members (newest first) under it.
+        let mut members: std::collections::HashMap<&str, Vec<&str>> = Default::default();
+        for &(j, _) in &jobs {
+            if let Some(fam) = job_family(j) {
+                members.entry(fam).or_default().push(j);
+            }
+        }
+        members.retain(|_, m| m.len() > GROUP_MIN);
+        let grouped: std::collections::HashSet<&str> = members.keys().copied().collect();
+        for &(j, _) in &jobs {
+            let Some(fam) = job_family(j).filter(|f| grouped.contains(f)) else {
+                let text = format!("job {j}");
+                es.push(Entry {
+                    choice: Choice::Job(j.to_owned()),
+                    leaf: text.clone(),
+                    text,
+                    depth: 0,
+                    group: None,
+                });
+                continue;
+            };
+            // The family's newest member comes first; the rest are listed with it.
+            let Some(ms) = members.remove(fam) else {
+                continue;
+            };
+            let at = es.len() as u32;
+            let text = format!("job {fam}* ({} jobs)", with_commas(ms.len() as u64));
             es.push(Entry {
-                choice: Choice::Job(j.to_owned()),
+                choice: Choice::JobFamily(fam.to_owned()),
                 leaf: text.clone(),
                 text,
                 depth: 0,
+                group: None,
             });
+            for m in ms {
+                let text = format!("job {m}");
+                es.push(Entry {
+                    choice: Choice::Job(m.to_owned()),
+                    leaf: text.clone(),
+                    text,
+                    depth: 1,
+                    group: Some(at),
+                });
+            }
         }
         // The tree: parents before children, siblings by name, compared part by part so
         // `app-x` does not land between `app` and `app.db`.
@@ -625,6 +686,7 @@ impl Picker {
                 text: format!("logger {l}"),
                 depth,
                 leaf: leaf.to_owned(),
+                group: None,
             });
         }
         self.entries = es;
@@ -640,6 +702,12 @@ impl Picker {
                 Choice::Logger(l) if !self.folded.is_empty() => {
                     logger_nodes(l).any(|a| a.len() < l.len() && self.folded.contains(a))
                 }
+                Choice::Job(_) => e.group.is_some_and(|g| {
+                    !matches!(
+                        self.entries.get(g as usize).map(|g| &g.choice),
+                        Some(Choice::JobFamily(f)) if self.unfolded.contains(f)
+                    )
+                }),
                 _ => false,
             };
             self.shown = (0..self.entries.len() as u32)
@@ -681,23 +749,46 @@ impl Picker {
             .and_then(|&i| self.entries.get(i as usize))
     }
 
-    /// Folds (or unfolds) the logger node under the cursor, in the tree (an empty query).
+    /// Folds (or unfolds) the logger node or job family under the cursor, in the tree (an
+    /// empty query). Left on a member of a family folds the family and lands on its row.
     fn fold(&mut self, fold: bool) {
-        let Some(Choice::Logger(l)) = self.current().map(|e| e.choice.clone()) else {
+        let Some(&at) = self.shown.get(self.cursor) else {
             return;
         };
-        let changed = if fold {
-            self.folded.insert(l.clone())
-        } else {
-            self.folded.remove(&l)
+        let Some(e) = self.entries.get(at as usize) else {
+            return;
+        };
+        let (changed, land) = match (&e.choice, e.group) {
+            (Choice::Logger(l), _) => {
+                let l = l.clone();
+                let changed = if fold {
+                    self.folded.insert(l)
+                } else {
+                    self.folded.remove(&l)
+                };
+                (changed, at)
+            }
+            (Choice::JobFamily(f), _) => {
+                let f = f.clone();
+                let changed = if fold {
+                    self.unfolded.remove(&f)
+                } else {
+                    self.unfolded.insert(f)
+                };
+                (changed, at)
+            }
+            (Choice::Job(_), Some(g)) if fold => {
+                let Some(Choice::JobFamily(f)) = self.entries.get(g as usize).map(|g| &g.choice)
+                else {
+                    return;
+                };
+                (self.unfolded.remove(&f.clone()), g)
+            }
+            _ => return,
         };
         if changed {
             self.refilter(true);
-            if let Some(pos) = self.shown.iter().position(|&i| {
-                self.entries
-                    .get(i as usize)
-                    .is_some_and(|e| e.choice == Choice::Logger(l.clone()))
-            }) {
+            if let Some(pos) = self.shown.iter().position(|&i| i == land) {
                 self.cursor = pos;
             }
         }
@@ -885,6 +976,7 @@ impl Picker {
                 Choice::Source(k) => t.get(ChannelKind::Source, k.as_str()),
                 Choice::Origin(o) => t.get(ChannelKind::Origin, o),
                 Choice::Job(j) => t.get(ChannelKind::Job, j),
+                Choice::JobFamily(f) => t.get(ChannelKind::JobFamily, f),
                 Choice::Logger(l) => t.get(ChannelKind::Logger, l),
             };
             let all_stats;
@@ -915,7 +1007,11 @@ impl Picker {
                             format!("{indent}{} ▸", e.leaf)
                         }
                         Choice::Logger(_) => format!("{indent}{}", e.leaf),
-                        _ => e.text.clone(),
+                        Choice::JobFamily(ref fam) if self.unfolded.contains(fam) => {
+                            format!("{} ▾", e.leaf)
+                        }
+                        Choice::JobFamily(_) => format!("{} ▸", e.leaf),
+                        _ => format!("{indent}{}", e.text),
                     };
                     text::field_spans(&shown, name_w, base)
                 }
@@ -958,6 +1054,7 @@ fn total_stats(t: &ChannelTable) -> ChannelStats {
             last_seen: f64::NEG_INFINITY,
             process_name: None,
             pid: None,
+            source: None,
             timeline: Default::default(),
         };
     };
@@ -1122,6 +1219,19 @@ pub fn sparkline(cells: &[u64]) -> String {
             }
         })
         .collect()
+}
+
+/// `10412` as `10,412`: a family's member count, read at a glance.
+fn with_commas(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 fn fmt_count(n: u64) -> String {
@@ -1295,6 +1405,61 @@ mod tests {
         assert_eq!(p.current().unwrap().choice, Choice::Logger("app".into()));
         p.on_event(&key(KeyCode::Right), &ch);
         assert_eq!(loggers(&p), 4);
+    }
+
+    #[test]
+    fn a_big_job_family_is_one_folded_row_that_unfolds_newest_first() {
+        let mut recs: Vec<(String, Option<String>)> = (0..30)
+            .map(|i| ("app".to_owned(), Some(format!("job_{i:02}"))))
+            .collect();
+        recs.push(("app".into(), Some("User.admin".into())));
+        recs.push(("app".into(), Some("3f2c-celery".into())));
+        let recs: Vec<(&str, Option<&str>, i32)> = recs
+            .iter()
+            .map(|(l, j)| (l.as_str(), j.as_deref(), INFO))
+            .collect();
+        let ch = model(&recs);
+        let mut p = Picker::new(&ch);
+        let jobs = |p: &Picker| -> Vec<String> {
+            p.shown_labels()
+                .into_iter()
+                .filter(|l| l.starts_with("job "))
+                .collect()
+        };
+        // Folded by default; small families (`User.`) stay plain rows.
+        assert_eq!(
+            jobs(&p),
+            ["job 3f2c-celery", "job User.admin", "job job_* (30 jobs)"]
+        );
+        let fam = ch.table().get(ChannelKind::JobFamily, "job_").unwrap();
+        assert_eq!(fam.total, 30);
+        let at = p
+            .shown_labels()
+            .iter()
+            .position(|l| l == "job job_* (30 jobs)")
+            .unwrap();
+        p.move_by(at as isize);
+        p.on_event(&key(KeyCode::Right), &ch);
+        let shown = jobs(&p);
+        assert_eq!(shown.len(), 33);
+        assert_eq!(shown[3..5], ["job job_29", "job job_28"]);
+        // Left on a member folds the family and lands on its row.
+        p.move_by(3);
+        p.on_event(&key(KeyCode::Left), &ch);
+        assert_eq!(jobs(&p).len(), 3);
+        assert_eq!(
+            p.current().unwrap().choice,
+            Choice::JobFamily("job_".into())
+        );
+        // A search finds members inside the folded group.
+        typed(&mut p, &ch, "job_17");
+        assert_eq!(p.shown_labels()[0], "job job_17");
+        // Enter on the group names the family as one GLOB.
+        let s = scope_for(&[Choice::JobFamily("job_".into())]);
+        assert_eq!(s.filter.job_globs, ["job_*"]);
+        assert_eq!(s.label.as_deref(), Some("job:job_*"));
+        assert_eq!(with_commas(10_412), "10,412");
+        assert_eq!(with_commas(999), "999");
     }
 
     #[test]
