@@ -31,6 +31,7 @@ use ratatui::layout::{Position, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -373,6 +374,8 @@ pub enum Choice {
     Job(String),
     /// Every job of a family ([`job_family`]: `job_`, `User.`), as one `job_*` GLOB.
     JobFamily(String),
+    /// Every Redis channel of a family (`logs:job_`), as one `logs:job_*` GLOB.
+    OriginFamily(String),
     /// A logger and everything below it.
     Logger(String),
 }
@@ -395,7 +398,7 @@ impl Choice {
         match self {
             Choice::All => None,
             Choice::Source(_) => Some(ChannelKind::Source),
-            Choice::Origin(_) => Some(ChannelKind::Origin),
+            Choice::Origin(_) | Choice::OriginFamily(_) => Some(ChannelKind::Origin),
             // A family is one more job condition in the store's filter: both share its cap.
             Choice::Job(_) | Choice::JobFamily(_) => Some(ChannelKind::Job),
             Choice::Logger(_) => Some(ChannelKind::Logger),
@@ -411,6 +414,7 @@ impl Choice {
             Choice::Origin(o) => format!("origin {}", short(o)),
             Choice::Job(j) => format!("job:{}", short(j)),
             Choice::JobFamily(f) => format!("job:{}*", short(f)),
+            Choice::OriginFamily(f) => format!("origin {}*", short(f)),
             Choice::Logger(l) => format!("logger {}", short(l)),
         }
     }
@@ -423,6 +427,7 @@ impl Choice {
             Choice::Origin(o) => f.origins.push(glob_literal(o)),
             Choice::Job(j) => f.jobs.push(j.clone()),
             Choice::JobFamily(fam) => f.job_globs.push(format!("{}*", glob_literal(fam))),
+            Choice::OriginFamily(fam) => f.origins.push(format!("{}*", glob_literal(fam))),
             Choice::Logger(l) => f.logger_trees.push(l.clone()),
         }
     }
@@ -455,6 +460,69 @@ struct Entry {
     /// For a member of a grouped job family: the entry of its group row, whose folding
     /// hides it.
     group: Option<u32>,
+}
+
+/// A row before grouping: a value, its newest id, its family and its text.
+struct Item<'a> {
+    name: &'a str,
+    last_id: i64,
+    family: Option<&'a str>,
+    text: String,
+}
+
+/// Appends `items` in their order, except that a family with more than [`GROUP_MIN`]
+/// members becomes one group row (where its first member would be) with its members, newest
+/// first, under it: what the tree folds.
+fn push_grouped(
+    es: &mut Vec<Entry>,
+    mut items: Vec<Item<'_>>,
+    member: fn(String) -> Choice,
+    group: fn(String) -> Choice,
+    group_text: impl Fn(&str, usize) -> String,
+) {
+    let mut members: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, it) in items.iter().enumerate() {
+        if let Some(fam) = it.family {
+            members.entry(fam).or_default().push(i);
+        }
+    }
+    members.retain(|_, m| m.len() > GROUP_MIN);
+    for m in members.values_mut() {
+        m.sort_unstable_by(|&a, &b| items[b].last_id.cmp(&items[a].last_id));
+    }
+    let push = |es: &mut Vec<Entry>, choice: Choice, text: String, depth, group| {
+        es.push(Entry {
+            choice,
+            leaf: text.clone(),
+            text,
+            depth,
+            group,
+        });
+    };
+    for i in 0..items.len() {
+        let Some(fam) = items[i].family.filter(|f| members.contains_key(f)) else {
+            let text = std::mem::take(&mut items[i].text);
+            push(es, member(items[i].name.to_owned()), text, 0, None);
+            continue;
+        };
+        // The family's first row brings it and all its members; the others are listed.
+        let ms = members.get_mut(fam).map(std::mem::take).unwrap_or_default();
+        if ms.is_empty() {
+            continue;
+        }
+        let at = u32::try_from(es.len()).unwrap_or(u32::MAX);
+        push(
+            es,
+            group(fam.to_owned()),
+            group_text(fam, ms.len()),
+            0,
+            None,
+        );
+        for j in ms {
+            let text = std::mem::take(&mut items[j].text);
+            push(es, member(items[j].name.to_owned()), text, 1, Some(at));
+        }
+    }
 }
 
 /// What the picker has done, for tests that hold it to bounded work.
@@ -490,9 +558,9 @@ pub struct Picker {
     top: usize,
     chosen: Vec<Choice>,
     /// Logger nodes whose children the tree hides (Left folds, Right unfolds).
-    folded: std::collections::HashSet<String>,
-    /// Job families whose members the list shows (they start folded).
-    unfolded: std::collections::HashSet<String>,
+    folded: HashSet<String>,
+    /// Family rows (job or origin) whose members the list shows (they start folded).
+    unfolded: HashSet<Choice>,
     matcher: Matcher,
     buf: Vec<char>,
     pub work: Work,
@@ -597,79 +665,56 @@ impl Picker {
         // Socket peers first, then the Redis channels and lists together.
         let redis = |st: &ChannelStats| st.source == Some(SourceKind::Redis);
         origins.sort_unstable_by(|a, b| (redis(a.1), a.0).cmp(&(redis(b.1), b.0)));
-        for (o, st) in origins {
-            let mut text = match o.strip_prefix("list:") {
-                Some(key) if redis(st) => format!("redis list {key}"),
-                _ if redis(st) => format!("redis {o}"),
-                _ => format!("origin {o}"),
-            };
-            if let Some(n) = &st.process_name {
-                text.push(' ');
-                text.push_str(n);
-            }
-            if let Some(pid) = st.pid {
-                text.push_str(&format!(" pid {pid}"));
-            }
-            es.push(Entry {
-                choice: Choice::Origin(o.to_owned()),
-                leaf: text.clone(),
-                text,
-                depth: 0,
-                group: None,
-            });
-        }
+        let origins: Vec<Item<'_>> = origins
+            .into_iter()
+            .map(|(o, st)| {
+                let mut text = match o.strip_prefix("list:") {
+                    Some(key) if redis(st) => format!("redis list {key}"),
+                    _ if redis(st) => format!("redis {o}"),
+                    _ => format!("origin {o}"),
+                };
+                if let Some(n) = &st.process_name {
+                    text.push(' ');
+                    text.push_str(n);
+                }
+                if let Some(pid) = st.pid {
+                    text.push_str(&format!(" pid {pid}"));
+                }
+                Item {
+                    name: o,
+                    last_id: st.last_id,
+                    // Only Redis channels come by the thousand (`logs:job_<uuid>`); peers'
+                    // addresses (`10.0.0.1:5000`) are not families.
+                    family: job_family(o).filter(|_| redis(st)),
+                    text,
+                }
+            })
+            .collect();
+        push_grouped(
+            &mut es,
+            origins,
+            Choice::Origin,
+            Choice::OriginFamily,
+            |fam, n| format!("redis {fam}* ({} channels)", with_commas(n as u64)),
+        );
         // Newest jobs first: with a fresh id per record, the recent ones are the ones sought.
         let mut jobs: Vec<(&str, i64)> = t
             .iter(ChannelKind::Job)
             .map(|(j, s)| (j, s.last_id))
             .collect();
         jobs.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-        // A family with more than GROUP_MIN members is one row, where its newest member
-        // would be, and its members (newest first) under it.
-        let mut members: std::collections::HashMap<&str, Vec<&str>> = Default::default();
-        for &(j, _) in &jobs {
-            if let Some(fam) = job_family(j) {
-                members.entry(fam).or_default().push(j);
-            }
-        }
-        members.retain(|_, m| m.len() > GROUP_MIN);
-        let grouped: std::collections::HashSet<&str> = members.keys().copied().collect();
-        for &(j, _) in &jobs {
-            let Some(fam) = job_family(j).filter(|f| grouped.contains(f)) else {
-                let text = format!("job {j}");
-                es.push(Entry {
-                    choice: Choice::Job(j.to_owned()),
-                    leaf: text.clone(),
-                    text,
-                    depth: 0,
-                    group: None,
-                });
-                continue;
-            };
-            // The family's newest member comes first; the rest are listed with it.
-            let Some(ms) = members.remove(fam) else {
-                continue;
-            };
-            let at = es.len() as u32;
-            let text = format!("job {fam}* ({} jobs)", with_commas(ms.len() as u64));
-            es.push(Entry {
-                choice: Choice::JobFamily(fam.to_owned()),
-                leaf: text.clone(),
-                text,
-                depth: 0,
-                group: None,
-            });
-            for m in ms {
-                let text = format!("job {m}");
-                es.push(Entry {
-                    choice: Choice::Job(m.to_owned()),
-                    leaf: text.clone(),
-                    text,
-                    depth: 1,
-                    group: Some(at),
-                });
-            }
-        }
+        let jobs = jobs
+            .into_iter()
+            .map(|(j, last_id)| Item {
+                name: j,
+                last_id,
+                family: job_family(j),
+                text: format!("job {j}"),
+            })
+            .collect();
+        push_grouped(&mut es, jobs, Choice::Job, Choice::JobFamily, |fam, n| {
+            format!("job {fam}* ({} jobs)", with_commas(n as u64))
+        });
         // The tree: parents before children, siblings by name, compared part by part so
         // `app-x` does not land between `app` and `app.db`.
         let mut loggers: Vec<&str> = t.iter(ChannelKind::Logger).map(|(l, _)| l).collect();
@@ -702,11 +747,10 @@ impl Picker {
                 Choice::Logger(l) if !self.folded.is_empty() => {
                     logger_nodes(l).any(|a| a.len() < l.len() && self.folded.contains(a))
                 }
-                Choice::Job(_) => e.group.is_some_and(|g| {
-                    !matches!(
-                        self.entries.get(g as usize).map(|g| &g.choice),
-                        Some(Choice::JobFamily(f)) if self.unfolded.contains(f)
-                    )
+                Choice::Job(_) | Choice::Origin(_) => e.group.is_some_and(|g| {
+                    self.entries
+                        .get(g as usize)
+                        .is_none_or(|g| !self.unfolded.contains(&g.choice))
                 }),
                 _ => false,
             };
@@ -768,21 +812,19 @@ impl Picker {
                 };
                 (changed, at)
             }
-            (Choice::JobFamily(f), _) => {
-                let f = f.clone();
+            (c @ (Choice::JobFamily(_) | Choice::OriginFamily(_)), _) => {
                 let changed = if fold {
-                    self.unfolded.remove(&f)
+                    self.unfolded.remove(c)
                 } else {
-                    self.unfolded.insert(f)
+                    self.unfolded.insert(c.clone())
                 };
                 (changed, at)
             }
-            (Choice::Job(_), Some(g)) if fold => {
-                let Some(Choice::JobFamily(f)) = self.entries.get(g as usize).map(|g| &g.choice)
-                else {
+            (_, Some(g)) if fold => {
+                let Some(c) = self.entries.get(g as usize).map(|g| &g.choice) else {
                     return;
                 };
-                (self.unfolded.remove(&f.clone()), g)
+                (self.unfolded.remove(c), g)
             }
             _ => return,
         };
@@ -977,6 +1019,7 @@ impl Picker {
                 Choice::Origin(o) => t.get(ChannelKind::Origin, o),
                 Choice::Job(j) => t.get(ChannelKind::Job, j),
                 Choice::JobFamily(f) => t.get(ChannelKind::JobFamily, f),
+                Choice::OriginFamily(f) => t.get(ChannelKind::OriginFamily, f),
                 Choice::Logger(l) => t.get(ChannelKind::Logger, l),
             };
             let all_stats;
@@ -1007,10 +1050,10 @@ impl Picker {
                             format!("{indent}{} ▸", e.leaf)
                         }
                         Choice::Logger(_) => format!("{indent}{}", e.leaf),
-                        Choice::JobFamily(ref fam) if self.unfolded.contains(fam) => {
-                            format!("{} ▾", e.leaf)
+                        Choice::JobFamily(_) | Choice::OriginFamily(_) => {
+                            let open = self.unfolded.contains(&e.choice);
+                            format!("{} {}", e.leaf, if open { '▾' } else { '▸' })
                         }
-                        Choice::JobFamily(_) => format!("{} ▸", e.leaf),
                         _ => format!("{indent}{}", e.text),
                     };
                     text::field_spans(&shown, name_w, base)

@@ -28,15 +28,19 @@ pub enum ChannelKind {
     /// A job family, [`job_family`]: `job_` counts every `job_<uuid>`, so a picker can show
     /// 10,000 one-record jobs as one row with the family's figures.
     JobFamily,
+    /// An origin family, [`job_family`] of the origin: `logs:job_` counts every
+    /// `logs:job_<uuid>` Redis channel.
+    OriginFamily,
 }
 
 impl ChannelKind {
-    pub const ALL: [ChannelKind; 5] = [
+    pub const ALL: [ChannelKind; 6] = [
         ChannelKind::Source,
         ChannelKind::Origin,
         ChannelKind::Job,
         ChannelKind::Logger,
         ChannelKind::JobFamily,
+        ChannelKind::OriginFamily,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -46,6 +50,7 @@ impl ChannelKind {
             ChannelKind::Job => "job",
             ChannelKind::Logger => "logger",
             ChannelKind::JobFamily => "job family",
+            ChannelKind::OriginFamily => "origin family",
         }
     }
 }
@@ -292,9 +297,9 @@ pub fn logger_nodes(name: &str) -> impl Iterator<Item = &str> {
 /// pointed at that source, so an origin or logger row for them would show nothing.
 #[derive(Debug, Clone)]
 pub struct ChannelTable {
-    maps: [HashMap<String, ChannelStats>; 5],
+    maps: [HashMap<String, ChannelStats>; 6],
     /// Records not counted under a value of each kind because the kind was full.
-    left_out: [u64; 5],
+    left_out: [u64; 6],
     cap: usize,
     /// Bytes of the values kept, against [`MAX_VALUE_BYTES_TOTAL`].
     key_bytes: usize,
@@ -315,7 +320,7 @@ impl ChannelTable {
     pub fn new(cap: usize) -> ChannelTable {
         ChannelTable {
             maps: Default::default(),
-            left_out: [0; 5],
+            left_out: [0; 6],
             cap,
             key_bytes: 0,
             keys_gen: 0,
@@ -338,6 +343,11 @@ impl ChannelTable {
             return;
         }
         self.bump(ChannelKind::Origin, r.origin, r, bucket);
+        // Every origin's family counts (the family's GLOB selects peers and channels
+        // alike), though a picker groups only Redis channels.
+        if let Some(fam) = job_family(r.origin) {
+            self.bump(ChannelKind::OriginFamily, fam, r, bucket);
+        }
         if let Some(j) = r.job {
             self.bump(ChannelKind::Job, j, r, bucket);
             if let Some(fam) = job_family(j) {
