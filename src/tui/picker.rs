@@ -6,7 +6,9 @@
 //! keeps it current, so it works in `view` too and survives the picker closing. [`Picker`] is
 //! the popup: the query, the cursor and the choices; it scores rows only when the query
 //! changes (only the previous matches when the query grew) and builds only the visible lines,
-//! so 10,000 distinct jobs cost a keystroke little.
+//! so 10,000 distinct jobs cost a keystroke little. A family of more than [`GROUP_MIN`] jobs
+//! (`job_<uuid>`) or Redis channels (`logs:job_<uuid>`) is one folded row whose choice is the
+//! family's GLOB; Redis channels and lists read as `redis logs:global`, `redis list KEY`.
 //!
 //! A feed row and a scanned row must not both be counted. Each scan covers `(after, until]`,
 //! `until` being the store's newest id when the scan starts; feed rows above the newest scan's
@@ -457,8 +459,8 @@ struct Entry {
     /// In the tree: how deep, and the last part of the name, which the tree shows.
     depth: u16,
     leaf: String,
-    /// For a member of a grouped job family: the entry of its group row, whose folding
-    /// hides it.
+    /// For a member of a grouped family (jobs, Redis channels): the entry of its group
+    /// row, whose folding hides it.
     group: Option<u32>,
 }
 
@@ -1509,6 +1511,11 @@ mod tests {
     fn choices_become_filters() {
         let s = scope_for(&[Choice::Origin("10.0.0.1:[5]*".into())]);
         assert_eq!(s.filter.origins, ["10.0.0.1:[[]5][*]"]);
+        let s = scope_for(&[Choice::OriginFamily("logs:job_".into())]);
+        assert_eq!(s.filter.origins, ["logs:job_*"]);
+        let s = scope_for(&[Choice::JobFamily("a*[".into()), Choice::Job("x".into())]);
+        assert_eq!(s.filter.job_globs, ["a[*][[]*"]);
+        assert_eq!(s.filter.jobs, ["x"]);
         let s = scope_for(&[Choice::Source(SourceKind::Internal)]);
         assert_eq!(s.filter.sources, [SourceKind::Internal]);
         assert_eq!(s.label.as_deref(), Some("internal"));
