@@ -1,6 +1,5 @@
-//! Who sent what: record counts per channel (source kind, origin, job, logger subtree, job
-//! and origin family) with warnings and errors apart, last seen and a recent timeline, for
-//! the channel picker.
+//! Who sent what: counts per channel (source, origin, job, logger subtree, job/origin family)
+//! with warnings and errors apart, last seen and a recent timeline, for the channel picker.
 //!
 //! One aggregation, [`ChannelTable::add_row`], serves both the store scan and the live feed,
 //! so the picker's numbers are the same whichever path a record took. A full `GROUP BY` over
