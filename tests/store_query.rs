@@ -974,6 +974,20 @@ fn the_compiled_filter_agrees_with_the_store_on_every_row() {
             ..Default::default()
         });
     }
+    // Job GLOBs, alone and OR'ed with exact jobs.
+    for (jobs, globs) in [
+        (&[][..], &["e*"][..]),
+        (&[], &["*"]),
+        (&[], &["[ew]*", "x?"]),
+        (&["etl"], &["w?b"]),
+        (&["web"], &["nothing*"]),
+    ] {
+        filters.push(Filter {
+            jobs: v(jobs),
+            job_globs: v(globs),
+            ..Default::default()
+        });
+    }
     for k in SourceKind::ALL {
         filters.push(Filter {
             sources: vec![k],

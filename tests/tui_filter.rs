@@ -263,6 +263,14 @@ fn apply_narrows_what_is_already_there() {
     parse("job:a job:b").unwrap().apply(&mut f);
     assert_eq!(f.jobs, ["a", "b"]);
     assert_eq!(f.logger_trees, ["app"]);
+    // A picked job family is part of the scope's jobs: a typed job replaces it too.
+    let mut f = Filter {
+        job_globs: vec!["job_*".into()],
+        ..Default::default()
+    };
+    parse("job:User.admin").unwrap().apply(&mut f);
+    assert_eq!(f.jobs, ["User.admin"]);
+    assert!(f.job_globs.is_empty());
 }
 
 fn record(logger: &str, level: i32, message: &str, exc: Option<&str>) -> Record {

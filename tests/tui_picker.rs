@@ -534,3 +534,258 @@ fn space_chooses_two_jobs_and_enter_shows_both_and_nothing_else() {
     assert!(!shown.contains("of nojob"), "{shown}");
     assert_eq!(app.focused().unwrap().held_rows() as u64, want);
 }
+
+/// A uuid4-shaped id, fixed for `i`, as Smarter's `job_<uuid4>` carries.
+fn uuid(i: usize) -> String {
+    let x = (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let y = x.rotate_left(29).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    format!(
+        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+        x >> 32,
+        (x >> 16) & 0xffff,
+        x & 0xfff,
+        (y >> 48) & 0x3fff | 0x8000,
+        y & 0xffff_ffff_ffff
+    )
+}
+
+/// What a busy Smarter store holds: socket records, `n` one-record `job_<uuid>` jobs (each
+/// on its own `logs:job_<uuid>` channel), a few long-lived `User.x` jobs, `logs:global`
+/// and a Logbook list.
+fn smarter(n: usize) -> Vec<Record> {
+    let mut out: Vec<Record> = (0..30).map(varied).collect();
+    let redis = |origin: String, job: Option<String>, i: usize| {
+        let mut r = Record::new(SourceKind::Redis, origin);
+        r.logger = "smarter.tasks".into();
+        r.set_level(if i.is_multiple_of(7) { WARNING } else { INFO });
+        r.job = job;
+        r.created = NOW - 100.0 + i as f64 * (90.0 / n as f64);
+        r.message = format!("redis record {i}");
+        r
+    };
+    for (k, user) in ["admin", "bob", "carol"].into_iter().enumerate() {
+        for i in 0..4 {
+            let job = format!("User.{user}");
+            out.push(redis(format!("logs:{job}"), Some(job), k * 4 + i));
+        }
+    }
+    for i in 0..n {
+        let job = format!("job_{}", uuid(i));
+        out.push(redis(format!("logs:{job}"), Some(job), i));
+    }
+    for i in 0..6 {
+        out.push(redis("logs:global".into(), None, i));
+        out.push(redis("list:logbook".into(), None, i));
+    }
+    out
+}
+
+#[test]
+fn ten_thousand_redis_jobs_fold_into_one_row_and_cost_bounded_work() {
+    let n = 10_000;
+    let h = store_with(smarter(n));
+    // The family's GLOB is one condition the store answers like the exact list would.
+    let fam = Filter {
+        job_globs: vec!["job_*".into()],
+        ..Filter::default()
+    };
+    assert_eq!(h.count(&fam), n as u64);
+    let mut ch = Channels::start(&h.path);
+    settle(&mut ch);
+    let t = ch.table();
+    assert_eq!(t.len(ChannelKind::Job), n + 3 + 6);
+    assert_eq!(
+        t.get(ChannelKind::JobFamily, "job_").unwrap().total,
+        n as u64
+    );
+    let origin_fam = t.get(ChannelKind::OriginFamily, "logs:job_").unwrap();
+    assert_eq!(origin_fam.total, n as u64);
+    assert_eq!(
+        t.get(ChannelKind::Origin, "logs:global").unwrap().source,
+        Some(SourceKind::Redis)
+    );
+
+    let mut picker = Picker::new(&ch);
+    assert_eq!(picker.work.rebuilds, 1);
+    let labels = picker.shown_labels();
+    // Folded: 20,000 jobs and channels are two rows; the long-lived jobs stay rows.
+    assert!(labels.len() < 60, "{labels:?}");
+    for want in [
+        "job job_* (10,000 jobs)",
+        "redis logs:job_* (10,000 channels)",
+        "redis logs:global",
+        "redis list logbook",
+        "redis logs:User.admin",
+        "job User.admin",
+        "origin 10.0.0.1:5000 worker1 pid 101",
+    ] {
+        assert!(labels.iter().any(|l| l == want), "{want}: {labels:?}");
+    }
+    let pos = |p: &Picker, l: &str| p.shown_labels().iter().position(|x| x == l);
+    // Redis channels come after the socket peers.
+    assert!(
+        pos(&picker, "origin 10.0.0.2:5000 worker2 pid 102") < pos(&picker, "redis list logbook")
+    );
+
+    let mut term = Terminal::new(TestBackend::new(120, 40)).unwrap();
+    let theme = Theme::plain("plain");
+    term.draw(|f| picker.draw(f, f.area(), &theme, &ch, NOW))
+        .unwrap();
+    assert!(picker.work.lines_built <= 36, "{:?}", picker.work);
+    insta::assert_snapshot!("picker_redis_groups", screen(&term));
+
+    // Unfolding scores nothing and rebuilds nothing; the members come newest first.
+    let group = pos(&picker, "job job_* (10,000 jobs)").unwrap();
+    for _ in 0..group {
+        picker.on_event(&key(KeyCode::Down), &ch);
+    }
+    let before = picker.work;
+    picker.on_event(&key(KeyCode::Right), &ch);
+    assert_eq!(picker.work.scored, before.scored);
+    assert_eq!(picker.work.rebuilds, before.rebuilds);
+    let labels = picker.shown_labels();
+    assert_eq!(labels.len(), before_len(&labels) + n);
+    assert_eq!(labels[group + 1], format!("job job_{}", uuid(n - 1)));
+    assert_eq!(labels[group + n], format!("job job_{}", uuid(0)));
+    term.draw(|f| picker.draw(f, f.area(), &theme, &ch, NOW))
+        .unwrap();
+    assert!(picker.work.lines_built - before.lines_built <= 36);
+    // Left on the group folds it again.
+    picker.on_event(&key(KeyCode::Left), &ch);
+    assert!(picker.shown_labels().len() < 60);
+
+    // A search finds one job inside the folded family; each key after the first scores
+    // only the previous matches.
+    let sought = uuid(4321);
+    let mut last_shown = usize::MAX;
+    for (k, c) in sought[..8].chars().enumerate() {
+        let before = picker.work;
+        typed(&mut picker, &ch, &c.to_string());
+        let scored = (picker.work.scored - before.scored) as usize;
+        if k == 0 {
+            // Every row once: the jobs, the channels and the few others.
+            assert!(scored <= 2 * n + 200, "{scored}");
+        } else {
+            assert!(scored <= last_shown, "key {k}: {scored} > {last_shown}");
+        }
+        last_shown = picker.shown_labels().len();
+        term.draw(|f| picker.draw(f, f.area(), &theme, &ch, NOW))
+            .unwrap();
+        assert!(picker.work.lines_built - before.lines_built <= 36);
+    }
+    assert_eq!(picker.work.rebuilds, 1, "typing does not rebuild the list");
+    let top = &picker.shown_labels()[..2];
+    assert!(
+        top.contains(&format!("job job_{sought}")),
+        "{:?}",
+        picker.shown_labels()
+    );
+}
+
+/// The rows a folded list shows, from the unfolded one: all but the family's members.
+fn before_len(labels: &[String]) -> usize {
+    labels
+        .iter()
+        .filter(|l| !l.starts_with("job job_") || l.ends_with("jobs)"))
+        .count()
+}
+
+#[test]
+fn choosing_the_job_family_narrows_the_pane_to_exactly_its_records() {
+    use logtui::tui::App;
+    use logtui::tui::keymap::KeyMap;
+    use logtui::tui::status::{Feeding, StatusBar};
+    use logtui::tui::theme::Themes;
+    let mut recs = smarter(40);
+    // Names that look like the family but are not in it.
+    for (i, job) in ["job-9", "jobs_1", "xjob_2", "Job_3"]
+        .into_iter()
+        .enumerate()
+    {
+        let mut r = varied(i);
+        r.job = Some(job.into());
+        recs.push(r);
+    }
+    let h = store_with(recs);
+    let mut ch = Channels::start(&h.path);
+    settle(&mut ch);
+    let at = Picker::new(&ch)
+        .shown_labels()
+        .iter()
+        .position(|l| l == "job job_* (40 jobs)")
+        .expect("the family is one row");
+
+    let reader = Reader::open(&h.path).unwrap();
+    let status = StatusBar::new(
+        Feeding::View {
+            how: "test",
+            last_change: None,
+        },
+        h.path.display().to_string(),
+    );
+    let mut app = App::new(
+        KeyMap::default(),
+        Themes::load(None, true).0,
+        false,
+        logtui::config::TimeMode::Utc,
+        status,
+        reader,
+    );
+    let mut term = Terminal::new(TestBackend::new(120, 80)).unwrap();
+    app.on_event(key(KeyCode::Char('c')));
+    let start = Instant::now();
+    loop {
+        app.on_replies();
+        term.draw(|f| app.draw(f)).unwrap();
+        let s = screen(&term);
+        if s.contains("job job_* (40 jobs)")
+            && s.contains(&format!("channels: {} records", h.rows()))
+        {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "{s}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    for _ in 0..at {
+        app.on_event(key(KeyCode::Down));
+    }
+    app.on_event(key(KeyCode::Enter));
+    let f = app.focused().unwrap().filter().clone();
+    assert_eq!(f.job_globs, ["job_*"]);
+    assert!(f.jobs.is_empty());
+    let start = Instant::now();
+    let shown = loop {
+        app.on_replies();
+        term.draw(|f| app.draw(f)).unwrap();
+        let s = screen(&term);
+        if s.contains("job:job_*") && !s.contains("reading…") {
+            break s;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "{s}");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    // Exactly the family's records: what a GROUP BY over the jobs starting `job_` counts,
+    // and what the store and the in-memory filter agree on.
+    let want: u64 = group_by(&h, "job")
+        .iter()
+        .filter(|(j, _)| j.starts_with("job_"))
+        .map(|(_, c)| c.0)
+        .sum();
+    assert_eq!(want, 40);
+    assert_eq!(h.count(&f), want);
+    let compiled = f.compile().unwrap();
+    let stored = h.seen().stored.clone();
+    let matched: Vec<&Record> = stored
+        .iter()
+        .filter(|(id, r)| compiled.matches(*id, r))
+        .map(|(_, r)| r)
+        .collect();
+    assert_eq!(matched.len() as u64, want);
+    assert!(
+        matched
+            .iter()
+            .all(|r| r.job.as_deref().is_some_and(|j| j.starts_with("job_")))
+    );
+    assert_eq!(app.focused().unwrap().held_rows() as u64, want);
+    assert_eq!(shown.matches("redis record").count(), 40, "{shown}");
+}

@@ -425,7 +425,13 @@ impl FilterExpr {
                 }
                 Term::LoggerGlob(g) => f.logger = Some(g.clone()),
                 Term::LoggerTree(n) => typed(&mut f.logger_trees, n, &mut first_tree),
-                Term::Job(j) => typed(&mut f.jobs, j, &mut first_job),
+                Term::Job(j) => {
+                    // A typed job asks for exactly the jobs typed, the scope's families too.
+                    if first_job {
+                        f.job_globs.clear();
+                    }
+                    typed(&mut f.jobs, j, &mut first_job);
+                }
                 Term::Origin(o) => typed(&mut f.origins, o, &mut first_origin),
                 Term::Source(k) => {
                     if std::mem::take(&mut first_source) {

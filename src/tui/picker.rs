@@ -6,7 +6,9 @@
 //! keeps it current, so it works in `view` too and survives the picker closing. [`Picker`] is
 //! the popup: the query, the cursor and the choices; it scores rows only when the query
 //! changes (only the previous matches when the query grew) and builds only the visible lines,
-//! so 10,000 distinct jobs cost a keystroke little.
+//! so 10,000 distinct jobs cost a keystroke little. A family of more than [`GROUP_MIN`] jobs
+//! (`job_<uuid>`) or Redis channels (`logs:job_<uuid>`) is one folded row whose choice is the
+//! family's GLOB; Redis channels and lists read as `redis logs:global`, `redis list KEY`.
 //!
 //! A feed row and a scanned row must not both be counted. Each scan covers `(after, until]`,
 //! `until` being the store's newest id when the scan starts; feed rows above the newest scan's
@@ -20,7 +22,7 @@ use super::theme::Theme;
 use crate::record::SourceKind;
 use crate::store::read::channels::{
     ChannelKind, ChannelRow, ChannelStats, ChannelTable, SCAN_PAGE, channels_since, id_span,
-    logger_nodes,
+    job_family, logger_nodes,
 };
 use crate::store::{self, CommittedBatch, Filter, MAX_CHOICES};
 use crossterm::event::{Event, KeyCode, KeyEventKind, KeyModifiers};
@@ -31,6 +33,7 @@ use ratatui::layout::{Position, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -55,6 +58,10 @@ const REBUILD_EVERY: Duration = Duration::from_millis(500);
 
 /// The longest query: a bound on what one keystroke scores against.
 const MAX_QUERY: usize = 256;
+
+/// A job family with more members than this is one folded row (`job_* (10,412 jobs)`):
+/// Smarter's one-record `job_<uuid>` jobs would otherwise bury the few long-lived ones.
+pub const GROUP_MIN: usize = 20;
 
 /// A feed row kept until the newest scan's `until` is known.
 struct EarlyRow {
@@ -367,6 +374,10 @@ pub enum Choice {
     Source(SourceKind),
     Origin(String),
     Job(String),
+    /// Every job of a family ([`job_family`]: `job_`, `User.`), as one `job_*` GLOB.
+    JobFamily(String),
+    /// Every Redis channel of a family (`logs:job_`), as one `logs:job_*` GLOB.
+    OriginFamily(String),
     /// A logger and everything below it.
     Logger(String),
 }
@@ -389,8 +400,9 @@ impl Choice {
         match self {
             Choice::All => None,
             Choice::Source(_) => Some(ChannelKind::Source),
-            Choice::Origin(_) => Some(ChannelKind::Origin),
-            Choice::Job(_) => Some(ChannelKind::Job),
+            Choice::Origin(_) | Choice::OriginFamily(_) => Some(ChannelKind::Origin),
+            // A family is one more job condition in the store's filter: both share its cap.
+            Choice::Job(_) | Choice::JobFamily(_) => Some(ChannelKind::Job),
             Choice::Logger(_) => Some(ChannelKind::Logger),
         }
     }
@@ -403,6 +415,8 @@ impl Choice {
             Choice::Source(k) => format!("source {k}"),
             Choice::Origin(o) => format!("origin {}", short(o)),
             Choice::Job(j) => format!("job:{}", short(j)),
+            Choice::JobFamily(f) => format!("job:{}*", short(f)),
+            Choice::OriginFamily(f) => format!("origin {}*", short(f)),
             Choice::Logger(l) => format!("logger {}", short(l)),
         }
     }
@@ -414,6 +428,8 @@ impl Choice {
             Choice::Source(k) => f.sources.push(*k),
             Choice::Origin(o) => f.origins.push(glob_literal(o)),
             Choice::Job(j) => f.jobs.push(j.clone()),
+            Choice::JobFamily(fam) => f.job_globs.push(format!("{}*", glob_literal(fam))),
+            Choice::OriginFamily(fam) => f.origins.push(format!("{}*", glob_literal(fam))),
             Choice::Logger(l) => f.logger_trees.push(l.clone()),
         }
     }
@@ -443,6 +459,72 @@ struct Entry {
     /// In the tree: how deep, and the last part of the name, which the tree shows.
     depth: u16,
     leaf: String,
+    /// For a member of a grouped family (jobs, Redis channels): the entry of its group
+    /// row, whose folding hides it.
+    group: Option<u32>,
+}
+
+/// A row before grouping: a value, its newest id, its family and its text.
+struct Item<'a> {
+    name: &'a str,
+    last_id: i64,
+    family: Option<&'a str>,
+    text: String,
+}
+
+/// Appends `items` in their order, except that a family with more than [`GROUP_MIN`]
+/// members becomes one group row (where its first member would be) with its members, newest
+/// first, under it: what the tree folds.
+fn push_grouped(
+    es: &mut Vec<Entry>,
+    mut items: Vec<Item<'_>>,
+    member: fn(String) -> Choice,
+    group: fn(String) -> Choice,
+    group_text: impl Fn(&str, usize) -> String,
+) {
+    let mut members: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, it) in items.iter().enumerate() {
+        if let Some(fam) = it.family {
+            members.entry(fam).or_default().push(i);
+        }
+    }
+    members.retain(|_, m| m.len() > GROUP_MIN);
+    for m in members.values_mut() {
+        m.sort_unstable_by(|&a, &b| items[b].last_id.cmp(&items[a].last_id));
+    }
+    let push = |es: &mut Vec<Entry>, choice: Choice, text: String, depth, group| {
+        es.push(Entry {
+            choice,
+            leaf: text.clone(),
+            text,
+            depth,
+            group,
+        });
+    };
+    for i in 0..items.len() {
+        let Some(fam) = items[i].family.filter(|f| members.contains_key(f)) else {
+            let text = std::mem::take(&mut items[i].text);
+            push(es, member(items[i].name.to_owned()), text, 0, None);
+            continue;
+        };
+        // The family's first row brings it and all its members; the others are listed.
+        let ms = members.get_mut(fam).map(std::mem::take).unwrap_or_default();
+        if ms.is_empty() {
+            continue;
+        }
+        let at = u32::try_from(es.len()).unwrap_or(u32::MAX);
+        push(
+            es,
+            group(fam.to_owned()),
+            group_text(fam, ms.len()),
+            0,
+            None,
+        );
+        for j in ms {
+            let text = std::mem::take(&mut items[j].text);
+            push(es, member(items[j].name.to_owned()), text, 1, Some(at));
+        }
+    }
 }
 
 /// What the picker has done, for tests that hold it to bounded work.
@@ -478,7 +560,9 @@ pub struct Picker {
     top: usize,
     chosen: Vec<Choice>,
     /// Logger nodes whose children the tree hides (Left folds, Right unfolds).
-    folded: std::collections::HashSet<String>,
+    folded: HashSet<String>,
+    /// Family rows (job or origin) whose members the list shows (they start folded).
+    unfolded: HashSet<Choice>,
     matcher: Matcher,
     buf: Vec<char>,
     pub work: Work,
@@ -499,6 +583,7 @@ impl Picker {
             top: 0,
             chosen: Vec::new(),
             folded: Default::default(),
+            unfolded: Default::default(),
             matcher: Matcher::new(Config::DEFAULT),
             buf: Vec::new(),
             work: Work::default(),
@@ -558,6 +643,7 @@ impl Picker {
             text: "all channels".into(),
             depth: 0,
             leaf: "all channels".into(),
+            group: None,
         });
         for k in SourceKind::ALL {
             let text = if k == SourceKind::Internal {
@@ -570,6 +656,7 @@ impl Picker {
                 leaf: text.clone(),
                 text,
                 depth: 0,
+                group: None,
             });
         }
         let mut origins: Vec<(&str, &ChannelStats)> = t
@@ -577,38 +664,59 @@ impl Picker {
             // An origin whose GLOB-escaped form the store refuses cannot be a filter.
             .filter(|(o, _)| o.len() * 3 <= store::query::MAX_GLOB_BYTES)
             .collect();
-        origins.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        for (o, st) in origins {
-            let mut text = format!("origin {o}");
-            if let Some(n) = &st.process_name {
-                text.push(' ');
-                text.push_str(n);
-            }
-            if let Some(pid) = st.pid {
-                text.push_str(&format!(" pid {pid}"));
-            }
-            es.push(Entry {
-                choice: Choice::Origin(o.to_owned()),
-                leaf: text.clone(),
-                text,
-                depth: 0,
-            });
-        }
+        // Socket peers first, then the Redis channels and lists together.
+        let redis = |st: &ChannelStats| st.source == Some(SourceKind::Redis);
+        origins.sort_unstable_by(|a, b| (redis(a.1), a.0).cmp(&(redis(b.1), b.0)));
+        let origins: Vec<Item<'_>> = origins
+            .into_iter()
+            .map(|(o, st)| {
+                let mut text = match o.strip_prefix("list:") {
+                    Some(key) if redis(st) => format!("redis list {key}"),
+                    _ if redis(st) => format!("redis {o}"),
+                    _ => format!("origin {o}"),
+                };
+                if let Some(n) = &st.process_name {
+                    text.push(' ');
+                    text.push_str(n);
+                }
+                if let Some(pid) = st.pid {
+                    text.push_str(&format!(" pid {pid}"));
+                }
+                Item {
+                    name: o,
+                    last_id: st.last_id,
+                    // Only Redis channels come by the thousand (`logs:job_<uuid>`); peers'
+                    // addresses (`10.0.0.1:5000`) are not families.
+                    family: job_family(o).filter(|_| redis(st)),
+                    text,
+                }
+            })
+            .collect();
+        push_grouped(
+            &mut es,
+            origins,
+            Choice::Origin,
+            Choice::OriginFamily,
+            |fam, n| format!("redis {fam}* ({} channels)", with_commas(n as u64)),
+        );
         // Newest jobs first: with a fresh id per record, the recent ones are the ones sought.
         let mut jobs: Vec<(&str, i64)> = t
             .iter(ChannelKind::Job)
             .map(|(j, s)| (j, s.last_id))
             .collect();
         jobs.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-        for (j, _) in jobs {
-            let text = format!("job {j}");
-            es.push(Entry {
-                choice: Choice::Job(j.to_owned()),
-                leaf: text.clone(),
-                text,
-                depth: 0,
-            });
-        }
+        let jobs = jobs
+            .into_iter()
+            .map(|(j, last_id)| Item {
+                name: j,
+                last_id,
+                family: job_family(j),
+                text: format!("job {j}"),
+            })
+            .collect();
+        push_grouped(&mut es, jobs, Choice::Job, Choice::JobFamily, |fam, n| {
+            format!("job {fam}* ({} jobs)", with_commas(n as u64))
+        });
         // The tree: parents before children, siblings by name, compared part by part so
         // `app-x` does not land between `app` and `app.db`.
         let mut loggers: Vec<&str> = t.iter(ChannelKind::Logger).map(|(l, _)| l).collect();
@@ -625,6 +733,7 @@ impl Picker {
                 text: format!("logger {l}"),
                 depth,
                 leaf: leaf.to_owned(),
+                group: None,
             });
         }
         self.entries = es;
@@ -640,6 +749,11 @@ impl Picker {
                 Choice::Logger(l) if !self.folded.is_empty() => {
                     logger_nodes(l).any(|a| a.len() < l.len() && self.folded.contains(a))
                 }
+                Choice::Job(_) | Choice::Origin(_) => e.group.is_some_and(|g| {
+                    self.entries
+                        .get(g as usize)
+                        .is_none_or(|g| !self.unfolded.contains(&g.choice))
+                }),
                 _ => false,
             };
             self.shown = (0..self.entries.len() as u32)
@@ -681,23 +795,44 @@ impl Picker {
             .and_then(|&i| self.entries.get(i as usize))
     }
 
-    /// Folds (or unfolds) the logger node under the cursor, in the tree (an empty query).
+    /// Folds (or unfolds) the logger node or job family under the cursor, in the tree (an
+    /// empty query). Left on a member of a family folds the family and lands on its row.
     fn fold(&mut self, fold: bool) {
-        let Some(Choice::Logger(l)) = self.current().map(|e| e.choice.clone()) else {
+        let Some(&at) = self.shown.get(self.cursor) else {
             return;
         };
-        let changed = if fold {
-            self.folded.insert(l.clone())
-        } else {
-            self.folded.remove(&l)
+        let Some(e) = self.entries.get(at as usize) else {
+            return;
+        };
+        let (changed, land) = match (&e.choice, e.group) {
+            (Choice::Logger(l), _) => {
+                let l = l.clone();
+                let changed = if fold {
+                    self.folded.insert(l)
+                } else {
+                    self.folded.remove(&l)
+                };
+                (changed, at)
+            }
+            (c @ (Choice::JobFamily(_) | Choice::OriginFamily(_)), _) => {
+                let changed = if fold {
+                    self.unfolded.remove(c)
+                } else {
+                    self.unfolded.insert(c.clone())
+                };
+                (changed, at)
+            }
+            (_, Some(g)) if fold => {
+                let Some(c) = self.entries.get(g as usize).map(|g| &g.choice) else {
+                    return;
+                };
+                (self.unfolded.remove(c), g)
+            }
+            _ => return,
         };
         if changed {
             self.refilter(true);
-            if let Some(pos) = self.shown.iter().position(|&i| {
-                self.entries
-                    .get(i as usize)
-                    .is_some_and(|e| e.choice == Choice::Logger(l.clone()))
-            }) {
+            if let Some(pos) = self.shown.iter().position(|&i| i == land) {
                 self.cursor = pos;
             }
         }
@@ -885,6 +1020,8 @@ impl Picker {
                 Choice::Source(k) => t.get(ChannelKind::Source, k.as_str()),
                 Choice::Origin(o) => t.get(ChannelKind::Origin, o),
                 Choice::Job(j) => t.get(ChannelKind::Job, j),
+                Choice::JobFamily(f) => t.get(ChannelKind::JobFamily, f),
+                Choice::OriginFamily(f) => t.get(ChannelKind::OriginFamily, f),
                 Choice::Logger(l) => t.get(ChannelKind::Logger, l),
             };
             let all_stats;
@@ -915,7 +1052,11 @@ impl Picker {
                             format!("{indent}{} ▸", e.leaf)
                         }
                         Choice::Logger(_) => format!("{indent}{}", e.leaf),
-                        _ => e.text.clone(),
+                        Choice::JobFamily(_) | Choice::OriginFamily(_) => {
+                            let open = self.unfolded.contains(&e.choice);
+                            format!("{} {}", e.leaf, if open { '▾' } else { '▸' })
+                        }
+                        _ => format!("{indent}{}", e.text),
                     };
                     text::field_spans(&shown, name_w, base)
                 }
@@ -958,6 +1099,7 @@ fn total_stats(t: &ChannelTable) -> ChannelStats {
             last_seen: f64::NEG_INFINITY,
             process_name: None,
             pid: None,
+            source: None,
             timeline: Default::default(),
         };
     };
@@ -1122,6 +1264,19 @@ pub fn sparkline(cells: &[u64]) -> String {
             }
         })
         .collect()
+}
+
+/// `10412` as `10,412`: a family's member count, read at a glance.
+fn with_commas(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 fn fmt_count(n: u64) -> String {
@@ -1298,9 +1453,69 @@ mod tests {
     }
 
     #[test]
+    fn a_big_job_family_is_one_folded_row_that_unfolds_newest_first() {
+        let mut recs: Vec<(String, Option<String>)> = (0..30)
+            .map(|i| ("app".to_owned(), Some(format!("job_{i:02}"))))
+            .collect();
+        recs.push(("app".into(), Some("User.admin".into())));
+        recs.push(("app".into(), Some("3f2c-celery".into())));
+        let recs: Vec<(&str, Option<&str>, i32)> = recs
+            .iter()
+            .map(|(l, j)| (l.as_str(), j.as_deref(), INFO))
+            .collect();
+        let ch = model(&recs);
+        let mut p = Picker::new(&ch);
+        let jobs = |p: &Picker| -> Vec<String> {
+            p.shown_labels()
+                .into_iter()
+                .filter(|l| l.starts_with("job "))
+                .collect()
+        };
+        // Folded by default; small families (`User.`) stay plain rows.
+        assert_eq!(
+            jobs(&p),
+            ["job 3f2c-celery", "job User.admin", "job job_* (30 jobs)"]
+        );
+        let fam = ch.table().get(ChannelKind::JobFamily, "job_").unwrap();
+        assert_eq!(fam.total, 30);
+        let at = p
+            .shown_labels()
+            .iter()
+            .position(|l| l == "job job_* (30 jobs)")
+            .unwrap();
+        p.move_by(at as isize);
+        p.on_event(&key(KeyCode::Right), &ch);
+        let shown = jobs(&p);
+        assert_eq!(shown.len(), 33);
+        assert_eq!(shown[3..5], ["job job_29", "job job_28"]);
+        // Left on a member folds the family and lands on its row.
+        p.move_by(3);
+        p.on_event(&key(KeyCode::Left), &ch);
+        assert_eq!(jobs(&p).len(), 3);
+        assert_eq!(
+            p.current().unwrap().choice,
+            Choice::JobFamily("job_".into())
+        );
+        // A search finds members inside the folded group.
+        typed(&mut p, &ch, "job_17");
+        assert_eq!(p.shown_labels()[0], "job job_17");
+        // Enter on the group names the family as one GLOB.
+        let s = scope_for(&[Choice::JobFamily("job_".into())]);
+        assert_eq!(s.filter.job_globs, ["job_*"]);
+        assert_eq!(s.label.as_deref(), Some("job:job_*"));
+        assert_eq!(with_commas(10_412), "10,412");
+        assert_eq!(with_commas(999), "999");
+    }
+
+    #[test]
     fn choices_become_filters() {
         let s = scope_for(&[Choice::Origin("10.0.0.1:[5]*".into())]);
         assert_eq!(s.filter.origins, ["10.0.0.1:[[]5][*]"]);
+        let s = scope_for(&[Choice::OriginFamily("logs:job_".into())]);
+        assert_eq!(s.filter.origins, ["logs:job_*"]);
+        let s = scope_for(&[Choice::JobFamily("a*[".into()), Choice::Job("x".into())]);
+        assert_eq!(s.filter.job_globs, ["a[*][[]*"]);
+        assert_eq!(s.filter.jobs, ["x"]);
         let s = scope_for(&[Choice::Source(SourceKind::Internal)]);
         assert_eq!(s.filter.sources, [SourceKind::Internal]);
         assert_eq!(s.label.as_deref(), Some("internal"));

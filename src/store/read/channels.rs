@@ -1,5 +1,5 @@
-//! Who sent what: record counts per channel (source kind, origin, job, logger subtree) with
-//! warnings and errors apart, last seen and a recent timeline, for the channel picker.
+//! Who sent what: counts per channel (source, origin, job, logger subtree, job/origin family)
+//! with warnings and errors apart, last seen and a recent timeline, for the channel picker.
 //!
 //! One aggregation, [`ChannelTable::add_row`], serves both the store scan and the live feed,
 //! so the picker's numbers are the same whichever path a record took. A full `GROUP BY` over
@@ -25,14 +25,22 @@ pub enum ChannelKind {
     Job,
     /// A logger and everything below it: counts roll up, so `app` counts `app.db.pool`.
     Logger,
+    /// A job family, [`job_family`]: `job_` counts every `job_<uuid>`, so a picker can show
+    /// 10,000 one-record jobs as one row with the family's figures.
+    JobFamily,
+    /// An origin family, [`job_family`] of the origin: `logs:job_` counts every
+    /// `logs:job_<uuid>` Redis channel.
+    OriginFamily,
 }
 
 impl ChannelKind {
-    pub const ALL: [ChannelKind; 4] = [
+    pub const ALL: [ChannelKind; 6] = [
         ChannelKind::Source,
         ChannelKind::Origin,
         ChannelKind::Job,
         ChannelKind::Logger,
+        ChannelKind::JobFamily,
+        ChannelKind::OriginFamily,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -41,6 +49,8 @@ impl ChannelKind {
             ChannelKind::Origin => "origin",
             ChannelKind::Job => "job",
             ChannelKind::Logger => "logger",
+            ChannelKind::JobFamily => "job family",
+            ChannelKind::OriginFamily => "origin family",
         }
     }
 }
@@ -162,6 +172,9 @@ pub struct ChannelStats {
     /// For origins: the process name and pid of the newest record that gave them.
     pub process_name: Option<String>,
     pub pid: Option<i64>,
+    /// For origins: the source kind of the newest record, so a picker can tell a Redis
+    /// channel (`logs:global`) from a socket peer.
+    pub source: Option<SourceKind>,
     pub timeline: Timeline,
 }
 
@@ -176,6 +189,7 @@ impl ChannelStats {
             last_seen: f64::NEG_INFINITY,
             process_name: None,
             pid: None,
+            source: None,
             timeline: Timeline::default(),
         }
     }
@@ -197,6 +211,9 @@ impl ChannelStats {
 
     /// Keeps the process of the newest record that named one; allocates only on a change.
     fn note_process(&mut self, r: &ChannelRow<'_>) {
+        if r.id >= self.last_id || self.source.is_none() {
+            self.source = Some(r.source);
+        }
         if (r.process.is_some() || r.process_name.is_some()) && r.id >= self.last_id {
             self.pid = r.process;
             if self.process_name.as_deref() != r.process_name {
@@ -207,6 +224,9 @@ impl ChannelStats {
 
     fn merge(&mut self, o: &ChannelStats) {
         let newer = o.last_id > self.last_id;
+        if newer || self.source.is_none() {
+            self.source = o.source.or(self.source);
+        }
         self.total += o.total;
         self.warnings += o.warnings;
         self.errors += o.errors;
@@ -252,6 +272,13 @@ impl<'a> ChannelRow<'a> {
     }
 }
 
+/// The family of a job: its name up to and including the first `_` or `.` (`job_` for
+/// `job_<uuid>`, `User.` for `User.admin`); None when it has neither. Exactly the jobs that
+/// start with a family have it, so the family's GLOB (`job_*`) selects what it counts.
+pub fn job_family(job: &str) -> Option<&str> {
+    job.find(['_', '.']).map(|i| &job[..=i])
+}
+
 /// The nodes of the logger tree a name counts towards: each prefix ending before a dot, then
 /// the name itself, at most [`MAX_TREE_DEPTH`] of them. Each node's subtree, as
 /// `Filter.logger_tree` reads it (the name, or names starting with it and a dot), holds the
@@ -270,9 +297,9 @@ pub fn logger_nodes(name: &str) -> impl Iterator<Item = &str> {
 /// pointed at that source, so an origin or logger row for them would show nothing.
 #[derive(Debug, Clone)]
 pub struct ChannelTable {
-    maps: [HashMap<String, ChannelStats>; 4],
+    maps: [HashMap<String, ChannelStats>; 6],
     /// Records not counted under a value of each kind because the kind was full.
-    left_out: [u64; 4],
+    left_out: [u64; 6],
     cap: usize,
     /// Bytes of the values kept, against [`MAX_VALUE_BYTES_TOTAL`].
     key_bytes: usize,
@@ -293,7 +320,7 @@ impl ChannelTable {
     pub fn new(cap: usize) -> ChannelTable {
         ChannelTable {
             maps: Default::default(),
-            left_out: [0; 4],
+            left_out: [0; 6],
             cap,
             key_bytes: 0,
             keys_gen: 0,
@@ -316,8 +343,16 @@ impl ChannelTable {
             return;
         }
         self.bump(ChannelKind::Origin, r.origin, r, bucket);
+        // Every origin's family counts (the family's GLOB selects peers and channels
+        // alike), though a picker groups only Redis channels.
+        if let Some(fam) = job_family(r.origin) {
+            self.bump(ChannelKind::OriginFamily, fam, r, bucket);
+        }
         if let Some(j) = r.job {
             self.bump(ChannelKind::Job, j, r, bucket);
+            if let Some(fam) = job_family(j) {
+                self.bump(ChannelKind::JobFamily, fam, r, bucket);
+            }
         }
         for node in logger_nodes(r.logger) {
             self.bump(ChannelKind::Logger, node, r, bucket);
@@ -356,7 +391,7 @@ impl ChannelTable {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         };
-        for k in 0..4 {
+        for k in 0..ChannelKind::ALL.len() {
             self.left_out[k] += other.left_out[k];
             for (v, st) in &other.maps[k] {
                 if let Some(mine) = self.maps[k].get_mut(v) {
@@ -640,6 +675,30 @@ mod tests {
             whole.get(ChannelKind::Origin, "127.0.0.1:1").unwrap().pid,
             Some(199)
         );
+    }
+
+    #[test]
+    fn job_families_count_their_members_and_origins_keep_their_source() {
+        assert_eq!(job_family("job_1f2e"), Some("job_"));
+        assert_eq!(job_family("User.admin"), Some("User."));
+        assert_eq!(job_family("a.b_c"), Some("a."));
+        assert_eq!(job_family("3f2c-9a"), None);
+        let mut t = ChannelTable::default();
+        for (i, j) in ["job_a", "job_b", "User.x", "plain"]
+            .into_iter()
+            .enumerate()
+        {
+            t.add(&rec("app", ERROR, Some(j)), i as i64 + 1);
+        }
+        let fam = t.get(ChannelKind::JobFamily, "job_").unwrap();
+        assert_eq!((fam.total, fam.errors, fam.last_id), (2, 2, 2));
+        assert_eq!(t.len(ChannelKind::JobFamily), 2);
+        let mut r = Record::new(SourceKind::Redis, "logs:global");
+        r.logger = "app".into();
+        t.add(&r, 9);
+        let o = |t: &ChannelTable, v| t.get(ChannelKind::Origin, v).unwrap().source;
+        assert_eq!(o(&t, "logs:global"), Some(SourceKind::Redis));
+        assert_eq!(o(&t, "127.0.0.1:1"), Some(SourceKind::Tcp));
     }
 
     #[test]

@@ -35,8 +35,12 @@ pub struct Filter {
     /// Origins (peer address, socket path, channel), each a GLOB; a record matches if its
     /// origin matches any of them (empty: no condition).
     pub origins: Vec<String>,
-    /// Exact job names; a record matches if its job is any of them (empty: no condition).
+    /// Exact job names; a record matches if its job is any of them or matches any of
+    /// `job_globs` (both empty: no condition).
     pub jobs: Vec<String>,
+    /// Job GLOBs, OR'ed with `jobs`: how the picker names a family of 10,000 `job_<uuid>`
+    /// jobs in one condition (`job_*`) rather than 10,000 exact names.
+    pub job_globs: Vec<String>,
     /// Search over message and traceback: every whitespace-separated term must occur (as
     /// a phrase of its words, case-insensitively); a trailing `*` makes a term a prefix.
     /// See [`crate::store::index::words::TextQuery`].
@@ -153,7 +157,8 @@ fn check_choices(field: &'static str, n: usize) -> Result<(), StoreError> {
 fn check(f: &Filter) -> Result<(), StoreError> {
     check_glob("logger", &f.logger)?;
     check_glob("origin", &f.origins)?;
-    check_choices("job", f.jobs.len())?;
+    check_glob("job", &f.job_globs)?;
+    check_choices("job", f.jobs.len() + f.job_globs.len())?;
     check_choices("origin", f.origins.len())?;
     check_choices("logger", f.logger_trees.len())?;
     check_choices("source", f.sources.len())
@@ -176,6 +181,18 @@ fn text_query(s: &str) -> Option<TextQuery> {
 /// (`/` is the byte after `.`), in SQLite's byte-wise BINARY order.
 fn tree_cond(col: &str) -> String {
     format!("({col} = $ OR ({col} >= $ || '.' AND {col} < $ || '/'))")
+}
+
+/// `(col = $ OR … OR col GLOB $ …)` for `f`'s exact jobs and job GLOBs together (they OR),
+/// its parameters added to `w`; None when it names no job.
+fn job_cond(w: &mut Where, col: &str, f: &Filter) -> Option<String> {
+    let text = |s: &String| SqlValue::Text(s.clone());
+    let exact = w.or(&format!("{col} = $"), f.jobs.iter().map(text));
+    let globs = w.or(&format!("{col} GLOB $"), f.job_globs.iter().map(text));
+    match (exact, globs) {
+        (Some(a), Some(b)) => Some(format!("({a} OR {b})")),
+        (a, b) => a.or(b),
+    }
 }
 
 /// The conditions on each record for `f`, and their parameters.
@@ -207,7 +224,9 @@ pub(super) fn record_clause(f: &Filter) -> Result<Where, StoreError> {
     // SQLite's planner may pick `id < before` over the range's `id <= hi` and walk from
     // `before` down to the range, evaluating every row on the way (5 s on 10M records).
     w.any("origin GLOB $", f.origins.iter().map(text));
-    w.any("job = $", f.jobs.iter().map(text));
+    if let Some(c) = job_cond(&mut w, "job", f) {
+        w.push(&c);
+    }
     if let Some(t) = f.since {
         w.add("created >= $", SqlValue::Real(t));
     }
@@ -263,7 +282,11 @@ pub(super) fn block_clause(f: &Filter) -> Where {
         w.add("first_id < $", SqlValue::Integer(id));
     }
     w.listed_any("origins", "value GLOB $", f.origins.iter().map(text));
-    w.listed_any("jobs", "value = $", f.jobs.iter().map(text));
+    if let Some(c) = job_cond(&mut w, "value", f) {
+        w.push(&format!(
+            "(jobs IS NULL OR EXISTS (SELECT 1 FROM json_each(jobs) WHERE {c}))"
+        ));
+    }
     if let Some(t) = f.since {
         w.add("max_created >= $", SqlValue::Real(t));
     }
@@ -303,6 +326,7 @@ impl Filter {
             before_id: self.before_id,
             origins: self.origins.iter().map(|g| Glob::new(g)).collect(),
             jobs: self.jobs.clone(),
+            job_globs: self.job_globs.iter().map(|g| Glob::new(g)).collect(),
             since: self.since,
             until: self.until,
             search: self.search.as_deref().and_then(text_query),
@@ -328,6 +352,7 @@ pub struct CompiledFilter {
     before_id: Option<i64>,
     origins: Vec<Glob>,
     jobs: Vec<String>,
+    job_globs: Vec<Glob>,
     since: Option<f64>,
     until: Option<f64>,
     search: Option<TextQuery>,
@@ -348,6 +373,7 @@ impl CompiledFilter {
             before_id: None,
             origins: Vec::new(),
             jobs: Vec::new(),
+            job_globs: Vec::new(),
             since: None,
             until: None,
             search: None,
@@ -368,10 +394,10 @@ impl CompiledFilter {
             && self.before_id.is_none_or(|b| id < b)
             && self.since.is_none_or(|t| r.created >= t)
             && self.until.is_none_or(|t| r.created < t)
-            && (self.jobs.is_empty()
-                || r.job
-                    .as_deref()
-                    .is_some_and(|j| self.jobs.iter().any(|x| x == j)))
+            && ((self.jobs.is_empty() && self.job_globs.is_empty())
+                || r.job.as_deref().is_some_and(|j| {
+                    self.jobs.iter().any(|x| x == j) || self.job_globs.iter().any(|g| g.matches(j))
+                }))
             && self.logger.as_ref().is_none_or(|g| g.matches(&r.logger))
             && (self.logger_trees.is_empty()
                 || self.logger_trees.iter().any(|(name, dotted)| {

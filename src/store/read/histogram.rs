@@ -89,6 +89,7 @@ pub fn histogram(
         && f.logger_trees.is_empty()
         && f.origins.is_empty()
         && f.jobs.is_empty()
+        && f.job_globs.is_empty()
         && f.since.is_none()
         && f.until.is_none()
         && f.after_id.is_none()
