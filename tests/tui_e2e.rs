@@ -1146,3 +1146,68 @@ fn the_picker_narrows_a_pane_to_one_job_and_to_a_logger_subtree() {
     t.keys(&["q"]);
     assert_eq!(t.wait_exit(WAIT), 0);
 }
+
+/// Smarter-shaped entries for `job`: `xadd` N history entries only (the store never heard
+/// them), or `live` one record published and XADDed as Smarter does.
+const SMARTER_STREAM: &str = r#"
+import json, sys, time, redis
+url, mode, job, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+r = redis.Redis.from_url(url)
+for i in range(n):
+    text = ("history %d" % i) if mode == "xadd" else "the live one"
+    data = json.dumps({"message": text, "level": "INFO", "timestamp": time.time() - (n - i),
+                       "logger": "app.hist", "pod": "pod-1"}, indent=2, ensure_ascii=True)
+    ch = "logs:" + job
+    p = r.pipeline(transaction=True)
+    if mode == "live":
+        p.publish(ch, data)
+    p.xadd("stream:" + ch, {"data": data}, maxlen=1000, approximate=True)
+    p.execute()
+"#;
+
+fn smarter_stream(url: &str, mode: &str, job: &str, n: usize) {
+    let st = Command::new("python3")
+        .args(["-c", SMARTER_STREAM, url, mode, job, &n.to_string()])
+        .status()
+        .expect("python3 with redis-py");
+    assert!(st.success(), "the Python producer failed");
+}
+
+#[test]
+fn opening_a_job_in_the_picker_stores_its_stream_history_once() {
+    let redis = common::redis_server::RedisServer::start();
+    let url = redis.url();
+    smarter_stream(&url, "xadd", "job_hist", 30);
+    let home = Home::new();
+    let t = home.ui(&["--redis", &url], 160, 30);
+    t.wait_for(
+        "the Redis link subscribed",
+        |s| s.contains("(subscribed)"),
+        WAIT,
+    );
+    // One record that came live (and is in the stream too): the history must not repeat it.
+    smarter_stream(&url, "live", "job_hist", 1);
+    let db = home.db();
+    let wait_count = |n: u64| {
+        common::wait_for(&format!("{n} records of job_hist"), WAIT, || {
+            count(&db, &["--job", "job_hist"]) >= n
+        });
+    };
+    wait_count(1);
+    t.keys(&["c"]);
+    t.wait_for("the picker", |s| s.contains("channels"), WAIT);
+    t.type_text("job_hist");
+    t.wait_for("the job row", |s| s.contains("job job_hist"), WAIT);
+    t.keys(&["Enter"]);
+    t.wait_for(
+        "the history in the pane",
+        |s| s.contains("history 29") && s.contains("job:job_hist"),
+        WAIT,
+    );
+    wait_count(31);
+    assert_eq!(count(&db, &["--job", "job_hist", "--search", "live"]), 1);
+    assert_eq!(count(&db, &["--job", "job_hist"]), 31);
+    t.keys(&["q"]);
+    assert_eq!(t.wait_exit(WAIT), 0);
+    assert_eq!(count(&db, &["--job", "job_hist"]), 31);
+}

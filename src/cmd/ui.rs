@@ -135,6 +135,7 @@ pub fn run(mut cfg: Config, mode: Mode) -> Result<()> {
         .context("cannot start the log thread")?;
     let mut app = App::new(keys, themes, colour, time, status, reader);
     app.theme_watch = theme_watcher();
+    app.job_history = job_history(&cfg, &rt, recorder.intake());
     let shown = tui::run(app, &sub, &stop);
     drop(sub);
     if let Some(g) = generator {
@@ -170,6 +171,32 @@ pub fn run(mut cfg: Config, mode: Mode) -> Result<()> {
         std::process::exit(0);
     }
     Ok(())
+}
+
+/// Where the picker's jobs get their history: the Redis streams beside their channels, when
+/// this UI records from a single Redis server (not in the demo, which never reads Redis; not
+/// on a cluster, where a job's stream lives on one node the source does not address).
+fn job_history(
+    cfg: &Config,
+    rt: &tokio::runtime::Runtime,
+    intake: crate::intake::Intake,
+) -> Option<tui::JobHistory> {
+    let url = cfg.redis.enabled()?.to_owned();
+    if crate::source::redis::cluster_seed(&url).is_some() {
+        return None;
+    }
+    let (db, limits, handle) = (cfg.db.clone(), cfg.limits.decode(), rt.handle().clone());
+    Some(Box::new(move |job: &str| {
+        let (url, job, db, intake) = (url.clone(), job.to_owned(), db.clone(), intake.clone());
+        handle.spawn(async move {
+            match crate::source::redis_history::backfill_job(&url, &job, &db, &intake, &limits)
+                .await
+            {
+                Ok(n) => tracing::info!("job {job}: {n} records of its stream's history stored"),
+                Err(e) => tracing::warn!("job {job}: its stream's history could not be read: {e}"),
+            }
+        });
+    }))
 }
 
 /// `logtui view`: the UI over a store another process writes, read-only.

@@ -47,6 +47,11 @@ pub struct App {
     time_step: f64,
     /// Watches the user's theme files, so an edited theme shows at once.
     pub theme_watch: Option<super::theme::ThemeWatcher>,
+    /// Asked for a job's recent history when the picker points a pane at the job (set where
+    /// a Redis source records; the UI does not know where history comes from).
+    pub job_history: Option<super::JobHistory>,
+    /// Jobs whose history was asked for already: once a session is enough.
+    histories: std::collections::HashSet<String>,
 }
 
 impl App {
@@ -77,6 +82,8 @@ impl App {
             tz: jiff::tz::TimeZone::system(),
             time_step: 60.0,
             theme_watch: None,
+            job_history: None,
+            histories: Default::default(),
         };
         let mut ctx = Ctx {
             reader: &app.reader,
@@ -220,6 +227,15 @@ impl App {
                 PickerOutcome::Closed => self.popup = None,
                 PickerOutcome::Apply(scope) => {
                     self.popup = None;
+                    if let Some(ask) = &self.job_history {
+                        for job in &scope.filter.jobs {
+                            if self.histories.len() < super::MAX_HISTORIES
+                                && self.histories.insert(job.clone())
+                            {
+                                ask(job);
+                            }
+                        }
+                    }
                     let mut ctx = Ctx {
                         reader: &self.reader,
                         time_step: self.time_step,

@@ -50,6 +50,14 @@ pub enum Handled {
 pub use crate::config::TimeMode;
 
 /// What a pane's keys may use: the reader to ask for pages, and app-wide settings.
+/// Fetches a job's recent history into the store (Redis streams, in `logtui`): called with the
+/// job when the picker points a pane at it; must not block.
+pub type JobHistory = Box<dyn Fn(&str) + Send>;
+
+/// Jobs whose history one session asks for at most: each is a bounded read, and a person
+/// opens a few.
+pub const MAX_HISTORIES: usize = 1000;
+
 pub struct Ctx<'a> {
     pub reader: &'a reader::Reader,
     pub time_step: f64,
