@@ -555,3 +555,63 @@ fn a_gap_left_by_client_kill_is_closed_from_the_streams_with_nothing_stored_twic
         "{summary}"
     );
 }
+
+#[test]
+fn a_gap_while_logtui_was_stopped_is_closed_from_the_streams_at_the_next_start() {
+    let server = RedisServer::start();
+    let lt = record(&server.url(), &[]);
+    wait_subscribed(&lt);
+    let paced = |n: usize| {
+        let st = Command::new("python3")
+            .args(["-c", PACED, &server.url(), &n.to_string(), "2000"])
+            .status()
+            .expect("python3 with redis-py");
+        assert!(st.success());
+    };
+    paced(50);
+    wait_count(&lt, &["--source", "redis"], 50);
+    // A mark kept in the store with the records it covers.
+    let kept = |db: &std::path::Path| {
+        query(
+            db,
+            &[
+                "--sql",
+                "SELECT count(*) FROM source_state WHERE key LIKE 'redis:mark:%'",
+            ],
+        )
+        .contains('1')
+    };
+    wait_for("a kept mark", WAIT, || kept(&lt.db));
+    let (code, _, dir, db) = lt.stop();
+    assert_eq!(code, 0);
+    // Published while nobody listened: 30 new records (PACED numbers from 0 again, so they
+    // are gap-0 … gap-29 by name, with times of their own).
+    paced(30);
+    let mut args = vec!["--tcp", "off", "--udp", "off", "--http", "off"];
+    let url = server.url();
+    args.extend(["--redis", url.as_str(), "--stats-interval", "0.2"]);
+    let lt = Logtui::start_with_db(dir, db, &args);
+    wait_for("the stopped span closed", WAIT, || {
+        rows(&lt, &["--source", "internal", "--search", "stopped"])
+            .iter()
+            .any(|r| {
+                r["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("while logtui was stopped")
+            })
+    });
+    wait_count(&lt, &["--source", "redis"], 80);
+    let note = rows(&lt, &["--source", "internal", "--search", "stopped"]);
+    assert_eq!(note[0]["extra"]["recovered"], 30, "{note:?}");
+    // Nothing from before the stop came back twice.
+    assert_eq!(
+        count(&lt.db, &["--source", "redis", "--search", "gap-40"]),
+        1
+    );
+    assert_eq!(
+        count(&lt.db, &["--source", "redis", "--search", "gap-10"]),
+        2
+    );
+    assert_eq!(lt.stop().0, 0);
+}

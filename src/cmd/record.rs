@@ -248,6 +248,7 @@ impl Recorder {
                         false => cfg.redis.channels.clone(),
                     },
                     skip: crate::sink::forwarded_channels(cfg),
+                    db: cfg.db.clone(),
                 },
                 limits,
                 intake.clone(),

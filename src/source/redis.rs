@@ -69,6 +69,9 @@ pub struct Settings {
     /// Channels logtui's own routes publish to (`sink::forwarded_channels`): never read back,
     /// or each record would be stored and forwarded again, forever.
     pub skip: Vec<String>,
+    /// The store, where the last mark of an earlier run is kept (`source_state`), so a gap
+    /// while logtui was stopped is closed too.
+    pub db: std::path::PathBuf,
 }
 
 /// The names split by command: (SUBSCRIBE channels, PSUBSCRIBE patterns), duplicates removed.
@@ -288,6 +291,8 @@ struct Queued {
     channel: String,
     payload: Vec<u8>,
     full_len: usize,
+    /// A mark passing through in message order (server ms), instead of a message.
+    mark: Option<u64>,
 }
 
 /// What the push sender tells the link (never dropped for lack of room in the data queue).
@@ -295,6 +300,8 @@ enum Control {
     /// A mark closed the uncertain window: the streams may hold what pub/sub did not bring
     /// (`Err` when it opened before the first mark, so there is nothing to compare with).
     Window(Result<Box<Window>, ()>),
+    /// This run's first mark (server ms): where a gap left by an earlier run ends.
+    FirstMark(u64),
     Confirmed(String),
     /// The server confirmed an UNSUBSCRIBE or PUNSUBSCRIBE of this name.
     Left(String),
@@ -312,6 +319,7 @@ struct Pusher {
     /// The private channel marks come on, and what was heard between them.
     mark: Vec<u8>,
     heard: std::sync::Mutex<Heard>,
+    first_mark: std::sync::atomic::AtomicBool,
 }
 
 impl Pusher {
@@ -356,6 +364,7 @@ impl Pusher {
                     channel,
                     payload,
                     full_len,
+                    mark: None,
                 };
                 if let Err(e) = self.data.try_send(q) {
                     let q = e.into_inner();
@@ -406,6 +415,16 @@ impl Pusher {
         if let Some(w) = closed {
             let _ = self.control.try_send(Control::Window(w.map(Box::new)));
         }
+        if !self.first_mark.swap(true, Relaxed) {
+            let _ = self.control.try_send(Control::FirstMark(ms));
+        }
+        // In the data queue too, so the reader keeps it with the records that came before it.
+        let _ = self.data.try_send(Queued {
+            channel: String::new(),
+            payload: Vec::new(),
+            full_len: 0,
+            mark: Some(ms),
+        });
     }
 }
 
@@ -474,6 +493,7 @@ pub fn spawn(
             .collect(),
         mark: mark.as_bytes().to_vec(),
         heard: std::sync::Mutex::new(Heard::new(HEARD_LIMIT)),
+        first_mark: std::sync::atomic::AtomicBool::new(false),
     });
     let backfill = Backfill {
         url: settings.url.clone(),
@@ -482,6 +502,7 @@ pub fn spawn(
         intake: intake.clone(),
         limits,
         one_at_a_time: Arc::new(tokio::sync::Semaphore::new(1)),
+        db: settings.db.clone(),
     };
     let hold = can_carry_jobs(&settings.names);
     let reader = Reader {
@@ -492,6 +513,8 @@ pub fn spawn(
         batch: Batcher::default(),
         pending: Vec::new(),
         reported_drops: 0,
+        mark_key: mark_key(&settings.url),
+        mark: None,
     };
     // The link drops this when it ends: the reader's sign that nothing more will come.
     let (link_done, link_ended) = tokio::sync::oneshot::channel::<()>();
@@ -503,11 +526,17 @@ pub fn spawn(
             .cloned()
             .chain([mark.clone()])
             .collect();
+        let (db, url) = (settings.db.clone(), settings.url.clone());
+        let kept = tokio::task::spawn_blocking(move || kept_mark(&db, &url))
+            .await
+            .ok()
+            .flatten();
         let link = Link {
             settings,
             subs,
             mark,
             backfill,
+            kept,
         };
         link.run(pusher, control_rx, intake, link_shutdown).await;
         drop(link_done);
@@ -528,6 +557,8 @@ struct Link {
     subs: Vec<String>,
     mark: String,
     backfill: Backfill,
+    /// The mark an earlier run kept: where the gap it left begins.
+    kept: Option<u64>,
 }
 
 impl Link {
@@ -739,6 +770,11 @@ impl Link {
                     }
                     Some(Control::Left(_)) => {}
                     Some(Control::Window(w)) => self.backfill.start(w),
+                Some(Control::FirstMark(ms)) => {
+                    if let Some(from) = self.kept.filter(|&f| f < ms) {
+                        self.backfill.start_restart(from, ms);
+                    }
+                }
                     Some(Control::Confirmed(name)) => {
                         if let Some((start, _, confirmed)) = &mut resub {
                             if names.contains(name.as_str()) {
@@ -846,6 +882,7 @@ struct Backfill {
     limits: DecodeLimits,
     /// Windows are closed one after another, so two never read the same entries at once.
     one_at_a_time: Arc<tokio::sync::Semaphore>,
+    db: std::path::PathBuf,
 }
 
 impl Backfill {
@@ -889,6 +926,80 @@ impl Backfill {
             intake.submit(vec![note]).await;
         });
     }
+}
+
+impl Backfill {
+    /// Closes the span from an earlier run's last kept mark to this run's first: nobody heard
+    /// it, so its entries are compared with the store (as a job's history is).
+    fn start_restart(&self, from: u64, to: u64) {
+        let (url, names, skip) = (self.url.clone(), self.names.clone(), self.skip.clone());
+        let (intake, limits, gate) = (self.intake.clone(), self.limits, self.one_at_a_time.clone());
+        let db = self.db.clone();
+        tokio::spawn(async move {
+            let _turn = gate.acquire_owned().await;
+            let w = Window::unheard(from, to);
+            let outcome = close_window(&url, &names, &skip, &w).await;
+            let (records, mut note) = match outcome {
+                Ok((messages, read)) => {
+                    let history: Vec<Record> = messages
+                        .iter()
+                        .map(|m| decode_message(&m.channel, &m.payload, m.full_len, &limits).record)
+                        .collect();
+                    let (lo, hi) = (from as f64 / 1000.0 - 1.0, to as f64 / 1000.0 + 1.0);
+                    let stored = tokio::task::spawn_blocking(move || {
+                        crate::source::redis_history::stored_between(&db, None, lo, hi)
+                    })
+                    .await
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| r);
+                    match stored {
+                        Ok(stored) => {
+                            let new = crate::source::redis_history::missing(history, stored);
+                            let note = backfill_record(&w, new.len(), &read, None);
+                            (new, note)
+                        }
+                        Err(e) => (Vec::new(), backfill_record(&w, 0, &read, Some(&e))),
+                    }
+                }
+                Err(e) => (
+                    Vec::new(),
+                    backfill_record(&w, 0, &Read::default(), Some(&describe(&e))),
+                ),
+            };
+            note.message = format!("{} (while logtui was stopped)", note.message);
+            let stats = &intake.stats;
+            stats
+                .redis
+                .recovered
+                .fetch_add(records.len() as u64, Relaxed);
+            stats.add_received(SourceKind::Redis, records.len() as u64);
+            for chunk in records.chunks(crate::intake::MAX_BATCH_RECORDS) {
+                intake.submit(chunk.to_vec()).await;
+            }
+            tracing::info!("{}", note.message);
+            stats.add_received(SourceKind::Internal, 1);
+            intake.submit(vec![note]).await;
+        });
+    }
+}
+
+/// The `source_state` key of the last mark whose messages are committed, per server (the
+/// password left out).
+fn mark_key(url: &str) -> String {
+    format!("redis:mark:{}", redact(url))
+}
+
+/// How much earlier than a mark the kept one is: a global copy may still wait in the pairing
+/// (100 ms) when its mark's batch commits; an earlier start costs only a longer read.
+const MARK_MARGIN_MS: u64 = 5_000;
+
+/// The mark an earlier run kept in the store, if any.
+fn kept_mark(db: &std::path::Path, url: &str) -> Option<u64> {
+    let conn = crate::store::open_read_only(db).ok()?;
+    crate::store::state::get(&conn, &mark_key(url))
+        .ok()??
+        .parse()
+        .ok()
 }
 
 /// Reads `w`'s entries and keeps those pub/sub did not deliver.
@@ -999,6 +1110,9 @@ struct Reader {
     /// Full batches made while taking a burst, submitted (in order) before the rest.
     pending: Vec<Vec<Record>>,
     reported_drops: u64,
+    mark_key: String,
+    /// The newest mark read since the last submit.
+    mark: Option<u64>,
 }
 
 impl Reader {
@@ -1078,6 +1192,10 @@ impl Reader {
 
     /// One queued message into the pairing (and, through it, the batch).
     fn take(&mut self, q: Queued) {
+        if let Some(ms) = q.mark {
+            self.mark = Some(ms);
+            return;
+        }
         self.bytes
             .fetch_sub(q.payload.len() + q.channel.len(), Relaxed);
         let msg = Message {
@@ -1109,8 +1227,25 @@ impl Reader {
         for b in std::mem::take(&mut self.pending) {
             self.intake.submit(b).await;
         }
-        let b = self.batch.take();
-        self.intake.submit(b).await;
+        let records = self.batch.take();
+        // The newest mark travels with the records read before it, committed together.
+        let state = self
+            .mark
+            .take()
+            .map(|ms| {
+                vec![(
+                    self.mark_key.clone(),
+                    ms.saturating_sub(MARK_MARGIN_MS).to_string(),
+                )]
+            })
+            .unwrap_or_default();
+        self.intake
+            .submit(crate::intake::Batch {
+                records,
+                state,
+                committed: None,
+            })
+            .await;
     }
 
     /// Stores one WARNING for the drops since the last report, if any.

@@ -4,13 +4,14 @@
 //!
 //! **When delivery is certain.** Smarter runs `PUBLISH logs:x P` and `XADD stream:logs:x * data P`
 //! in one `MULTI`/`EXEC`, so an entry's id (the server's clock in ms) is the moment its message
-//! was published. The source sends `TIME` on its subscribed connection every second (and every
-//! [`MARK_EVERY`] messages); Redis answers in order, so when the reply says `T` every message
-//! published before `T` has been read. After a reply at `T`, the uncertain window starts at `T`
-//! (inclusive: a message of the same millisecond may come either side of the reply). When the
-//! connection is lost (or the source must drop), the window stays open until the first `TIME`
-//! reply on the new, confirmed subscription (`S`): entries with `T ≤ id ≤ S` are the ones to
-//! check; later ones arrive by pub/sub.
+//! was published. Every 250 ms the source reads `TIME` and publishes it on a private channel it
+//! subscribes to (a *mark*); Redis writes a subscriber's messages in order, so when the mark
+//! `T` arrives, every message published before `T` has arrived. After a mark at `T`, the
+//! uncertain window starts at `T` (inclusive: a message of the same millisecond may come either
+//! side of the mark). When the connection is lost (or the source must drop), the window stays
+//! open until a quiet mark on the confirmed subscription (`S`): entries with `T ≤ id < S` are the
+//! ones to check (an entry of `S`'s own millisecond may follow the mark); later ones arrive by
+//! pub/sub.
 //!
 //! **What is the same record** ([`Heard`], [`reconcile`]). Pub/sub messages heard since the
 //! window opened are remembered as 128-bit fingerprints of their bytes, counted apart for job
@@ -228,6 +229,20 @@ pub struct Window {
     pub overflowed: bool,
 }
 
+impl Window {
+    /// A window with nothing heard in it: a span this run did not listen to (logtui was
+    /// stopped), to be compared with the store instead.
+    pub fn unheard(from: u64, to: u64) -> Window {
+        Window {
+            from,
+            to,
+            heard: HashMap::new(),
+            hasher: Default::default(),
+            overflowed: false,
+        }
+    }
+}
+
 /// One stream entry read in a window.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
@@ -325,8 +340,10 @@ pub struct Read {
     pub cut_short: Vec<String>,
 }
 
-/// Reads the entries with `from ≤ id.ms ≤ to` of the streams beside `subscriptions` (plain
+/// Reads the entries with `from ≤ id.ms < to` of the streams beside `subscriptions` (plain
 /// channels and patterns, as subscribed), skipping `exclude` (logtui's own forwarding targets).
+/// The closing mark's own millisecond is left out: an entry of it may have been published
+/// after the mark's `TIME`, and then it arrives after the mark, by pub/sub, as any later one.
 pub async fn read_window<C: redis::aio::ConnectionLike + Send>(
     con: &mut C,
     subscriptions: &[String],
@@ -420,7 +437,7 @@ pub async fn read_window<C: redis::aio::ConnectionLike + Send>(
             let page: Vec<RawEntry> = redis::cmd("XRANGE")
                 .arg(&key)
                 .arg(&start)
-                .arg(format!("{to}-{}", u64::MAX))
+                .arg(format!("{}-{}", to.saturating_sub(1), u64::MAX))
                 .arg("COUNT")
                 .arg(limits.page)
                 .query_async(con)

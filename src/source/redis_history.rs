@@ -119,7 +119,7 @@ pub async fn backfill_job(
     // What the store holds of that span: the job's records, and logs:global copies stored
     // without a job (their job twin never came).
     let (db, job) = (db.to_path_buf(), job.to_owned());
-    let stored = tokio::task::spawn_blocking(move || stored_between(&db, &job, lo, hi))
+    let stored = tokio::task::spawn_blocking(move || stored_between(&db, Some(&job), lo, hi))
         .await
         .map_err(|e| e.to_string())??;
     let new = missing(history, stored);
@@ -133,8 +133,14 @@ pub async fn backfill_job(
     Ok(n)
 }
 
-/// The Redis records of `job`, and the job-less ones of `logs:global`, created in `lo..=hi`.
-fn stored_between(db: &Path, job: &str, lo: f64, hi: f64) -> Result<Vec<Record>, String> {
+/// The Redis records created in `lo..=hi`: of `job` and the job-less ones of `logs:global`,
+/// or all of them when no job is given.
+pub fn stored_between(
+    db: &Path,
+    job: Option<&str>,
+    lo: f64,
+    hi: f64,
+) -> Result<Vec<Record>, String> {
     let conn = crate::store::open_read_only(db).map_err(|e| e.to_string())?;
     let mut out = Vec::new();
     let span = Filter {
@@ -143,6 +149,10 @@ fn stored_between(db: &Path, job: &str, lo: f64, hi: f64) -> Result<Vec<Record>,
         // `until` is exclusive; the newest entry's own time must be in.
         until: Some(hi + 1e-6),
         ..Filter::default()
+    };
+    let Some(job) = job else {
+        query::for_each(&conn, &span, |_, r| out.push(r)).map_err(|e| e.to_string())?;
+        return Ok(out);
     };
     let of_job = Filter {
         jobs: vec![job.to_owned()],
