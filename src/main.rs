@@ -20,8 +20,9 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// Under the UI, freed memory goes back to the system at once rather than after mimalloc 3's
 /// default delay of a second. A flood churns through some 56 MB of records a second, allocated
 /// on the listeners and freed on the index thread, and a second's worth stayed resident: with
-/// this the flooded UI peaked at 63 MB instead of 104 MB (median, `benches/ui.py`'s live part),
-/// at the same ingest rate and CPU time. 10 ms and 100 ms kept most of it (90 MB, 95 MB).
+/// this the flooded UI peaked at 65 MB instead of 116 MB (medians of 3 alternating runs of
+/// `benches/ui.py`'s live part), at the same ingest rate and CPU time (4.9 s against 5.0 s).
+/// A delay of 10 ms or 100 ms kept most of it (90 MB, 95 MB).
 /// `logtui record` keeps the default, which its throughput was measured with. A
 /// `MIMALLOC_PURGE_DELAY` in the environment still wins.
 fn purge_freed_memory_at_once() {
