@@ -23,7 +23,9 @@ Examples:
   logtui record
   logtui record --tcp unix:/tmp/logtui.sock --udp off --http off
   logtui record --http 0.0.0.0:9022 --http-auth user:secret --stats-interval 10
-  logtui record --db ./app.db --echo | jq .message";
+  logtui record --db ./app.db --echo | jq .message
+  logtui record --redis redis://:pw@10.0.0.5:6379/1 --channel 'logs:*' --list-key redis
+  logtui record --tcp off --udp off --http off --redis redis+cluster://10.0.0.5:7000";
 
 const VIEW_EXAMPLES: &str = "\
 Examples:
@@ -164,8 +166,8 @@ pub struct ListenArgs {
     /// Flush buffered records after this many seconds [default: 1]
     #[arg(long, value_name = "SECS", allow_negative_numbers = true)]
     pub flush_interval: Option<f64>,
-    /// Redis to read: redis://[user:pw@]HOST:PORT[/DB], rediss://… (TLS), or off
-    /// [default: redis://127.0.0.1:6379]
+    /// Redis to read: redis://[user:pw@]HOST:PORT[/DB], rediss://… (TLS), redis+cluster://SEED,
+    /// or off [default: redis://127.0.0.1:6379]
     #[arg(long, value_name = "URL")]
     pub redis: Option<String>,
     /// Redis channel or glob pattern to subscribe to; repeatable [default: logs:*]

@@ -342,7 +342,7 @@ impl Pusher {
                     return;
                 }
                 self.stats.redis.messages.fetch_add(1, Relaxed);
-                if self.skip.contains(&channel) {
+                if !self.skip.is_empty() && self.skip.contains(&channel) {
                     self.stats.add_ignored(SourceKind::Redis, 1);
                     return;
                 }

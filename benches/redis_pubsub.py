@@ -12,7 +12,7 @@ Each run, on a redis-server of its own (a free loopback port, nothing on disk):
 Reports each one's messages per second (2N / time from the first PUBLISH to the last message
 handled), median of --runs runs.
 
-  python3 benches/redis.py --records 200000 --runs 3
+  python3 benches/redis_pubsub.py --records 200000 --runs 3
 """
 import argparse
 import os
@@ -136,7 +136,7 @@ def run_logtui(srv, n):
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         env=dict(os.environ, XDG_CONFIG_HOME=d))
     last = {"stored": 0, "state": "", "dropped": None, "at": 0.0}
-    pat = re.compile(r"  redis (\d+)/(\d+)/.*  redis (\w+) (\d+)/(\d+)/(\d+)/(\d+) ")
+    pat = re.compile(r"  redis (\d+)/(\d+)/.*  redis (\w+) (\d+)/(\d+)/(\d+)/(\d+)/(\d+) ")
 
     def read():
         for line in proc.stderr:
