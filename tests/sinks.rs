@@ -291,6 +291,12 @@ fn a_tcp_peer_that_is_down_blocks_nothing_and_forwarding_resumes() {
     );
     // The peer comes up: what was held is delivered, then what comes next.
     let central = Logtui::start(&["--redis", "off", "--tcp", &addr]);
+    // Its queue (5) is full of what was held: a record sent before the route reconnects and
+    // drains it would be dropped, so the next one goes once the queue is empty again.
+    wait_for("the route reconnected and drained", LIMIT, || {
+        route_line(&t, "central")
+            .is_some_and(|l| l.contains(" connected;") && counter(&l, "queued") == 0)
+    });
     python_send(
         t.tcp.as_deref().unwrap(),
         "log.error('after the peer came back')\n",
@@ -337,6 +343,10 @@ fn a_redis_that_is_down_blocks_nothing_and_forwarding_resumes() {
             .is_some_and(|l| l.contains("reconnecting") && counter(&l, "dropped") > 0)
     });
     server.restart();
+    wait_for("the route reconnected and drained", LIMIT, || {
+        route_line(&t, "alerts")
+            .is_some_and(|l| l.contains(" connected;") && counter(&l, "queued") == 0)
+    });
     python_send(t.tcp.as_deref().unwrap(), "log.error('redis is back')\n");
     wait_for("the new record in the stream", LIMIT, || {
         server
