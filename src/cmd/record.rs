@@ -581,9 +581,6 @@ fn print_alert(a: &crate::record::Record) {
     eprintln!("logtui: ALERT {}", escape_controls(&a.message));
 }
 
-/// Rows per read when catching up from the store.
-const CATCH_UP_PAGE: u64 = 1000;
-
 /// Reads the ids `first..=last` the feed could not queue back from the store and prints
 /// them as they would have been (only the alerts among them, unless echoing).
 fn catch_up(
@@ -597,31 +594,17 @@ fn catch_up(
         Some(c) => c,
         None => store.insert(store::open_read_only(db)?),
     };
-    let mut after = first - 1;
-    while after < last {
-        let f = Filter {
-            after_id: Some(after),
-            limit: Some(CATCH_UP_PAGE),
-            // Alerts are logtui's own records; without --echo, read nothing else.
-            logger: (!echo).then(|| ALERT_LOGGER.to_owned()),
-            ..Filter::default()
-        };
-        let mut page = Vec::new();
-        store::for_each(conn, &f, |id, r| {
-            if id <= last {
-                page.push((id, r));
-            }
-        })?;
-        let short = (page.len() as u64) < CATCH_UP_PAGE;
+    // Alerts are logtui's own records; without --echo, read nothing else.
+    let f = Filter {
+        logger: (!echo).then(|| ALERT_LOGGER.to_owned()),
+        ..Filter::default()
+    };
+    store::for_each_page_between(conn, &f, first, last, |page| {
         print_rows(page.iter().map(|(id, r)| (*id, r)), echo);
         for (_, r) in page.iter().filter(|(_, r)| is_alert(r)) {
             print_alert(r);
         }
-        match page.last() {
-            Some((id, _)) if !short => after = *id,
-            _ => break,
-        }
-    }
+    })?;
     Ok(())
 }
 

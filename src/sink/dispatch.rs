@@ -33,8 +33,6 @@ const FEED_WAIT: Duration = Duration::from_millis(50);
 const SEND_BATCH: usize = 256;
 /// Most bytes of records one sink's queue holds, whatever its `queue` count says.
 const QUEUE_BYTES: usize = 64 << 20;
-/// Rows per read when catching up from the store.
-const CATCH_UP_PAGE: u64 = 1000;
 
 /// Every route's counters and state, cheap to clone: what the status bar, the stats lines and
 /// the exit summary read.
@@ -309,25 +307,11 @@ fn catch_up(
         Some(c) => c,
         None => store.insert(store::open_read_only(db)?),
     };
-    let mut after = first - 1;
-    while after < last {
-        let f = Filter {
-            after_id: Some(after),
-            limit: Some(CATCH_UP_PAGE),
-            ..Filter::default()
-        };
-        let mut n = 0u64;
-        store::for_each(conn, &f, |id, r| {
-            n += 1;
-            after = id;
-            if id <= last {
-                offer(id, &r);
-            }
-        })?;
-        if n < CATCH_UP_PAGE {
-            break;
+    store::for_each_page_between(conn, &Filter::default(), first, last, |page| {
+        for (id, r) in &page {
+            offer(*id, r);
         }
-    }
+    })?;
     Ok(())
 }
 

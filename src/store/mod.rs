@@ -22,7 +22,9 @@ pub use error::StoreError;
 pub use feed::{CommittedBatch, Feed, FeedItem, FeedLimits, Subscription};
 pub use follow::{FollowMode, Follower, follow};
 pub use open::{open, open_read_only};
-pub use read::query::{Filter, MAX_CHOICES, count, count_in_pieces, for_each, run_sql};
+pub use read::query::{
+    Filter, MAX_CHOICES, count, count_in_pieces, for_each, for_each_page_between, run_sql,
+};
 pub use write::persister::{PersisterHandle, spawn};
 
 // The paths commands, tests and benches have always used.

@@ -226,6 +226,43 @@ pub fn count_in_pieces(
     Ok(finished.then(|| total.get()))
 }
 
+/// Rows per page when a feed consumer reads back what it missed.
+pub const READ_BACK_PAGE: u64 = 1000;
+
+/// The records `base` matches with `first <= id <= last`, in id order, handed over a page of at
+/// most [`READ_BACK_PAGE`] at a time: what a consumer of the post-commit feed missed, read back
+/// without holding it all at once.
+pub fn for_each_page_between(
+    conn: &Connection,
+    base: &Filter,
+    first: i64,
+    last: i64,
+    mut each_page: impl FnMut(Vec<(i64, Record)>),
+) -> Result<(), StoreError> {
+    let mut after = first - 1;
+    while after < last {
+        let f = Filter {
+            after_id: Some(after),
+            limit: Some(READ_BACK_PAGE),
+            ..base.clone()
+        };
+        let mut page = Vec::new();
+        let mut read = 0u64;
+        for_each(conn, &f, |id, r| {
+            read += 1;
+            after = id;
+            if id <= last {
+                page.push((id, r));
+            }
+        })?;
+        each_page(page);
+        if read < READ_BACK_PAGE {
+            break;
+        }
+    }
+    Ok(())
+}
+
 /// Streams the records matching `f` to `f`, with their row ids, in the filter's order.
 pub fn for_each(
     conn: &Connection,
