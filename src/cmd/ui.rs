@@ -189,9 +189,16 @@ fn job_history(
     Some(Box::new(move |job: &str| {
         let (url, job, db, intake) = (url.clone(), job.to_owned(), db.clone(), intake.clone());
         handle.spawn(async move {
-            match crate::source::redis_history::backfill_job(&url, &job, &db, &intake, &limits)
-                .await
-            {
+            let done = match crate::source::redis::command_connection(&url).await {
+                Ok(mut con) => {
+                    crate::source::redis_history::backfill_job(
+                        &mut con, &job, &db, &intake, &limits,
+                    )
+                    .await
+                }
+                Err(e) => Err(e),
+            };
+            match done {
                 Ok(n) => tracing::info!("job {job}: {n} records of its stream's history stored"),
                 Err(e) => tracing::warn!("job {job}: its stream's history could not be read: {e}"),
             }

@@ -17,6 +17,7 @@ use crate::limits::DecodeLimits;
 use crate::record::{Record, SourceKind, WARNING};
 use crate::source::redis_backfill::{BackfillLimits, Heard, Read, Window, read_window, reconcile};
 use crate::source::redis_dedupe::{Message, PairLimits, Pairer, can_carry_jobs, is_pattern};
+use crate::source::redis_history;
 use crate::source::{Phase, Shutdown};
 use crate::stats::{RedisState, Stats};
 use crate::value::Value;
@@ -171,7 +172,7 @@ pub fn redact(url: &str) -> String {
 
 /// The client for `url`: RESP3 forced (pushes need it), TCP keepalive and TCP_USER_TIMEOUT on,
 /// so the kernel also notices a dead peer.
-pub(crate) fn client(url: &str) -> redis::RedisResult<redis::Client> {
+fn client(url: &str) -> redis::RedisResult<redis::Client> {
     use redis::io::tcp::{TcpSettings, socket2::TcpKeepalive};
     let info = url.into_connection_info()?;
     let redis_settings = info
@@ -886,6 +887,7 @@ struct Backfill {
 }
 
 impl Backfill {
+    /// Closes a window this run listened to: what it heard tells what pub/sub delivered.
     fn start(&self, w: Result<Box<Window>, ()>) {
         let Ok(w) = w else {
             tracing::debug!(
@@ -893,92 +895,54 @@ impl Backfill {
             );
             return;
         };
+        self.spawn(*w, None, "");
+    }
+
+    /// Closes the span from an earlier run's last kept mark to this run's first: nobody heard
+    /// it, so its entries are compared with the store (as a job's history is).
+    fn start_restart(&self, from: u64, to: u64) {
+        let w = Window::unheard(from, to);
+        self.spawn(w, Some(self.db.clone()), " (while logtui was stopped)");
+    }
+
+    /// Reads `w` back, keeps what is missing (from what was heard, and from the store at
+    /// `against` when given), stores it and the record saying how it went.
+    fn spawn(&self, w: Window, against: Option<std::path::PathBuf>, said: &'static str) {
         let (url, names, skip) = (self.url.clone(), self.names.clone(), self.skip.clone());
         let (intake, limits, gate) = (self.intake.clone(), self.limits, self.one_at_a_time.clone());
         tokio::spawn(async move {
             let _turn = gate.acquire_owned().await;
-            let outcome = close_window(&url, &names, &skip, &w).await;
-            let (records, note) = match outcome {
+            let (records, mut note) = match close_window(&url, &names, &skip, &w).await {
                 Ok((messages, read)) => {
                     let records: Vec<Record> = messages
                         .iter()
                         .map(|m| decode_message(&m.channel, &m.payload, m.full_len, &limits).record)
                         .collect();
-                    let note = backfill_record(&w, records.len(), &read, None);
-                    (records, note)
-                }
-                Err(e) => (
-                    Vec::new(),
-                    backfill_record(&w, 0, &Read::default(), Some(&describe(&e))),
-                ),
-            };
-            let stats = &intake.stats;
-            stats
-                .redis
-                .recovered
-                .fetch_add(records.len() as u64, Relaxed);
-            stats.add_received(SourceKind::Redis, records.len() as u64);
-            for chunk in records.chunks(crate::intake::MAX_BATCH_RECORDS) {
-                intake.submit(chunk.to_vec()).await;
-            }
-            tracing::info!("{}", note.message);
-            stats.add_received(SourceKind::Internal, 1);
-            intake.submit(vec![note]).await;
-        });
-    }
-}
-
-impl Backfill {
-    /// Closes the span from an earlier run's last kept mark to this run's first: nobody heard
-    /// it, so its entries are compared with the store (as a job's history is).
-    fn start_restart(&self, from: u64, to: u64) {
-        let (url, names, skip) = (self.url.clone(), self.names.clone(), self.skip.clone());
-        let (intake, limits, gate) = (self.intake.clone(), self.limits, self.one_at_a_time.clone());
-        let db = self.db.clone();
-        tokio::spawn(async move {
-            let _turn = gate.acquire_owned().await;
-            let w = Window::unheard(from, to);
-            let outcome = close_window(&url, &names, &skip, &w).await;
-            let (records, mut note) = match outcome {
-                Ok((messages, read)) => {
-                    let history: Vec<Record> = messages
-                        .iter()
-                        .map(|m| decode_message(&m.channel, &m.payload, m.full_len, &limits).record)
-                        .collect();
-                    let (lo, hi) = (from as f64 / 1000.0 - 1.0, to as f64 / 1000.0 + 1.0);
-                    let stored = tokio::task::spawn_blocking(move || {
-                        crate::source::redis_history::stored_between(&db, None, lo, hi)
-                    })
-                    .await
-                    .map_err(|e| e.to_string())
-                    .and_then(|r| r);
-                    match stored {
-                        Ok(stored) => {
-                            let new = crate::source::redis_history::missing(history, stored);
-                            let note = backfill_record(&w, new.len(), &read, None);
-                            (new, note)
+                    let kept = match against {
+                        None => Ok(records),
+                        // A second either side: the senders' clocks are not the server's.
+                        Some(db) => {
+                            let (lo, hi) =
+                                (w.from as f64 / 1000.0 - 1.0, w.to as f64 / 1000.0 + 1.0);
+                            redis_history::not_stored(db, None, records, lo, hi).await
+                        }
+                    };
+                    match kept {
+                        Ok(r) => {
+                            let note = backfill_record(&w, r.len(), &read, None);
+                            (r, note)
                         }
                         Err(e) => (Vec::new(), backfill_record(&w, 0, &read, Some(&e))),
                     }
                 }
                 Err(e) => (
                     Vec::new(),
-                    backfill_record(&w, 0, &Read::default(), Some(&describe(&e))),
+                    backfill_record(&w, 0, &Read::default(), Some(&e)),
                 ),
             };
-            note.message = format!("{} (while logtui was stopped)", note.message);
-            let stats = &intake.stats;
-            stats
-                .redis
-                .recovered
-                .fetch_add(records.len() as u64, Relaxed);
-            stats.add_received(SourceKind::Redis, records.len() as u64);
-            for chunk in records.chunks(crate::intake::MAX_BATCH_RECORDS) {
-                intake.submit(chunk.to_vec()).await;
-            }
+            note.message.push_str(said);
             tracing::info!("{}", note.message);
-            stats.add_received(SourceKind::Internal, 1);
-            intake.submit(vec![note]).await;
+            redis_history::store_recovered(&intake, records, Some(note)).await;
         });
     }
 }
@@ -1002,19 +966,28 @@ fn kept_mark(db: &std::path::Path, url: &str) -> Option<u64> {
         .ok()
 }
 
+/// A plain (not subscribed) connection for reading streams, with the source's own client
+/// settings; `CONNECT_TIMEOUT` to answer.
+pub async fn command_connection(url: &str) -> Result<redis::aio::MultiplexedConnection, String> {
+    let client = client(url).map_err(|e| describe(&e))?;
+    match tokio::time::timeout(CONNECT_TIMEOUT, client.get_multiplexed_async_connection()).await {
+        Ok(Ok(c)) => Ok(c),
+        Ok(Err(e)) => Err(describe(&e)),
+        Err(_) => Err(format!(
+            "no answer from Redis within {} s",
+            CONNECT_TIMEOUT.as_secs()
+        )),
+    }
+}
+
 /// Reads `w`'s entries and keeps those pub/sub did not deliver.
 async fn close_window(
     url: &str,
     names: &[String],
     skip: &[String],
     w: &Window,
-) -> redis::RedisResult<(Vec<Message>, Read)> {
-    let client = client(url)?;
-    let mut con = tokio::time::timeout(CONNECT_TIMEOUT, client.get_multiplexed_async_connection())
-        .await
-        .map_err(|_| {
-            redis::RedisError::from(std::io::Error::from(std::io::ErrorKind::TimedOut))
-        })??;
+) -> Result<(Vec<Message>, Read), String> {
+    let mut con = command_connection(url).await?;
     let mut read = read_window(
         &mut con,
         names,
@@ -1023,7 +996,8 @@ async fn close_window(
         w.to,
         BackfillLimits::default(),
     )
-    .await?;
+    .await
+    .map_err(|e| describe(&e))?;
     if w.overflowed {
         return Ok((Vec::new(), read));
     }

@@ -85,25 +85,17 @@ pub async fn read_history<C: redis::aio::ConnectionLike + Send>(
     Ok(out)
 }
 
-/// Reads `job`'s stream on `url` and stores, through `intake`, the entries the store at `db`
+/// Reads `job`'s stream on `con` and stores, through `intake`, the entries the store at `db`
 /// does not hold. Returns how many were stored.
-pub async fn backfill_job(
-    url: &str,
+pub async fn backfill_job<C: redis::aio::ConnectionLike + Send>(
+    con: &mut C,
     job: &str,
     db: &Path,
     intake: &Intake,
     limits: &DecodeLimits,
 ) -> Result<usize, String> {
     let channel = format!("{CHANNEL_PREFIX}{job}");
-    let client = crate::source::redis::client(url).map_err(|e| e.to_string())?;
-    let mut con = tokio::time::timeout(
-        crate::source::redis::CONNECT_TIMEOUT,
-        client.get_multiplexed_async_connection(),
-    )
-    .await
-    .map_err(|_| "no answer from Redis".to_owned())?
-    .map_err(|e| e.to_string())?;
-    let entries = read_history(&mut con, &stream_of_channel(&channel))
+    let entries = read_history(con, &stream_of_channel(&channel))
         .await
         .map_err(|e| e.to_string())?;
     let history: Vec<Record> = entries
@@ -116,31 +108,48 @@ pub async fn backfill_job(
     ) else {
         return Ok(0);
     };
-    // What the store holds of that span: the job's records, and logs:global copies stored
-    // without a job (their job twin never came).
-    let (db, job) = (db.to_path_buf(), job.to_owned());
-    let stored = tokio::task::spawn_blocking(move || stored_between(&db, Some(&job), lo, hi))
+    let new = not_stored(db.to_path_buf(), Some(job.to_owned()), history, lo, hi).await?;
+    let n = new.len();
+    store_recovered(intake, new, None).await;
+    Ok(n)
+}
+
+/// The records of `history` the store at `db` does not hold, compared with what it has created
+/// in `lo..=hi` (of `job` only, when given), read on a blocking thread.
+pub async fn not_stored(
+    db: std::path::PathBuf,
+    job: Option<String>,
+    history: Vec<Record>,
+    lo: f64,
+    hi: f64,
+) -> Result<Vec<Record>, String> {
+    let stored = tokio::task::spawn_blocking(move || stored_between(&db, job.as_deref(), lo, hi))
         .await
         .map_err(|e| e.to_string())??;
-    let new = missing(history, stored);
-    let n = new.len();
+    Ok(missing(history, stored))
+}
+
+/// Stores records recovered from streams (counted as received and recovered), then `note`,
+/// the record saying how the recovery went, if any.
+pub async fn store_recovered(intake: &Intake, records: Vec<Record>, note: Option<Record>) {
     let stats = &intake.stats;
-    stats.add_received(SourceKind::Redis, n as u64);
-    stats.redis.recovered.fetch_add(n as u64, Relaxed);
-    for chunk in new.chunks(crate::intake::MAX_BATCH_RECORDS) {
+    stats
+        .redis
+        .recovered
+        .fetch_add(records.len() as u64, Relaxed);
+    stats.add_received(SourceKind::Redis, records.len() as u64);
+    for chunk in records.chunks(crate::intake::MAX_BATCH_RECORDS) {
         intake.submit(chunk.to_vec()).await;
     }
-    Ok(n)
+    if let Some(note) = note {
+        stats.add_received(SourceKind::Internal, 1);
+        intake.submit(vec![note]).await;
+    }
 }
 
 /// The Redis records created in `lo..=hi`: of `job` and the job-less ones of `logs:global`,
 /// or all of them when no job is given.
-pub fn stored_between(
-    db: &Path,
-    job: Option<&str>,
-    lo: f64,
-    hi: f64,
-) -> Result<Vec<Record>, String> {
+fn stored_between(db: &Path, job: Option<&str>, lo: f64, hi: f64) -> Result<Vec<Record>, String> {
     let conn = crate::store::open_read_only(db).map_err(|e| e.to_string())?;
     let mut out = Vec::new();
     let span = Filter {
