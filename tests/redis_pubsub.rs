@@ -487,6 +487,21 @@ for i in range(n):
         time.sleep(delay)
 "#;
 
+/// Runs [`PACED`] against `server`: `n` records at `rate` a second, to the end.
+fn run_paced(server: &RedisServer, n: usize, rate: u32) {
+    let st = Command::new("python3")
+        .args([
+            "-c",
+            PACED,
+            &server.url(),
+            &n.to_string(),
+            &rate.to_string(),
+        ])
+        .status()
+        .expect("python3 with redis-py");
+    assert!(st.success(), "the paced producer failed");
+}
+
 #[test]
 fn a_gap_left_by_client_kill_is_closed_from_the_streams_with_nothing_stored_twice() {
     let server = RedisServer::start();
@@ -560,13 +575,7 @@ fn a_gap_while_logtui_was_stopped_is_closed_from_the_streams_at_the_next_start()
     let server = RedisServer::start();
     let lt = record(&server.url(), &[]);
     wait_subscribed(&lt);
-    let paced = |n: usize| {
-        let st = Command::new("python3")
-            .args(["-c", PACED, &server.url(), &n.to_string(), "2000"])
-            .status()
-            .expect("python3 with redis-py");
-        assert!(st.success());
-    };
+    let paced = |n: usize| run_paced(&server, n, 2000);
     paced(50);
     wait_count(&lt, &["--source", "redis"], 50);
     // A mark kept in the store with the records it covers.
@@ -627,13 +636,7 @@ fn what_was_published_while_logtui_could_not_reconnect_comes_back_from_the_strea
             .cli(&["PUBSUB", "CHANNELS", "logtui:mark:*"])
             .contains("logtui:mark:")
     });
-    let paced = |n: usize| {
-        let st = Command::new("python3")
-            .args(["-c", PACED, &server.url(), &n.to_string(), "2000"])
-            .status()
-            .expect("python3 with redis-py");
-        assert!(st.success());
-    };
+    let paced = |n: usize| run_paced(&server, n, 2000);
     paced(20);
     wait_count(&lt, &["--source", "redis"], 20);
     // logtui's user is locked out and its connections cut: it cannot come back until it is
