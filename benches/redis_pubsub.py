@@ -12,6 +12,7 @@ Each run, on a redis-server of its own (a free loopback port, nothing on disk):
 Reports each one's messages per second (2N / time from the first PUBLISH to the last message
 handled), median of --runs runs.
 
+  python3 -m pip install redis hiredis   # without hiredis the publisher is about half as fast
   python3 benches/redis_pubsub.py --records 200000 --runs 3
 """
 import argparse
