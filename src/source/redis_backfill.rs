@@ -80,9 +80,12 @@ struct Seen {
 /// of its own after reading `TIME`), so a mark is exact about what came before it.
 pub struct Heard {
     hasher: Hashers,
-    /// Heard before the latest mark (needed for its millisecond) and after it.
-    prev: HashMap<u128, Seen>,
-    cur: HashMap<u128, Seen>,
+    /// Heard before the latest mark (needed for its millisecond) and after it, in arrival
+    /// order: fingerprints with their lowest bit set for `logs:global` ([`Heard::tagged`]).
+    /// Appended, not counted in a map: this runs for every message, and a map is built only
+    /// for the rare window that closes.
+    prev: Vec<u128>,
+    cur: Vec<u128>,
     /// The latest mark: where the window opens if delivery fails now.
     mark: Option<u64>,
     /// Delivery failed (a drop, a lost connection); `from` is where the window opened
@@ -98,12 +101,12 @@ pub struct Heard {
 }
 
 impl Heard {
-    /// Remembers at most `limit` distinct payloads (about 40 bytes each).
+    /// Remembers at most `limit` messages (16 bytes each).
     pub fn new(limit: usize) -> Heard {
         Heard {
             hasher: Default::default(),
-            prev: HashMap::new(),
-            cur: HashMap::new(),
+            prev: Vec::new(),
+            cur: Vec::new(),
             mark: None,
             open: None,
             lost_since_mark: false,
@@ -113,42 +116,33 @@ impl Heard {
         }
     }
 
-    fn fingerprint(&self, payload: &[u8]) -> u128 {
-        fingerprint(&self.hasher, payload)
+    /// A payload's fingerprint with its lowest bit saying whether it came on `logs:global`
+    /// (127 bits are left to tell payloads apart).
+    fn tagged(&self, channel: &str, payload: &[u8]) -> u128 {
+        (fingerprint(&self.hasher, payload) & !1) | u128::from(channel == GLOBAL_CHANNEL)
     }
 
     /// A message read from `channel` and kept. Costs nothing until a mark has been taken.
-    pub fn note(&mut self, channel: &str, payload: &[u8]) {
+    /// Returns whether it was remembered (what [`Heard::unnote_last`] may take back).
+    pub fn note(&mut self, channel: &str, payload: &[u8]) -> bool {
         if self.mark.is_none() {
-            return;
+            return false;
         }
         if self.prev.len() + self.cur.len() >= self.limit {
             if self.open.is_some() {
                 self.overflowed = true;
             }
-            return;
+            return false;
         }
-        let fp = self.fingerprint(payload);
-        let s = self.cur.entry(fp).or_default();
-        if channel == GLOBAL_CHANNEL {
-            s.global = s.global.saturating_add(1);
-        } else {
-            s.job = s.job.saturating_add(1);
-        }
+        let fp = self.tagged(channel, payload);
+        self.cur.push(fp);
+        true
     }
 
-    /// Takes back a [`Heard::note`] of a message that could not be kept after all.
-    pub fn unnote(&mut self, channel: &str, payload: &[u8]) {
-        if self.mark.is_none() {
-            return;
-        }
-        let fp = self.fingerprint(payload);
-        if let Some(s) = self.cur.get_mut(&fp) {
-            match channel == GLOBAL_CHANNEL {
-                true => s.global = s.global.saturating_sub(1),
-                false => s.job = s.job.saturating_sub(1),
-            }
-        }
+    /// Takes back the last [`Heard::note`] that remembered a message: it could not be kept
+    /// after all.
+    pub fn unnote_last(&mut self) {
+        self.cur.pop();
     }
 
     /// Delivery failed: a message was dropped, or (`connection`) the link was lost, in which
@@ -177,8 +171,8 @@ impl Heard {
     /// `Err(())` when it opened before any mark (there is nothing to compare with).
     pub fn mark(&mut self, server_ms: u64) -> Option<Result<Window, ()>> {
         let Some(from) = self.open else {
-            // Swapped and cleared, not replaced: the tables keep their room, so four marks a
-            // second do not reallocate and rehash them at 190,000 messages a second.
+            // Swapped and cleared, not replaced: the lists keep their room, so four marks a
+            // second do not reallocate them at 190,000 messages a second.
             std::mem::swap(&mut self.prev, &mut self.cur);
             self.cur.clear();
             self.mark = Some(server_ms);
@@ -189,11 +183,13 @@ impl Heard {
             return None;
         }
         self.open = None;
-        let mut heard = std::mem::take(&mut self.prev);
-        for (fp, s) in std::mem::take(&mut self.cur) {
-            let e = heard.entry(fp).or_default();
-            e.job = e.job.saturating_add(s.job);
-            e.global = e.global.saturating_add(s.global);
+        let mut heard: HashMap<u128, Seen> = HashMap::new();
+        for tagged in self.prev.drain(..).chain(self.cur.drain(..)) {
+            let e = heard.entry(tagged & !1).or_default();
+            match tagged & 1 == 1 {
+                true => e.global = e.global.saturating_add(1),
+                false => e.job = e.job.saturating_add(1),
+            }
         }
         let overflowed = std::mem::take(&mut self.overflowed);
         self.mark = Some(server_ms);
@@ -261,7 +257,7 @@ pub fn reconcile(window: &Window, mut entries: Vec<Entry>) -> Vec<Message> {
     // Per payload: its entries (job ones and global ones) in id order.
     let mut by_fp: HashMap<u128, (Vec<usize>, Vec<usize>)> = HashMap::new();
     for (i, e) in entries.iter().enumerate() {
-        let fp = fingerprint(&window.hasher, &e.payload);
+        let fp = fingerprint(&window.hasher, &e.payload) & !1;
         let slot = by_fp.entry(fp).or_default();
         if channel_of_stream(&e.stream) == GLOBAL_CHANNEL {
             slot.1.push(i);
