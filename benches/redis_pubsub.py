@@ -10,7 +10,8 @@ Each run, on a redis-server of its own (a free loopback port, nothing on disk):
   logtui     the same publish while `logtui record --redis …` stores it: until its stats line
              says all N records are stored (each pair stored once) and none was dropped.
 Reports each one's messages per second (2N / time from the first PUBLISH to the last message
-handled), median of --runs runs.
+handled), median of --runs runs, and how long after the publisher's last PUBLISH logtui read
+the last message (near zero: logtui kept up, the publisher set the pace).
 
   python3 -m pip install redis hiredis   # without hiredis the publisher is about half as fast
   python3 benches/redis_pubsub.py --records 200000 --runs 3
@@ -152,7 +153,7 @@ def run_logtui(srv, n):
     t = threading.Thread(target=read, daemon=True)
     t.start()
     wait("logtui to subscribe", lambda: last["state"] == "subscribed", 30)
-    start, _ = publish(srv.port, n)
+    start, published = publish(srv.port, n)
     wait("logtui to store every record", lambda: last["stored"] >= n or last["dropped"])
     end = last["at"]
     proc.terminate()
@@ -163,12 +164,16 @@ def run_logtui(srv, n):
     if last["stored"] != n:
         sys.exit("logtui stored %d of %d records" % (last["stored"], n))
     RECEIVED.append(2 * n / (last["received_at"] - start))
+    LAG.append(last["received_at"] - published)
     return 2 * n / (end - start)
 
 
 # logtui's rate to the last record read and decoded (keeping up with the publisher), beside the
 # rate to the last one stored, which adds the store's final flush (at most --flush-interval, 1 s).
 RECEIVED = []
+# How long after the publisher's last PUBLISH returned logtui had read the last message (within
+# the stats interval, 0.05 s): near zero when logtui keeps up, and what a backlog would grow.
+LAG = []
 
 
 def main():
@@ -198,6 +203,8 @@ def main():
           % (o.records, 2 * o.records, o.runs))
     print("  %-44s %10.0f msgs/s" % ("logtui record reading and decoding every one",
                                      statistics.median(RECEIVED)))
+    print("  %-44s %10.3f s" % ("logtui's last read after the last PUBLISH",
+                                statistics.median(LAG)))
     for name, v in rates.items():
         print("  %-44s %10.0f msgs/s" % ({
             "publisher": "pipelined redis-py publisher alone",
