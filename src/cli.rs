@@ -173,6 +173,10 @@ pub struct ListenArgs {
     /// Redis channel or glob pattern to subscribe to; repeatable [default: logs:*]
     #[arg(long = "channel", value_name = "NAME|PATTERN")]
     pub channels: Vec<String>,
+    /// Redis Cluster sharded channel to subscribe to (SSUBSCRIBE, for SPUBLISH): an exact
+    /// name, no patterns; repeatable; needs a redis+cluster:// URL
+    #[arg(long = "shard-channel", value_name = "NAME")]
+    pub shard_channels: Vec<String>,
     /// Redis list to consume (Logbook's RedisHandler): KEY, KEY:rpush or KEY:lpush, after the
     /// producer's push side [default side: rpush]; repeatable
     #[arg(long = "list-key", value_name = "KEY")]
@@ -367,6 +371,9 @@ impl ListenArgs {
         set(&mut cfg.redis.url, &self.redis);
         if !self.channels.is_empty() {
             cfg.redis.channels = self.channels.clone();
+        }
+        if !self.shard_channels.is_empty() {
+            cfg.redis.shard_channels = self.shard_channels.clone();
         }
         if !self.list_keys.is_empty() {
             cfg.redis.list_keys = self.list_keys.clone();

@@ -35,6 +35,9 @@ pub struct RedisConfig {
     pub url: String,
     /// Channels or glob patterns to subscribe to (`logs:*` covers `logs:global` and every job).
     pub channels: Vec<String>,
+    /// Sharded channels to subscribe to (SSUBSCRIBE), by exact name: a Redis Cluster only.
+    /// Sharded pub/sub has no patterns; each channel is read from the node owning its slot.
+    pub shard_channels: Vec<String>,
     /// Lists to consume, as Logbook's `RedisHandler` fills them: `KEY` (its default `RPUSH`)
     /// or `KEY:lpush` / `KEY:rpush` to name the producer's push side.
     pub list_keys: Vec<String>,
@@ -58,6 +61,7 @@ impl Default for RedisConfig {
         RedisConfig {
             url: DEFAULT_REDIS_URL.into(),
             channels: vec![DEFAULT_REDIS_CHANNELS.into()],
+            shard_channels: Vec::new(),
             list_keys: Vec::new(),
         }
     }
@@ -217,7 +221,7 @@ impl Invalid {
 }
 
 /// Config keys and the flags that override them (see `cli::ListenArgs::apply`).
-const FLAGS: [(&str, &str); 13] = [
+const FLAGS: [(&str, &str); 14] = [
     ("listen.tcp", "--tcp"),
     ("listen.udp", "--udp"),
     ("listen.http", "--http"),
@@ -230,6 +234,7 @@ const FLAGS: [(&str, &str); 13] = [
     ("record.stats_interval", "--stats-interval"),
     ("redis.url", "--redis"),
     ("redis.channels", "--channel"),
+    ("redis.shard_channels", "--shard-channel"),
     ("redis.list_keys", "--list-key"),
 ];
 
@@ -336,6 +341,7 @@ impl Config {
                 format!("{c:?}: a channel name or pattern cannot be empty"),
             ));
         }
+        check_shard_channels(&self.redis).map_err(|why| bad("redis.shard_channels", why))?;
         for k in &self.redis.list_keys {
             let key = match k.rsplit_once(':') {
                 Some((key, side))
@@ -374,6 +380,37 @@ impl Config {
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render config: {e}\n"))
     }
+}
+
+/// Sharded channels need a cluster (a single server's SSUBSCRIBE is only SUBSCRIBE under
+/// another name, so `--channel` says the same there), exact names (SSUBSCRIBE has no patterns)
+/// and a name not also given as a plain channel (each confirmation is matched by name).
+fn check_shard_channels(r: &RedisConfig) -> Result<(), String> {
+    if r.shard_channels.is_empty() {
+        return Ok(());
+    }
+    if r.enabled()
+        .and_then(crate::source::redis::cluster_seed)
+        .is_none()
+    {
+        return Err("sharded channels are read from a Redis Cluster only; give a redis+cluster://SEED URL, or use --channel on a single server".into());
+    }
+    for c in &r.shard_channels {
+        if c.trim().is_empty() {
+            return Err(format!("{c:?}: a sharded channel name cannot be empty"));
+        }
+        if crate::source::redis_dedupe::is_pattern(c) {
+            return Err(format!(
+                "{c:?} is a glob pattern, and sharded channels have no patterns (SSUBSCRIBE takes exact names); name each channel"
+            ));
+        }
+        if r.channels.contains(c) {
+            return Err(format!(
+                "{c:?} is given both as a channel and as a sharded channel; give it once, as the kind its publishers use (PUBLISH or SPUBLISH)"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A listener address must be `off`, `HOST:PORT` (a name or an IP, with a port number) or,

@@ -102,3 +102,174 @@ fn lists_on_a_cluster_are_refused_in_one_sentence() {
         "{err}"
     );
 }
+
+/// Names `logs:{prefix}{i}` for i = 0, 1, …, one whose slot each node owns: the first found
+/// for each node, in node order.
+fn channel_per_node(c: &RedisCluster, prefix: &str) -> Vec<String> {
+    let mut found: Vec<Option<String>> = vec![None; c.nodes.len()];
+    for i in 0..1000 {
+        let name = format!("logs:{prefix}{i}");
+        let port = c.owner_of(&name).port;
+        let at = c
+            .nodes
+            .iter()
+            .position(|n| n.port == port)
+            .expect("the owner is one of the nodes");
+        if found[at].is_none() {
+            found[at] = Some(name);
+        }
+        if found.iter().all(Option::is_some) {
+            break;
+        }
+    }
+    found
+        .into_iter()
+        .map(|n| n.expect("some name hashes to every node"))
+        .collect()
+}
+
+/// Smarter's double publish over sharded pub/sub: each record SPUBLISHed on its job channel
+/// (on that channel's owner) and on logs:global (on its owner), as a cluster client would.
+const SPUBLISH: &str = r#"
+import json, sys, time, redis
+job_port, job, global_port, n = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+jr = redis.Redis(host="127.0.0.1", port=job_port)
+gr = redis.Redis(host="127.0.0.1", port=global_port)
+for i in range(n):
+    data = json.dumps({"message": "%s step %d" % (job, i), "level": "INFO",
+                       "timestamp": time.time(), "logger": "app.shard", "pod": "pod-1"},
+                      indent=2, ensure_ascii=True)
+    assert jr.spublish("logs:" + job, data) == 1
+    assert gr.spublish("logs:global", data) == 1
+"#;
+
+#[test]
+fn sharded_channels_are_read_from_their_owners_and_stored_once_with_their_job() {
+    let c = RedisCluster::start();
+    let seed = format!("redis+cluster://127.0.0.1:{}", c.nodes[0].port);
+    // One job channel on each node, so two of them live away from the seed.
+    let jobs = channel_per_node(&c, "shard_job");
+    let mut args = vec![
+        "--tcp",
+        "off",
+        "--udp",
+        "off",
+        "--http",
+        "off",
+        "--redis",
+        &seed,
+        "--stats-interval",
+        "0.2",
+        "--shard-channel",
+        "logs:global",
+    ];
+    for j in &jobs {
+        args.extend(["--shard-channel", j.as_str()]);
+    }
+    let lt = common::Logtui::start(&args);
+    common::wait_for("subscribed", std::time::Duration::from_secs(30), || {
+        lt.redis_link().is_some_and(|(s, _)| s == "subscribed")
+    });
+    // Every sharded subscription is in place on its owner before anything is published.
+    for name in jobs.iter().map(String::as_str).chain(["logs:global"]) {
+        let owner = c.owner_of(name);
+        let n = owner.cli(&["PUBSUB", "SHARDNUMSUB", name]);
+        assert!(
+            n.lines().nth(1).is_some_and(|l| l.trim() == "1"),
+            "{name}: {n}"
+        );
+    }
+    let global_port = c.owner_of("logs:global").port.to_string();
+    for j in &jobs {
+        let job = j.strip_prefix("logs:").expect("a job channel");
+        let st = std::process::Command::new("python3")
+            .args([
+                "-c",
+                SPUBLISH,
+                &c.owner_of(j).port.to_string(),
+                job,
+                &global_port,
+                "20",
+            ])
+            .status()
+            .expect("python3 with redis-py");
+        assert!(st.success());
+    }
+    common::wait_for("60 records", std::time::Duration::from_secs(30), || {
+        common::count(&lt.db, &["--source", "redis"]) >= 60
+    });
+    for j in &jobs {
+        let job = j.strip_prefix("logs:").expect("a job channel");
+        assert_eq!(common::count(&lt.db, &["--job", job]), 20, "{job}");
+    }
+    // Each logs:global copy paired with its job copy: none stored on its own.
+    assert_eq!(common::count(&lt.db, &["--source", "redis"]), 60);
+    let (code, err, ..) = lt.stop();
+    assert_eq!(code, 0, "{}", err.join("\n"));
+    // Shutdown unsubscribed the sharded channels on their owners.
+    for name in jobs.iter().map(String::as_str).chain(["logs:global"]) {
+        let n = c.owner_of(name).cli(&["PUBSUB", "SHARDNUMSUB", name]);
+        assert!(
+            n.lines().nth(1).is_some_and(|l| l.trim() == "0"),
+            "{name}: {n}"
+        );
+    }
+}
+
+#[test]
+fn sharded_channels_need_a_cluster_and_exact_names() {
+    let refused = |args: &[&str]| {
+        let out = std::process::Command::new(common::bin())
+            .arg("config")
+            .args(args)
+            .output()
+            .expect("run logtui config");
+        assert!(!out.status.success(), "{args:?} was accepted");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let err = refused(&[
+        "--redis",
+        "redis://127.0.0.1:7000",
+        "--shard-channel",
+        "logs:a",
+    ]);
+    assert!(
+        err.contains("--shard-channel") && err.contains("Redis Cluster only"),
+        "{err}"
+    );
+    let err = refused(&[
+        "--redis",
+        "redis+cluster://127.0.0.1:7000",
+        "--shard-channel",
+        "logs:*",
+    ]);
+    assert!(err.contains("sharded channels have no patterns"), "{err}");
+    let err = refused(&[
+        "--redis",
+        "redis+cluster://127.0.0.1:7000",
+        "--channel",
+        "logs:a",
+        "--shard-channel",
+        "logs:a",
+    ]);
+    assert!(
+        err.contains("both as a channel and as a sharded channel"),
+        "{err}"
+    );
+    let ok = std::process::Command::new(common::bin())
+        .args([
+            "config",
+            "--redis",
+            "redis+cluster://127.0.0.1:7000",
+            "--shard-channel",
+            "logs:a",
+        ])
+        .output()
+        .expect("run logtui config");
+    assert!(ok.status.success());
+    assert!(
+        String::from_utf8_lossy(&ok.stdout).contains("shard_channels = [\"logs:a\"]"),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+}

@@ -247,6 +247,7 @@ impl Recorder {
                         true => vec![crate::config::DEFAULT_REDIS_CHANNELS.to_owned()],
                         false => cfg.redis.channels.clone(),
                     },
+                    shards: cfg.redis.shard_channels.clone(),
                     skip: crate::sink::forwarded_channels(cfg),
                     db: cfg.db.clone(),
                 },

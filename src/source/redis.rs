@@ -67,12 +67,23 @@ const DROP_REPORT_EVERY: Duration = Duration::from_secs(1);
 pub struct Settings {
     pub url: String,
     pub names: Vec<String>,
+    /// Sharded channels (SSUBSCRIBE; a cluster only, exact names): kept apart from `names`,
+    /// which [`classify`] splits, because each is subscribed on the node owning its slot.
+    pub shards: Vec<String>,
     /// Channels logtui's own routes publish to (`sink::forwarded_channels`): never read back,
     /// or each record would be stored and forwarded again, forever.
     pub skip: Vec<String>,
     /// The store, where the last mark of an earlier run is kept (`source_state`), so a gap
     /// while logtui was stopped is closed too.
     pub db: std::path::PathBuf,
+}
+
+impl Settings {
+    /// Every name subscribed to, plain and sharded, as logtui names them in what it prints
+    /// and in gap records.
+    pub fn all_names(&self) -> Vec<String> {
+        self.names.iter().chain(&self.shards).cloned().collect()
+    }
 }
 
 /// The names split by command: (SUBSCRIBE channels, PSUBSCRIBE patterns), duplicates removed.
@@ -274,11 +285,42 @@ impl Conn {
         }
     }
 
+    /// SSUBSCRIBE, one channel per command: each goes to its own slot's owner, and one
+    /// command naming channels of two slots is refused (CROSSSLOT).
+    async fn ssubscribe(&mut self, channels: &[String]) -> redis::RedisResult<()> {
+        for c in channels {
+            match self {
+                Conn::Single(_) => return Err(no_shards_on_a_single_server()),
+                Conn::Cluster(conn) => conn.ssubscribe(c).await?,
+            }
+        }
+        Ok(())
+    }
+
+    async fn sunsubscribe(&mut self, channels: &[String]) -> redis::RedisResult<()> {
+        for c in channels {
+            match self {
+                Conn::Single(_) => return Err(no_shards_on_a_single_server()),
+                Conn::Cluster(conn) => conn.sunsubscribe(c).await?,
+            }
+        }
+        Ok(())
+    }
+
     /// Whether marks bound what was delivered: on a cluster, messages published on other
     /// nodes reach this subscriber over the cluster bus, in no order relative to a mark.
     fn marks_are_exact(&self) -> bool {
         matches!(self, Conn::Single(_))
     }
+}
+
+/// The configuration check refuses sharded channels on a single server; this is what the link
+/// says should one get this far anyway.
+fn no_shards_on_a_single_server() -> redis::RedisError {
+    redis::RedisError::from((
+        redis::ErrorKind::InvalidClientConfig,
+        "sharded channels are read from a Redis Cluster only",
+    ))
 }
 
 /// Installs rustls's ring provider for `rediss://`, once per process (a second install is a
@@ -304,7 +346,8 @@ enum Control {
     /// This run's first mark (server ms): where a gap left by an earlier run ends.
     FirstMark(u64),
     Confirmed(String),
-    /// The server confirmed an UNSUBSCRIBE or PUNSUBSCRIBE of this name.
+    /// The server confirmed an UNSUBSCRIBE, PUNSUBSCRIBE or SUNSUBSCRIBE of this name (or, for
+    /// a sharded channel, dropped it itself: its slot moved to another node).
     Left(String),
     Disconnected,
 }
@@ -328,8 +371,8 @@ impl Pusher {
     fn push(&self, info: PushInfo) {
         let PushInfo { kind, data } = info;
         match kind {
-            PushKind::Message | PushKind::PMessage => {
-                // message: [channel, payload]; pmessage: [pattern, channel, payload].
+            PushKind::Message | PushKind::PMessage | PushKind::SMessage => {
+                // message and smessage: [channel, payload]; pmessage: [pattern, channel, payload].
                 let mut it = data.into_iter().rev();
                 let (Some(payload), Some(channel)) = (it.next(), it.next()) else {
                     return;
@@ -377,13 +420,13 @@ impl Pusher {
                     self.dropped();
                 }
             }
-            PushKind::Subscribe | PushKind::PSubscribe => {
+            PushKind::Subscribe | PushKind::PSubscribe | PushKind::SSubscribe => {
                 if let Some(name) = data.into_iter().next().and_then(bytes_of) {
                     let name = String::from_utf8_lossy(&name).into_owned();
                     let _ = self.control.try_send(Control::Confirmed(name));
                 }
             }
-            PushKind::Unsubscribe | PushKind::PUnsubscribe => {
+            PushKind::Unsubscribe | PushKind::PUnsubscribe | PushKind::SUnsubscribe => {
                 if let Some(name) = data.into_iter().next().and_then(bytes_of) {
                     let name = String::from_utf8_lossy(&name).into_owned();
                     let _ = self.control.try_send(Control::Left(name));
@@ -508,7 +551,7 @@ pub fn spawn(
         one_at_a_time: Arc::new(tokio::sync::Semaphore::new(1)),
         db: settings.db.clone(),
     };
-    let hold = can_carry_jobs(&settings.names);
+    let hold = can_carry_jobs(&settings.all_names());
     let reader = Reader {
         intake: intake.clone(),
         bytes,
@@ -538,9 +581,17 @@ pub fn spawn(
             .await
             .ok()
             .flatten();
+        let mut seen = HashSet::new();
+        let shards: Vec<String> = settings
+            .shards
+            .iter()
+            .filter(|s| seen.insert(s.as_str()))
+            .cloned()
+            .collect();
         let link = Link {
             settings,
             subs,
+            shards,
             mark,
             backfill,
             kept,
@@ -562,6 +613,8 @@ enum Lost {
 struct Link {
     settings: Settings,
     subs: Vec<String>,
+    /// The sharded channels, duplicates removed.
+    shards: Vec<String>,
     mark: String,
     backfill: Backfill,
     /// The mark an earlier run kept: where the gap it left begins.
@@ -585,7 +638,7 @@ impl Link {
         let mut attempt = 0u32;
         loop {
             let connected = tokio::select! {
-                r = connect(settings, &self.subs, &pusher) => r,
+                r = connect(settings, &self.subs, &self.shards, &pusher) => r,
                 _ = shutdown.reached(Phase::Draining) => return,
             };
             let mut manager = match connected {
@@ -614,9 +667,10 @@ impl Link {
             pusher.heard().resumed();
             attempt = 0;
             stats.redis.set_state(RedisState::Subscribed);
-            tracing::info!("redis {shown}: subscribed to {}", settings.names.join(", "));
+            let all = settings.all_names();
+            tracing::info!("redis {shown}: subscribed to {}", all.join(", "));
             if let Some((start, cause)) = gap.take() {
-                store_gap(&intake, start, &settings.names, &cause).await;
+                store_gap(&intake, start, &all, &cause).await;
             }
             match self
                 .serve(&pusher, &mut manager, &mut control, &intake, &mut shutdown)
@@ -638,10 +692,14 @@ impl Link {
 async fn connect(
     settings: &Settings,
     subs: &[String],
+    shards: &[String],
     pusher: &Arc<Pusher>,
 ) -> Result<Conn, String> {
     if let Some(seed) = cluster_seed(&settings.url) {
-        return connect_cluster(&seed, subs, pusher).await;
+        return connect_cluster(&seed, subs, shards, pusher).await;
+    }
+    if !shards.is_empty() {
+        return Err(no_shards_on_a_single_server().to_string());
     }
     let client = client(&settings.url).map_err(|e| e.to_string())?;
     let p = pusher.clone();
@@ -689,6 +747,7 @@ async fn connect(
 async fn connect_cluster(
     seed: &str,
     subs: &[String],
+    shards: &[String],
     pusher: &Arc<Pusher>,
 ) -> Result<Conn, String> {
     let p = pusher.clone();
@@ -711,6 +770,7 @@ async fn connect_cluster(
         if !patterns.is_empty() {
             c.psubscribe(&patterns).await?;
         }
+        c.ssubscribe(shards).await?;
         Ok::<_, redis::RedisError>(c)
     };
     match tokio::time::timeout(CONNECT_TIMEOUT + PING_DEADLINE, attempt).await {
@@ -743,7 +803,14 @@ impl Link {
     ) -> Lost {
         let settings = &self.settings;
         let stats = intake.stats.clone();
-        let names: HashSet<&str> = self.subs.iter().map(String::as_str).collect();
+        // Every name whose confirmation a resubscription waits for, sharded ones included.
+        let names: HashSet<&str> = self
+            .subs
+            .iter()
+            .chain(&self.shards)
+            .map(String::as_str)
+            .collect();
+        let shards: HashSet<&str> = self.shards.iter().map(String::as_str).collect();
         let mut ping = tokio::time::interval(PING_EVERY);
         ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ping.tick().await;
@@ -757,7 +824,7 @@ impl Link {
             let deadline = resub.as_ref().map(|(_, d, _)| *d);
             tokio::select! {
                 _ = shutdown.reached(Phase::Draining) => {
-                    unsubscribe(&self.subs, manager, control).await;
+                    unsubscribe(&self.subs, &self.shards, manager, control).await;
                     return Lost::Shutdown;
                 }
                 c = control.recv() => match c {
@@ -774,6 +841,14 @@ impl Link {
                                 HashSet::new(),
                             ));
                         }
+                    }
+                    // Nothing is unsubscribed while serving: a sharded channel left is one the
+                    // server dropped because its slot moved, and the crate forgets it too. A new
+                    // connection subscribes it on its new owner.
+                    Some(Control::Left(name)) if shards.contains(name.as_str()) => {
+                        return Lost::Cause(crate::record::now_epoch(), format!(
+                            "the cluster dropped the subscription to sharded channel {name} (its slot moved to another node)"
+                        ));
                     }
                     Some(Control::Left(_)) => {}
                     Some(Control::Window(w)) => self.backfill.start(w),
@@ -792,7 +867,7 @@ impl Link {
                                 resub = None;
                                 pusher.heard().resumed();
                                 stats.redis.set_state(RedisState::Subscribed);
-                                store_gap(intake, start, &settings.names, "the connection to Redis was lost").await;
+                                store_gap(intake, start, &settings.all_names(), "the connection to Redis was lost").await;
                             }
                         }
                     }
@@ -844,7 +919,12 @@ impl Link {
 /// after every message Redis sent before them, and reach the push sender in that order (the
 /// command's own reply may come sooner: the manager forwards pushes through a task of its
 /// own), so once the push sender has seen each one, those messages are all in the queue.
-async fn unsubscribe(subs: &[String], manager: &mut Conn, control: &mut mpsc::Receiver<Control>) {
+async fn unsubscribe(
+    subs: &[String],
+    shards: &[String],
+    manager: &mut Conn,
+    control: &mut mpsc::Receiver<Control>,
+) {
     let (channels, patterns) = classify(subs);
     let done = async {
         if !channels.is_empty() {
@@ -853,8 +933,9 @@ async fn unsubscribe(subs: &[String], manager: &mut Conn, control: &mut mpsc::Re
         if !patterns.is_empty() {
             manager.punsubscribe(&patterns).await?;
         }
+        manager.sunsubscribe(shards).await?;
         let mut left = HashSet::new();
-        while left.len() < channels.len() + patterns.len() {
+        while left.len() < channels.len() + patterns.len() + shards.len() {
             match control.recv().await {
                 Some(Control::Left(name)) => {
                     left.insert(name);
