@@ -143,12 +143,26 @@ for i in range(n):
     assert gr.spublish("logs:global", data) == 1
 "#;
 
-#[test]
-fn sharded_channels_are_read_from_their_owners_and_stored_once_with_their_job() {
-    let c = RedisCluster::start();
+/// SPUBLISHes `n` records on job channel `channel` and logs:global, each on its owner.
+fn spublish(c: &RedisCluster, channel: &str, n: usize) {
+    let job = channel.strip_prefix("logs:").expect("a job channel");
+    let st = std::process::Command::new("python3")
+        .args([
+            "-c",
+            SPUBLISH,
+            &c.owner_of(channel).port.to_string(),
+            job,
+            &c.owner_of("logs:global").port.to_string(),
+            &n.to_string(),
+        ])
+        .status()
+        .expect("python3 with redis-py");
+    assert!(st.success());
+}
+
+/// `logtui record` on the cluster `c`, subscribed (and confirmed) to `shards` on their owners.
+fn record_shards(c: &RedisCluster, shards: &[String]) -> common::Logtui {
     let seed = format!("redis+cluster://127.0.0.1:{}", c.nodes[0].port);
-    // One job channel on each node, so two of them live away from the seed.
-    let jobs = channel_per_node(&c, "shard_job");
     let mut args = vec![
         "--tcp",
         "off",
@@ -160,40 +174,35 @@ fn sharded_channels_are_read_from_their_owners_and_stored_once_with_their_job() 
         &seed,
         "--stats-interval",
         "0.2",
-        "--shard-channel",
-        "logs:global",
     ];
-    for j in &jobs {
-        args.extend(["--shard-channel", j.as_str()]);
+    for s in shards {
+        args.extend(["--shard-channel", s.as_str()]);
     }
     let lt = common::Logtui::start(&args);
+    wait_shard_subscribed(c, &lt, shards);
+    lt
+}
+
+/// Waits until the link says subscribed and each of `shards` has one subscriber on its owner.
+fn wait_shard_subscribed(c: &RedisCluster, lt: &common::Logtui, shards: &[String]) {
     common::wait_for("subscribed", std::time::Duration::from_secs(30), || {
         lt.redis_link().is_some_and(|(s, _)| s == "subscribed")
+            && shards.iter().all(|name| {
+                let n = c.owner_of(name).cli(&["PUBSUB", "SHARDNUMSUB", name]);
+                n.lines().nth(1).is_some_and(|l| l.trim() == "1")
+            })
     });
-    // Every sharded subscription is in place on its owner before anything is published.
-    for name in jobs.iter().map(String::as_str).chain(["logs:global"]) {
-        let owner = c.owner_of(name);
-        let n = owner.cli(&["PUBSUB", "SHARDNUMSUB", name]);
-        assert!(
-            n.lines().nth(1).is_some_and(|l| l.trim() == "1"),
-            "{name}: {n}"
-        );
-    }
-    let global_port = c.owner_of("logs:global").port.to_string();
+}
+
+#[test]
+fn sharded_channels_are_read_from_their_owners_and_stored_once_with_their_job() {
+    let c = RedisCluster::start();
+    // One job channel on each node, so two of them live away from the seed.
+    let jobs = channel_per_node(&c, "shard_job");
+    let shards: Vec<String> = jobs.iter().cloned().chain(["logs:global".into()]).collect();
+    let lt = record_shards(&c, &shards);
     for j in &jobs {
-        let job = j.strip_prefix("logs:").expect("a job channel");
-        let st = std::process::Command::new("python3")
-            .args([
-                "-c",
-                SPUBLISH,
-                &c.owner_of(j).port.to_string(),
-                job,
-                &global_port,
-                "20",
-            ])
-            .status()
-            .expect("python3 with redis-py");
-        assert!(st.success());
+        spublish(&c, j, 20);
     }
     common::wait_for("60 records", std::time::Duration::from_secs(30), || {
         common::count(&lt.db, &["--source", "redis"]) >= 60
@@ -207,13 +216,69 @@ fn sharded_channels_are_read_from_their_owners_and_stored_once_with_their_job() 
     let (code, err, ..) = lt.stop();
     assert_eq!(code, 0, "{}", err.join("\n"));
     // Shutdown unsubscribed the sharded channels on their owners.
-    for name in jobs.iter().map(String::as_str).chain(["logs:global"]) {
+    for name in &shards {
         let n = c.owner_of(name).cli(&["PUBSUB", "SHARDNUMSUB", name]);
         assert!(
             n.lines().nth(1).is_some_and(|l| l.trim() == "0"),
             "{name}: {n}"
         );
     }
+}
+
+#[test]
+fn a_killed_sharded_subscription_is_resubscribed_on_its_owner_with_a_gap_record() {
+    let c = RedisCluster::start();
+    let jobs = channel_per_node(&c, "kill_job");
+    let shards: Vec<String> = jobs.iter().cloned().chain(["logs:global".into()]).collect();
+    let lt = record_shards(&c, &shards);
+    spublish(&c, &jobs[1], 5);
+    common::wait_for("5 records", std::time::Duration::from_secs(30), || {
+        common::count(&lt.db, &["--source", "redis"]) >= 5
+    });
+    // The subscriber's connection to a node other than the seed goes away.
+    let killed = c.nodes[1].cli(&["CLIENT", "KILL", "TYPE", "pubsub"]);
+    assert!(
+        killed.trim().parse::<u32>().is_ok_and(|n| n >= 1),
+        "{killed}"
+    );
+    let gaps = ["--source", "internal", "--logger", "logtui.redis"];
+    common::wait_for("the gap record", std::time::Duration::from_secs(30), || {
+        common::count(&lt.db, &gaps) >= 1
+    });
+    wait_shard_subscribed(&c, &lt, &shards);
+    for j in &jobs {
+        spublish(&c, j, 10);
+    }
+    common::wait_for("35 records", std::time::Duration::from_secs(30), || {
+        common::count(&lt.db, &["--source", "redis"]) >= 35
+    });
+    assert_eq!(common::count(&lt.db, &["--source", "redis"]), 35);
+    assert_eq!(common::count(&lt.db, &["--job", &jobs[1][5..]]), 15);
+    let gap = common::query(
+        &lt.db,
+        &[
+            "--source",
+            "internal",
+            "--logger",
+            "logtui.redis",
+            "--format",
+            "jsonl",
+        ],
+    );
+    // One gap, closed as soon as a fresh connection confirmed every subscription (the lost
+    // node's share alone is not waited out).
+    assert_eq!(common::count(&lt.db, &gaps), 1, "{gap}");
+    assert!(
+        gap.contains("Redis pub/sub gap") && gap.contains(&jobs[1]),
+        "{gap}"
+    );
+    assert!(
+        gap.contains("the connection to a cluster node was lost"),
+        "{gap}"
+    );
+    let (state, n) = lt.redis_link().expect("a stats line");
+    assert_eq!((state.as_str(), n[1], n[2]), ("subscribed", 1, 1));
+    assert_eq!(lt.stop().0, 0);
 }
 
 #[test]

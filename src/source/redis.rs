@@ -307,6 +307,10 @@ impl Conn {
         Ok(())
     }
 
+    fn is_cluster(&self) -> bool {
+        matches!(self, Conn::Cluster(_))
+    }
+
     /// Whether marks bound what was delivered: on a cluster, messages published on other
     /// nodes reach this subscriber over the cluster bus, in no order relative to a mark.
     fn marks_are_exact(&self) -> bool {
@@ -832,6 +836,15 @@ impl Link {
                         crate::record::now_epoch(),
                         "the connection's push channel closed".to_owned(),
                     ),
+                    // A cluster connection resubscribes only what the lost node held, and
+                    // which names those were is the crate's to know: waiting for all of them
+                    // would only wait out the deadline. A fresh connection subscribes all.
+                    Some(Control::Disconnected) if manager.is_cluster() => {
+                        return Lost::Cause(
+                            crate::record::now_epoch(),
+                            "the connection to a cluster node was lost".to_owned(),
+                        );
+                    }
                     Some(Control::Disconnected) => {
                         if resub.is_none() {
                             stats.redis.set_state(RedisState::Reconnecting);
