@@ -338,3 +338,60 @@ fn sharded_channels_need_a_cluster_and_exact_names() {
         String::from_utf8_lossy(&ok.stdout)
     );
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_jobs_history_is_read_from_the_node_owning_its_stream() {
+    use logtui::intake::{Envelope, Intake};
+    let c = RedisCluster::start();
+    let seed_port = c.nodes[0].port;
+    // A job whose stream lives away from the seed.
+    let job = (0..1000)
+        .map(|i| format!("hist_job{i}"))
+        .find(|j| c.owner_of(&format!("stream:logs:{j}")).port != seed_port)
+        .expect("some stream lives on another node");
+    let stream = format!("stream:logs:{job}");
+    let owner = c.owner_of(&stream);
+    for i in 0..30 {
+        let data = format!(
+            r#"{{"message": "history {i}", "level": "INFO", "timestamp": {}, "logger": "app.hist"}}"#,
+            1_796_000_000 + i
+        );
+        let out = owner.cli(&["XADD", &stream, "*", "data", &data]);
+        assert!(out.contains('-'), "XADD: {out}");
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("logtui.db");
+    drop(logtui::store::open(&db).expect("a new store"));
+    let limits = logtui::limits::DecodeLimits::default();
+    let (intake, mut outlet) = Intake::new(64, std::sync::Arc::new(Default::default()));
+
+    // The seed alone answers MOVED: the stream is not its to serve.
+    let single = format!("redis://127.0.0.1:{seed_port}");
+    let mut con = logtui::source::redis::command_connection(&single)
+        .await
+        .expect("a connection to the seed");
+    let err = logtui::source::redis_history::backfill_job(&mut con, &job, &db, &intake, &limits)
+        .await
+        .expect_err("the seed does not own the stream");
+    assert!(err.to_lowercase().contains("moved"), "{err}");
+
+    let cluster = format!("redis+cluster://127.0.0.1:{seed_port}");
+    let mut con = logtui::source::redis::command_connection(&cluster)
+        .await
+        .expect("a cluster connection");
+    let n = logtui::source::redis_history::backfill_job(&mut con, &job, &db, &intake, &limits)
+        .await
+        .expect("the history read from the stream's owner");
+    assert_eq!(n, 30);
+    drop(intake);
+    let mut got = Vec::new();
+    while let Some(e) = outlet.recv().await {
+        if let Envelope::Records(b) = e {
+            got.extend(b.records);
+        }
+    }
+    let messages: Vec<&str> = got.iter().map(|r| r.message.as_str()).collect();
+    let want: Vec<String> = (0..30).map(|i| format!("history {i}")).collect();
+    assert_eq!(messages, want);
+    assert!(got.iter().all(|r| r.job.as_deref() == Some(job.as_str())));
+}

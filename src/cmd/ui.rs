@@ -174,17 +174,14 @@ pub fn run(mut cfg: Config, mode: Mode) -> Result<()> {
 }
 
 /// Where the picker's jobs get their history: the Redis streams beside their channels, when
-/// this UI records from a single Redis server (not in the demo, which never reads Redis; not
-/// on a cluster, where a job's stream lives on one node the source does not address).
+/// this UI records from Redis (not in the demo, which never reads Redis). On a cluster, the
+/// connection reads each stream from the node that owns its slot.
 fn job_history(
     cfg: &Config,
     rt: &tokio::runtime::Runtime,
     intake: crate::intake::Intake,
 ) -> Option<tui::JobHistory> {
     let url = cfg.redis.enabled()?.to_owned();
-    if crate::source::redis::cluster_seed(&url).is_some() {
-        return None;
-    }
     let (db, limits, handle) = (cfg.db.clone(), cfg.limits.decode(), rt.handle().clone());
     Some(Box::new(move |job: &str| {
         let (url, job, db, intake) = (url.clone(), job.to_owned(), db.clone(), intake.clone());

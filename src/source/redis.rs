@@ -218,10 +218,12 @@ pub fn cluster_seed(url: &str) -> Option<String> {
         .find_map(|(c, plain)| url.strip_prefix(c).map(|rest| format!("{plain}{rest}")))
 }
 
-/// One server through a `ConnectionManager`, or a cluster through its own connection, which
-/// routes commands to the slot's owner and keeps a subscription on every node it needs.
-enum Conn {
+/// One server through a `ConnectionManager` (the subscriber), one server through a plain
+/// multiplexed connection (commands: stream reads), or a cluster through its own connection,
+/// which routes commands to the slot's owner and keeps a subscription on every node it needs.
+pub enum Conn {
     Single(ConnectionManager),
+    Plain(redis::aio::MultiplexedConnection),
     Cluster(ClusterConnection),
 }
 
@@ -232,6 +234,7 @@ impl ConnectionLike for Conn {
     ) -> redis::RedisFuture<'a, redis::Value> {
         match self {
             Conn::Single(c) => c.req_packed_command(cmd),
+            Conn::Plain(c) => c.req_packed_command(cmd),
             Conn::Cluster(c) => c.req_packed_command(cmd),
         }
     }
@@ -244,6 +247,7 @@ impl ConnectionLike for Conn {
     ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
         match self {
             Conn::Single(c) => c.req_packed_commands(cmd, offset, count),
+            Conn::Plain(c) => c.req_packed_commands(cmd, offset, count),
             Conn::Cluster(c) => c.req_packed_commands(cmd, offset, count),
         }
     }
@@ -251,6 +255,7 @@ impl ConnectionLike for Conn {
     fn get_db(&self) -> i64 {
         match self {
             Conn::Single(c) => c.get_db(),
+            Conn::Plain(c) => c.get_db(),
             Conn::Cluster(c) => c.get_db(),
         }
     }
@@ -260,6 +265,7 @@ impl Conn {
     async fn subscribe(&mut self, channels: &[String]) -> redis::RedisResult<()> {
         match self {
             Conn::Single(c) => c.subscribe(channels).await,
+            Conn::Plain(c) => c.subscribe(channels).await,
             Conn::Cluster(c) => c.subscribe(channels).await,
         }
     }
@@ -267,6 +273,7 @@ impl Conn {
     async fn psubscribe(&mut self, patterns: &[String]) -> redis::RedisResult<()> {
         match self {
             Conn::Single(c) => c.psubscribe(patterns).await,
+            Conn::Plain(c) => c.psubscribe(patterns).await,
             Conn::Cluster(c) => c.psubscribe(patterns).await,
         }
     }
@@ -274,6 +281,7 @@ impl Conn {
     async fn unsubscribe(&mut self, channels: &[String]) -> redis::RedisResult<()> {
         match self {
             Conn::Single(c) => c.unsubscribe(channels).await,
+            Conn::Plain(c) => c.unsubscribe(channels).await,
             Conn::Cluster(c) => c.unsubscribe(channels).await,
         }
     }
@@ -281,6 +289,7 @@ impl Conn {
     async fn punsubscribe(&mut self, patterns: &[String]) -> redis::RedisResult<()> {
         match self {
             Conn::Single(c) => c.punsubscribe(patterns).await,
+            Conn::Plain(c) => c.punsubscribe(patterns).await,
             Conn::Cluster(c) => c.punsubscribe(patterns).await,
         }
     }
@@ -290,7 +299,7 @@ impl Conn {
     async fn ssubscribe(&mut self, channels: &[String]) -> redis::RedisResult<()> {
         for c in channels {
             match self {
-                Conn::Single(_) => return Err(no_shards_on_a_single_server()),
+                Conn::Single(_) | Conn::Plain(_) => return Err(no_shards_on_a_single_server()),
                 Conn::Cluster(conn) => conn.ssubscribe(c).await?,
             }
         }
@@ -300,7 +309,7 @@ impl Conn {
     async fn sunsubscribe(&mut self, channels: &[String]) -> redis::RedisResult<()> {
         for c in channels {
             match self {
-                Conn::Single(_) => return Err(no_shards_on_a_single_server()),
+                Conn::Single(_) | Conn::Plain(_) => return Err(no_shards_on_a_single_server()),
                 Conn::Cluster(conn) => conn.sunsubscribe(c).await?,
             }
         }
@@ -314,7 +323,7 @@ impl Conn {
     /// Whether marks bound what was delivered: on a cluster, messages published on other
     /// nodes reach this subscriber over the cluster bus, in no order relative to a mark.
     fn marks_are_exact(&self) -> bool {
-        matches!(self, Conn::Single(_))
+        !self.is_cluster()
     }
 }
 
@@ -754,17 +763,7 @@ async fn connect_cluster(
     shards: &[String],
     pusher: &Arc<Pusher>,
 ) -> Result<Conn, String> {
-    let p = pusher.clone();
-    let client = redis::cluster::ClusterClientBuilder::new(vec![seed])
-        .use_protocol(ProtocolVersion::RESP3)
-        .connection_timeout(CONNECT_TIMEOUT)
-        .response_timeout(PING_DEADLINE * 2)
-        .push_sender(move |info: PushInfo| {
-            p.push(info);
-            Ok::<(), std::convert::Infallible>(())
-        })
-        .build()
-        .map_err(|e| describe(&e))?;
+    let client = cluster_client(seed, Some(pusher.clone())).map_err(|e| describe(&e))?;
     let attempt = async {
         let mut c = Conn::Cluster(client.get_async_connection().await?);
         let (channels, patterns) = classify(subs);
@@ -781,6 +780,27 @@ async fn connect_cluster(
         Ok(Ok(c)) => Ok(c),
         Ok(Err(e)) => Err(describe(&e)),
         Err(_) => Err("no answer from the cluster while connecting and subscribing".to_owned()),
+    }
+}
+
+/// The cluster client from one seed, RESP3 (pushes need it), with the source's timeouts; its
+/// pushes go to `pusher`, when given (a command connection has none).
+fn cluster_client(
+    seed: &str,
+    pusher: Option<Arc<Pusher>>,
+) -> redis::RedisResult<redis::cluster::ClusterClient> {
+    let b = redis::cluster::ClusterClientBuilder::new(vec![seed])
+        .use_protocol(ProtocolVersion::RESP3)
+        .connection_timeout(CONNECT_TIMEOUT)
+        .response_timeout(PING_DEADLINE * 2);
+    match pusher {
+        Some(p) => b
+            .push_sender(move |info: PushInfo| {
+                p.push(info);
+                Ok::<(), std::convert::Infallible>(())
+            })
+            .build(),
+        None => b.build(),
     }
 }
 
@@ -1067,10 +1087,20 @@ fn kept_mark(db: &std::path::Path, url: &str) -> Option<u64> {
 }
 
 /// A plain (not subscribed) connection for reading streams, with the source's own client
-/// settings; `CONNECT_TIMEOUT` to answer.
-pub async fn command_connection(url: &str) -> Result<redis::aio::MultiplexedConnection, String> {
-    let client = client(url).map_err(|e| describe(&e))?;
-    match tokio::time::timeout(CONNECT_TIMEOUT, client.get_multiplexed_async_connection()).await {
+/// settings; `CONNECT_TIMEOUT` to answer. On a cluster URL, a cluster connection: each key's
+/// commands (a job stream's XREVRANGE) go to the node that owns its slot.
+pub async fn command_connection(url: &str) -> Result<Conn, String> {
+    let connecting = async {
+        match cluster_seed(url) {
+            Some(seed) => Ok(Conn::Cluster(
+                cluster_client(&seed, None)?.get_async_connection().await?,
+            )),
+            None => Ok(Conn::Plain(
+                client(url)?.get_multiplexed_async_connection().await?,
+            )),
+        }
+    };
+    match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
         Ok(Ok(c)) => Ok(c),
         Ok(Err(e)) => Err(describe(&e)),
         Err(_) => Err(format!(
