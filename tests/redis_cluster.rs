@@ -395,3 +395,81 @@ async fn a_jobs_history_is_read_from_the_node_owning_its_stream() {
     assert_eq!(messages, want);
     assert!(got.iter().all(|r| r.job.as_deref() == Some(job.as_str())));
 }
+
+#[test]
+fn channels_lists_the_streams_and_subscribers_of_every_node() {
+    let c = RedisCluster::start();
+    let jobs = channel_per_node(&c, "listed_job");
+    for j in &jobs {
+        let stream = format!("stream:{j}");
+        for i in 0..3 {
+            let out = c.owner_of(&stream).cli(&[
+                "XADD",
+                &stream,
+                "*",
+                "data",
+                &format!(r#"{{"message": "entry {i}"}}"#),
+            ]);
+            assert!(out.contains('-'), "XADD: {out}");
+        }
+    }
+    // A subscriber: logs:global plainly, one sharded channel away from the seed.
+    let lt = {
+        let seed = format!("redis+cluster://127.0.0.1:{}", c.nodes[0].port);
+        let lt = common::Logtui::start(&[
+            "--tcp",
+            "off",
+            "--udp",
+            "off",
+            "--http",
+            "off",
+            "--redis",
+            &seed,
+            "--stats-interval",
+            "0.2",
+            "--channel",
+            "logs:global",
+            "--shard-channel",
+            &jobs[2],
+        ]);
+        wait_shard_subscribed(&c, &lt, &jobs[2..]);
+        lt
+    };
+    let seed = format!("redis+cluster://127.0.0.1:{}", c.nodes[1].port);
+    let out = std::process::Command::new(common::bin())
+        .args(["channels", "--db"])
+        .arg(&lt.db)
+        .args(["--redis", &seed, "--sample", "0.2", "--format", "jsonl"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run logtui channels");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("could not be read"), "{stderr}");
+    let rows: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON row"))
+        .collect();
+    let row = |name: &str| {
+        rows.iter()
+            .find(|r| r["name"] == name)
+            .unwrap_or_else(|| panic!("no row {name} in {stdout}"))
+    };
+    // Each node's stream is listed, with its length and job.
+    for j in &jobs {
+        let r = row(j);
+        assert_eq!(r["stream"], format!("stream:{j}"), "{r}");
+        assert_eq!(r["stream_length"], 3, "{r}");
+        assert_eq!(r["job"], j.strip_prefix("logs:").unwrap(), "{r}");
+    }
+    assert_eq!(row("logs:global")["subscribers"], 1, "{stdout}");
+    let sharded = row(&jobs[2]);
+    assert_eq!(sharded["shard_subscribers"], 1, "{sharded}");
+    // The sample hears PUBLISH only: a sharded channel's rate is not claimed to be zero.
+    assert!(sharded["live_messages"].is_null(), "{sharded}");
+    assert_eq!(row(&jobs[0])["live_messages"], 0);
+    assert_eq!(lt.stop().0, 0);
+}

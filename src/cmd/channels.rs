@@ -4,8 +4,12 @@
 //! The Redis side is read with plain commands on one connection (`PSUBSCRIBE` for the
 //! sample, `PUBSUB CHANNELS`/`NUMSUB`, `SCAN` for `stream:` keys with `XLEN` and the newest
 //! entry, `LLEN`), every listing capped at [`MAX_NAMES`] so a server with millions of keys
-//! costs bounded work; the store side is one `GROUP BY` over the Redis records. The rows are
-//! merged by channel name in pure code ([`Table`]), so the printing is testable without sockets.
+//! costs bounded work; the store side is one `GROUP BY` over the Redis records. On a Redis
+//! Cluster the per-node parts (subscribers, sharded subscribers by `PUBSUB SHARDCHANNELS`/
+//! `SHARDNUMSUB`, streams) are asked of every primary `CLUSTER NODES` names, and added up; the
+//! sample listens on one node, which hears every `PUBLISH` of the cluster (not `SPUBLISH`).
+//! The rows are merged by channel name in pure code ([`Table`]), so the printing is testable
+//! without sockets.
 
 use crate::cli::ChannelsArgs;
 use crate::cmd::db_path;
@@ -47,8 +51,12 @@ pub struct Row {
     pub live_messages: Option<u64>,
     /// Their rate over the sample, per second.
     pub live_rate: Option<f64>,
-    /// Subscribers, as `PUBSUB NUMSUB` counts them (pattern subscribers not included).
+    /// Subscribers, as `PUBSUB NUMSUB` counts them (pattern subscribers not included; on a
+    /// cluster, added up over the primaries).
     pub subscribers: Option<u64>,
+    /// Sharded subscribers (`SSUBSCRIBE`), as `PUBSUB SHARDNUMSUB` counts them on the
+    /// channel's owner: a cluster only.
+    pub shard_subscribers: Option<u64>,
     pub stream: Option<String>,
     pub stream_length: Option<u64>,
     /// A list's length, and the values logtui consumers have taken but not yet stored.
@@ -78,6 +86,7 @@ impl Row {
             ("live_messages", n(self.live_messages)),
             ("live_rate", f(self.live_rate)),
             ("subscribers", n(self.subscribers)),
+            ("shard_subscribers", n(self.shard_subscribers)),
             ("stream", s(&self.stream)),
             ("stream_length", n(self.stream_length)),
             ("length", n(self.length)),
@@ -243,7 +252,8 @@ fn read_store(db: &std::path::Path, now: f64, table: &mut Table) -> Result<()> {
     Ok(())
 }
 
-/// Asks Redis about every configured channel, their streams and the list keys.
+/// Asks Redis about every configured channel, their streams and the list keys: the one
+/// server, or each primary of a cluster.
 fn read_redis(
     cfg: &Config,
     url: &str,
@@ -251,53 +261,115 @@ fn read_redis(
     now: f64,
     table: &mut Table,
 ) -> redis::RedisResult<()> {
+    let seed = crate::source::redis::cluster_seed(url);
+    let nodes = match &seed {
+        Some(seed) => primaries(seed)?,
+        None => vec![url.to_owned()],
+    };
+    let patterns = &cfg.redis.channels;
+    for (i, node) in nodes.iter().enumerate() {
+        let mut con = open(node)?;
+        // Any node of a cluster hears every PUBLISH (the bus broadcasts them): one sample.
+        if i == 0 && sample > 0.0 {
+            sample_live(
+                &mut con,
+                patterns,
+                Duration::from_secs_f64(sample),
+                now,
+                table,
+            )?;
+            con.set_read_timeout(Some(REDIS_TIMEOUT))?;
+        }
+        read_node(&mut con, cfg, seed.is_some(), table)?;
+        // The configuration refuses lists on a cluster.
+        if seed.is_none() {
+            read_lists(&mut con, cfg, table)?;
+        }
+    }
+    if sample > 0.0 {
+        // Channels that stayed silent get their zero, so "quiet" reads as measured (not the
+        // sharded ones: the sample does not listen to SPUBLISH).
+        for row in table.rows.values_mut() {
+            if row.kind == "channel"
+                && row.live_messages.is_none()
+                && row.shard_subscribers.is_none()
+            {
+                row.live_messages = Some(0);
+                row.live_rate = Some(0.0);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Lists consumed, with what this store's consumers (and any other) have in hand.
+fn read_lists(
+    con: &mut redis::Connection,
+    cfg: &Config,
+    table: &mut Table,
+) -> redis::RedisResult<()> {
+    for spec in &cfg.redis.list_keys {
+        let key = list_key(spec);
+        let len: u64 = redis::cmd("LLEN").arg(key).query(con)?;
+        let processing = scan(
+            con,
+            &[format!("logtui:processing:{}:*", glob_escape(key))],
+            Some("list"),
+            "processing lists",
+            &mut table.notes,
+        )?;
+        let mut pending = 0u64;
+        for p in &processing {
+            let n: u64 = redis::cmd("LLEN").arg(p).query(con)?;
+            pending = pending.saturating_add(n);
+        }
+        let row = table.row("list", key);
+        row.length = Some(len);
+        row.pending = Some(pending);
+    }
+    Ok(())
+}
+
+/// A connection to one server, each command bounded by [`REDIS_TIMEOUT`].
+fn open(url: &str) -> redis::RedisResult<redis::Connection> {
     let client = redis::Client::open(url)?;
-    let mut con = client.get_connection_with_timeout(REDIS_TIMEOUT)?;
+    let con = client.get_connection_with_timeout(REDIS_TIMEOUT)?;
     con.set_read_timeout(Some(REDIS_TIMEOUT))?;
     con.set_write_timeout(Some(REDIS_TIMEOUT))?;
+    Ok(con)
+}
+
+/// What one server (or one primary of a cluster) knows: channels with subscribers here, the
+/// sharded channels it owns (`cluster`), and the streams it holds.
+fn read_node(
+    con: &mut redis::Connection,
+    cfg: &Config,
+    cluster: bool,
+    table: &mut Table,
+) -> redis::RedisResult<()> {
     let patterns = &cfg.redis.channels;
-    if sample > 0.0 {
-        sample_live(
-            &mut con,
-            patterns,
-            Duration::from_secs_f64(sample),
-            now,
-            table,
-        )?;
-        con.set_read_timeout(Some(REDIS_TIMEOUT))?;
+    // Channels with a subscriber right now (on a cluster, subscribed on this node).
+    for (name, n) in numsub(con, patterns, "CHANNELS", "NUMSUB", table)? {
+        let row = table.row("channel", &name);
+        row.subscribers = Some(row.subscribers.unwrap_or(0).saturating_add(n));
     }
-    // Channels with a subscriber right now.
-    let mut names = Vec::new();
-    for p in patterns {
-        let found: Vec<Vec<u8>> = redis::cmd("PUBSUB")
-            .arg("CHANNELS")
-            .arg(p)
-            .query(&mut con)?;
-        names.extend(found.into_iter().map(lossy));
-    }
-    names.sort();
-    names.dedup();
-    cap(&mut names, "channels with subscribers", &mut table.notes);
-    for chunk in names.chunks(PIPELINE) {
-        let mut c = redis::cmd("PUBSUB");
-        c.arg("NUMSUB").arg(chunk);
-        let pairs: Vec<(Vec<u8>, u64)> = c.query(&mut con)?;
-        for (name, n) in pairs {
-            table.row("channel", &lossy(name)).subscribers = Some(n);
+    if cluster {
+        // The sharded channels of this node's slots, by the same patterns and by the
+        // sharded channels logtui is told to read, each as itself.
+        let mut shard_patterns = patterns.clone();
+        shard_patterns.extend(cfg.redis.shard_channels.iter().map(|c| glob_escape(c)));
+        for (name, n) in numsub(con, &shard_patterns, "SHARDCHANNELS", "SHARDNUMSUB", table)? {
+            let row = table.row("channel", &name);
+            row.shard_subscribers = Some(row.shard_subscribers.unwrap_or(0).saturating_add(n));
         }
     }
     // Streams beside the channels, as Smarter keeps them.
     let streams: Vec<String> = patterns
         .iter()
+        .chain(&cfg.redis.shard_channels)
         .map(|p| format!("{STREAM_PREFIX}{p}"))
         .collect();
-    let keys = scan(
-        &mut con,
-        &streams,
-        Some("stream"),
-        "streams",
-        &mut table.notes,
-    )?;
+    let keys = scan(con, &streams, Some("stream"), "streams", &mut table.notes)?;
     for chunk in keys.chunks(PIPELINE) {
         let mut pipe = redis::pipe();
         for k in chunk {
@@ -309,7 +381,7 @@ fn read_redis(
                 .arg("COUNT")
                 .arg(1);
         }
-        let answers: Vec<redis::Value> = pipe.query(&mut con)?;
+        let answers: Vec<redis::Value> = pipe.query(con)?;
         for (k, pair) in chunk.iter().zip(answers.chunks(2)) {
             let row = table.stream_row(k);
             row.stream_length = redis::from_redis_value_ref::<u64>(&pair[0]).ok();
@@ -318,36 +390,97 @@ fn read_redis(
             }
         }
     }
-    // Lists consumed, with what this store's consumers (and any other) have in hand.
-    for spec in &cfg.redis.list_keys {
-        let key = list_key(spec);
-        let len: u64 = redis::cmd("LLEN").arg(key).query(&mut con)?;
-        let processing = scan(
-            &mut con,
-            &[format!("logtui:processing:{}:*", glob_escape(key))],
-            Some("list"),
-            "processing lists",
-            &mut table.notes,
-        )?;
-        let mut pending = 0u64;
-        for p in &processing {
-            let n: u64 = redis::cmd("LLEN").arg(p).query(&mut con)?;
-            pending = pending.saturating_add(n);
-        }
-        let row = table.row("list", key);
-        row.length = Some(len);
-        row.pending = Some(pending);
-    }
-    if sample > 0.0 {
-        // Channels that stayed silent get their zero, so "quiet" reads as measured.
-        for row in table.rows.values_mut() {
-            if row.kind == "channel" && row.live_messages.is_none() {
-                row.live_messages = Some(0);
-                row.live_rate = Some(0.0);
-            }
-        }
-    }
     Ok(())
+}
+
+/// The channels `PUBSUB <list> pattern` names for any of `patterns`, with their `PUBSUB
+/// <count>` subscribers; one channel per count command (a cluster refuses one naming the
+/// sharded channels of two slots), pipelined.
+fn numsub(
+    con: &mut redis::Connection,
+    patterns: &[String],
+    list: &str,
+    count: &str,
+    table: &mut Table,
+) -> redis::RedisResult<Vec<(String, u64)>> {
+    let mut names = Vec::new();
+    for p in patterns {
+        let found: Vec<Vec<u8>> = redis::cmd("PUBSUB").arg(list).arg(p).query(con)?;
+        names.extend(found.into_iter().map(lossy));
+    }
+    names.sort();
+    names.dedup();
+    let what = match list {
+        "CHANNELS" => "channels with subscribers",
+        _ => "sharded channels with subscribers",
+    };
+    cap(&mut names, what, &mut table.notes);
+    let mut out = Vec::with_capacity(names.len());
+    for chunk in names.chunks(PIPELINE) {
+        let mut pipe = redis::pipe();
+        for name in chunk {
+            pipe.cmd("PUBSUB").arg(count).arg(name);
+        }
+        let answers: Vec<Vec<(Vec<u8>, u64)>> = pipe.query(con)?;
+        out.extend(answers.into_iter().flatten().map(|(n, c)| (lossy(n), c)));
+    }
+    Ok(out)
+}
+
+/// The URLs of a cluster's primaries, as `CLUSTER NODES` on the seed names them, with the
+/// seed URL's scheme, credentials and database (a node that has failed, or has no address yet,
+/// is left out).
+fn primaries(seed: &str) -> redis::RedisResult<Vec<String>> {
+    let mut con = open(seed)?;
+    let nodes: String = redis::cmd("CLUSTER").arg("NODES").query(&mut con)?;
+    let base = redis::parse_redis_url(seed).ok_or_else(|| {
+        redis::RedisError::from((redis::ErrorKind::InvalidClientConfig, "not a Redis URL"))
+    })?;
+    let urls: Vec<String> = primary_addrs(&nodes)
+        .into_iter()
+        .filter_map(|(host, port)| {
+            let mut u = base.clone();
+            let host = match host.contains(':') {
+                true => format!("[{host}]"),
+                false => host,
+            };
+            u.set_host(Some(&host)).ok()?;
+            u.set_port(Some(port)).ok()?;
+            Some(u.to_string())
+        })
+        .collect();
+    match urls.is_empty() {
+        true => Err(redis::RedisError::from((
+            redis::ErrorKind::ClusterConnectionNotFound,
+            "CLUSTER NODES named no primary with an address",
+        ))),
+        false => Ok(urls),
+    }
+}
+
+/// `(host, port)` of each primary in `CLUSTER NODES` output, that is neither failed nor
+/// without an address. A line: `id ip:port@cport[,hostname] flags master-id ping pong epoch
+/// link-state slot…`.
+fn primary_addrs(nodes: &str) -> Vec<(String, u16)> {
+    nodes
+        .lines()
+        .filter_map(|line| {
+            let mut f = line.split_whitespace();
+            let (_id, addr, flags) = (f.next()?, f.next()?, f.next()?);
+            let flags: Vec<&str> = flags.split(',').collect();
+            if !flags.contains(&"master")
+                || flags
+                    .iter()
+                    .any(|x| x.starts_with("fail") || *x == "noaddr")
+            {
+                return None;
+            }
+            let addr = addr.split(['@', ',']).next()?;
+            let (host, port) = addr.rsplit_once(':')?;
+            let port: u16 = port.parse().ok().filter(|&p| p != 0)?;
+            (!host.is_empty()).then(|| (host.to_owned(), port))
+        })
+        .collect()
 }
 
 /// Listens to the configured channels for `span` and counts what arrives on each.
@@ -522,7 +655,7 @@ fn print_table(table: &Table, now: f64, out: &mut impl Write) -> std::io::Result
                 term::truncate(&name, 48).into_owned(),
                 term::truncate(&escape_controls(r.job.as_deref().unwrap_or("-")), 40).into_owned(),
                 r.live_rate.map_or("-".into(), |v| format!("{v:.1}")),
-                n(r.subscribers),
+                subs(r),
                 stream,
                 n(r.stored),
                 n(r.warnings),
@@ -558,6 +691,16 @@ fn print_table(table: &Table, now: f64, out: &mut impl Write) -> std::io::Result
         writeln!(out, "(no channels, streams or lists seen)")?;
     }
     Ok(())
+}
+
+/// The SUBS cell: subscribers, and sharded ones marked `sh` (`2`, `1 sh`, `2+1 sh`).
+fn subs(r: &Row) -> String {
+    match (r.subscribers, r.shard_subscribers) {
+        (None, None) => "-".into(),
+        (Some(n), None) => n.to_string(),
+        (None, Some(s)) => format!("{s} sh"),
+        (Some(n), Some(s)) => format!("{n}+{s} sh"),
+    }
 }
 
 /// `4s ago`, `12m ago`, `3h ago`, `2d ago`; `now` for under a second (and clock skew).
@@ -634,6 +777,36 @@ mod tests {
             serde_json::from_str(String::from_utf8(out).unwrap().lines().next().unwrap()).unwrap();
         assert_eq!(first["stored"], 12);
         assert_eq!(first["last_seen"], "1970-01-01T00:01:35.000000Z");
+    }
+
+    #[test]
+    fn cluster_nodes_give_the_primaries_that_can_answer() {
+        let nodes = "\
+07c3 127.0.0.1:30004@31004 slave e7d1 0 1426238317239 4 connected
+67ed 127.0.0.1:30002@31002,node-b master - 0 1426238316232 2 connected 5461-10922
+292f 127.0.0.1:30003@31003 myself,master - 0 0 3 connected 10923-16383
+6ec2 127.0.0.1:30005@31005 master,fail - 1426238316232 1426238315000 5 disconnected
+824f :0@0 master,noaddr - 0 0 0 disconnected
+e7d1 ::1:30001@31001 master - 0 0 1 connected 0-5460
+";
+        assert_eq!(
+            primary_addrs(nodes),
+            [
+                ("127.0.0.1".to_string(), 30002),
+                ("127.0.0.1".to_string(), 30003),
+                ("::1".to_string(), 30001),
+            ]
+        );
+    }
+
+    #[test]
+    fn subscribers_and_sharded_ones_share_a_cell() {
+        let mut r = Row::default();
+        assert_eq!(subs(&r), "-");
+        r.shard_subscribers = Some(1);
+        assert_eq!(subs(&r), "1 sh");
+        r.subscribers = Some(2);
+        assert_eq!(subs(&r), "2+1 sh");
     }
 
     #[test]
