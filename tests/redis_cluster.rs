@@ -282,6 +282,65 @@ fn a_killed_sharded_subscription_is_resubscribed_on_its_owner_with_a_gap_record(
 }
 
 #[test]
+fn a_sharded_channel_whose_slot_moves_is_followed_to_its_new_owner() {
+    let c = RedisCluster::start();
+    let jobs = channel_per_node(&c, "moved_job");
+    let shards: Vec<String> = jobs.iter().cloned().chain(["logs:global".into()]).collect();
+    let lt = record_shards(&c, &shards);
+    // jobs[1]'s slot moves from the second node to the third (no keys live in it).
+    let slot = c.nodes[1].cli(&["CLUSTER", "KEYSLOT", &jobs[1]]);
+    let slot = slot.trim();
+    let (from, to) = (&c.nodes[1], &c.nodes[2]);
+    let (from_id, to_id) = (
+        from.cli(&["CLUSTER", "MYID"]).trim().to_owned(),
+        to.cli(&["CLUSTER", "MYID"]).trim().to_owned(),
+    );
+    for (node, args) in [
+        (to, ["CLUSTER", "SETSLOT", slot, "IMPORTING", &from_id]),
+        (from, ["CLUSTER", "SETSLOT", slot, "MIGRATING", &to_id]),
+        (to, ["CLUSTER", "SETSLOT", slot, "NODE", &to_id]),
+        (from, ["CLUSTER", "SETSLOT", slot, "NODE", &to_id]),
+    ] {
+        assert_eq!(node.cli(&args).trim(), "OK", "{args:?}");
+    }
+    // Every node agrees on the new owner: it answers, the others redirect to it.
+    let redirect = format!("127.0.0.1:{}", to.port);
+    common::wait_for(
+        "the slot's new owner",
+        std::time::Duration::from_secs(30),
+        || {
+            c.nodes.iter().all(|n| {
+                let a = n.cli(&["EXISTS", &jobs[1]]);
+                n.port == to.port && !a.contains("MOVED") || a.contains(&redirect)
+            })
+        },
+    );
+    // The old owner dropped the subscription; logtui subscribes again on the new one.
+    wait_shard_subscribed(&c, &lt, &shards);
+    assert_eq!(c.owner_of(&jobs[1]).port, to.port);
+    for j in &jobs {
+        spublish(&c, j, 10);
+    }
+    common::wait_for("30 records", std::time::Duration::from_secs(30), || {
+        common::count(&lt.db, &["--source", "redis"]) >= 30
+    });
+    assert_eq!(common::count(&lt.db, &["--job", &jobs[1][5..]]), 10);
+    let gap = common::query(
+        &lt.db,
+        &[
+            "--source",
+            "internal",
+            "--logger",
+            "logtui.redis",
+            "--format",
+            "jsonl",
+        ],
+    );
+    assert!(gap.contains("its slot moved to another node"), "{gap}");
+    assert_eq!(lt.stop().0, 0);
+}
+
+#[test]
 fn sharded_channels_need_a_cluster_and_exact_names() {
     let refused = |args: &[&str]| {
         let out = std::process::Command::new(common::bin())
