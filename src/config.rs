@@ -492,6 +492,32 @@ mod tests {
     }
 
     #[test]
+    fn sharded_channels_need_a_cluster_exact_names_and_one_kind() {
+        let mut c = Config::default();
+        c.redis.shard_channels = vec!["logs:job_1".into()];
+        let e = c.validate().unwrap_err();
+        assert_eq!(
+            (e.key.as_str(), e.flag()),
+            ("redis.shard_channels", Some("--shard-channel"))
+        );
+        assert!(e.why.contains("Redis Cluster only"), "{}", e.why);
+        c.redis.url = "redis+cluster://127.0.0.1:7000".into();
+        assert_eq!(c.validate(), Ok(()));
+        c.redis.shard_channels.push("logs:job_?".into());
+        assert!(c.validate().unwrap_err().why.contains("no patterns"));
+        c.redis.shard_channels = vec![" ".into()];
+        assert!(c.validate().unwrap_err().why.contains("cannot be empty"));
+        c.redis.shard_channels = vec!["logs:global".into()];
+        c.redis.channels = vec!["logs:global".into()];
+        assert!(c.validate().unwrap_err().why.contains("both as a channel"));
+        let t: Config = toml::from_str(
+            "[redis]\nurl = \"redis+cluster://h:7000\"\nshard_channels = [\"logs:a\"]\n",
+        )
+        .unwrap();
+        assert_eq!(t.redis.shard_channels, ["logs:a"]);
+    }
+
+    #[test]
     fn the_redis_section_is_checked_by_the_redis_crate() {
         let mut c = Config::default();
         assert_eq!(c.redis.enabled(), Some(DEFAULT_REDIS_URL));
