@@ -2,7 +2,7 @@
 //! and feeds the intake; survives Redis going away with confirmed resubscription and gap records.
 //!
 //! Two tasks. The *link* owns the connection: it subscribes (PSUBSCRIBE for patterns, SUBSCRIBE
-//! for channels), PINGs every [`PING_EVERY`] to find a half-open link, waits for the server to
+//! for channels, SSUBSCRIBE for a cluster's sharded channels, each on its slot's owner), PINGs every [`PING_EVERY`] to find a half-open link, waits for the server to
 //! confirm every subscription after the manager reconnects by itself, and otherwise rebuilds the
 //! connection with capped, jittered back-off, forever. The connection's push sender never blocks:
 //! it puts each message into a bounded queue ([`QUEUE_MESSAGES`], [`QUEUE_BYTES`]), so a slow disk
