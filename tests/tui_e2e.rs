@@ -1177,16 +1177,40 @@ fn smarter_stream(url: &str, mode: &str, job: &str, n: usize) {
 fn opening_a_job_in_the_picker_stores_its_stream_history_once() {
     let redis = common::redis_server::RedisServer::start();
     let url = redis.url();
-    smarter_stream(&url, "xadd", "job_hist", 30);
+    picker_history(&url, &url);
+}
+
+#[test]
+fn on_a_cluster_the_history_is_read_from_the_node_owning_the_stream() {
+    let c = common::redis_cluster::RedisCluster::start();
+    let owner = c.owner_of("stream:logs:job_hist");
+    // Away from the seed, so only a read routed by slot finds it.
+    let seed = c
+        .nodes
+        .iter()
+        .find(|n| n.port != owner.port)
+        .expect("three nodes");
+    picker_history(
+        &format!("redis+cluster://127.0.0.1:{}", seed.port),
+        &owner.url(),
+    );
+}
+
+/// `logtui` recording from `redis` (a server or a cluster seed), its job's stream and live
+/// record written through `producer` (the server, or the node owning the stream): opening the
+/// job in the picker stores the 30 history entries and not the live one again.
+fn picker_history(redis: &str, producer: &str) {
+    let url = producer;
+    smarter_stream(url, "xadd", "job_hist", 30);
     let home = Home::new();
-    let t = home.ui(&["--redis", &url], 160, 30);
+    let t = home.ui(&["--redis", redis], 160, 30);
     t.wait_for(
         "the Redis link subscribed",
         |s| s.contains("(subscribed)"),
         WAIT,
     );
     // One record that came live (and is in the stream too): the history must not repeat it.
-    smarter_stream(&url, "live", "job_hist", 1);
+    smarter_stream(url, "live", "job_hist", 1);
     let db = home.db();
     let wait_count = |n: u64| {
         common::wait_for(&format!("{n} records of job_hist"), WAIT, || {
