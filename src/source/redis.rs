@@ -2,14 +2,16 @@
 //! and feeds the intake; survives Redis going away with confirmed resubscription and gap records.
 //!
 //! Two tasks. The *link* owns the connection: it subscribes (PSUBSCRIBE for patterns, SUBSCRIBE
-//! for channels, SSUBSCRIBE for a cluster's sharded channels, each on its slot's owner), PINGs every [`PING_EVERY`] to find a half-open link, waits for the server to
-//! confirm every subscription after the manager reconnects by itself, and otherwise rebuilds the
-//! connection with capped, jittered back-off, forever. The connection's push sender never blocks:
-//! it puts each message into a bounded queue ([`QUEUE_MESSAGES`], [`QUEUE_BYTES`]), so a slow disk
-//! never leaves Redis holding our output buffer until it disconnects us; a full queue drops the
-//! message and counts it. The *reader* empties that queue: decode ([`crate::decode::redis`]),
-//! undo Smarter's double publish ([`Pairer`]), batch, submit. Every lost link becomes a WARNING
-//! "gap" record once the link is back; every run of drops becomes a WARNING record too.
+//! for channels, SSUBSCRIBE for a cluster's sharded channels, each on its slot's owner), PINGs
+//! every [`PING_EVERY`] to find a half-open link, waits for the server to confirm every
+//! subscription after the manager reconnects by itself (a cluster's connection is rebuilt
+//! instead), and otherwise rebuilds the connection with capped, jittered back-off, forever. The
+//! connection's push sender never blocks: it puts each message into a bounded queue
+//! ([`QUEUE_MESSAGES`], [`QUEUE_BYTES`]), so a slow disk never leaves Redis holding our output
+//! buffer until it disconnects us; a full queue drops the message and counts it. The *reader*
+//! empties that queue: decode ([`crate::decode::redis`]), undo Smarter's double publish
+//! ([`Pairer`]), batch, submit. Every lost link becomes a WARNING "gap" record once the link is
+//! back; every run of drops becomes a WARNING record too.
 
 use crate::decode::redis::decode_message;
 use crate::intake::{Batcher, Intake};
