@@ -280,8 +280,8 @@ pub enum ChannelsFormat {
 
 #[derive(Debug, Args)]
 pub struct ChannelsArgs {
-    /// Redis to ask: redis://[user:pw@]HOST:PORT[/DB], rediss://…, or off (the store only)
-    /// [default: redis://127.0.0.1:6379]
+    /// Redis to ask: redis://[user:pw@]HOST:PORT[/DB], rediss://…, redis+cluster://SEED (every
+    /// primary is asked), or off (the store only) [default: redis://127.0.0.1:6379]
     #[arg(long, value_name = "URL")]
     pub redis: Option<String>,
     /// Channel or glob pattern to list; repeatable [default: logs:*]
