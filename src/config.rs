@@ -382,9 +382,11 @@ impl Config {
     }
 }
 
-/// Sharded channels need a cluster (a single server's SSUBSCRIBE is only SUBSCRIBE under
-/// another name, so `--channel` says the same there), exact names (SSUBSCRIBE has no patterns)
-/// and a name not also given as a plain channel (each confirmation is matched by name).
+/// Sharded channels need a cluster, exact names (SSUBSCRIBE has no patterns) and a name not
+/// also given as a plain channel (each confirmation is matched by name). A Redis 7 single
+/// server takes SSUBSCRIBE too, and delivers SPUBLISH only to it, but redis-rs's
+/// `ConnectionManager` (the single-server subscriber, which resubscribes after a reconnect) has
+/// no SSUBSCRIBE, and a raw one would be neither confirmed nor resubscribed.
 fn check_shard_channels(r: &RedisConfig) -> Result<(), String> {
     if r.shard_channels.is_empty() {
         return Ok(());
@@ -393,7 +395,7 @@ fn check_shard_channels(r: &RedisConfig) -> Result<(), String> {
         .and_then(crate::source::redis::cluster_seed)
         .is_none()
     {
-        return Err("sharded channels are read from a Redis Cluster only; give a redis+cluster://SEED URL, or use --channel on a single server".into());
+        return Err("sharded channels are read from a Redis Cluster only (give a redis+cluster://SEED URL); on a single server, have the publishers PUBLISH and use --channel".into());
     }
     for c in &r.shard_channels {
         if c.trim().is_empty() {
