@@ -330,20 +330,69 @@ struct TlsServer {
 }
 
 impl TlsServer {
+    /// A TLS redis-server whose certificate (for 127.0.0.1) is signed by a CA of the test's
+    /// own, `ca.pem` in [`TlsServer::ca`].
     fn start() -> TlsServer {
         let dir = tempfile::tempdir().unwrap();
-        let (key, cert) = (dir.path().join("k.pem"), dir.path().join("c.pem"));
-        let made = Command::new("openssl")
-            .args([
-                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-            ])
-            .args(["-subj", "/CN=localhost", "-keyout"])
-            .arg(&key)
-            .arg("-out")
-            .arg(&cert)
-            .output()
-            .expect("openssl is needed to make the TLS test's certificate");
-        assert!(made.status.success(), "{made:?}");
+        let p = |name: &str| dir.path().join(name);
+        std::fs::write(
+            p("ext.cnf"),
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n",
+        )
+        .unwrap();
+        let openssl = |args: &[&str]| {
+            let made = Command::new("openssl")
+                .args(args)
+                .current_dir(dir.path())
+                .output()
+                .expect("openssl is needed to make the TLS test's certificates");
+            assert!(made.status.success(), "openssl {args:?}: {made:?}");
+        };
+        openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=logtui test CA",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+        ]);
+        openssl(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            "k.pem",
+            "-out",
+            "s.csr",
+        ]);
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "s.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+            "-out",
+            "c.pem",
+        ]);
+        let (key, cert) = (p("k.pem"), p("c.pem"));
         let port = free_port();
         let child = Command::new(common::redis_server::server_binary())
             .args(["--port", "0", "--tls-port", &port.to_string()])
@@ -368,6 +417,10 @@ impl TlsServer {
         me
     }
 
+    fn ca(&self) -> std::path::PathBuf {
+        self._dir.path().join("ca.pem")
+    }
+
     fn cli(&self, args: &[&str]) -> String {
         let out = Command::new("redis-cli")
             .args(["--tls", "--insecure", "-h", "127.0.0.1", "-p"])
@@ -387,10 +440,11 @@ impl Drop for TlsServer {
 }
 
 #[test]
-fn rediss_reads_a_tls_server_through_rustls() {
+fn rediss_trusts_a_private_ca_through_ssl_cert_file_and_insecure_skips_the_check() {
     let server = TlsServer::start();
-    // Self-signed: trusted only with the crate's `#insecure`; the default checks the certificate.
-    let strict = record(&format!("rediss://127.0.0.1:{}", server.port), &[]);
+    let url = format!("rediss://127.0.0.1:{}", server.port);
+    // The system's roots do not know the test's CA: the certificate is refused.
+    let strict = record(&url, &[]);
     wait_for("the certificate refusal in the log", WAIT, || {
         strict
             .stderr()
@@ -398,15 +452,28 @@ fn rediss_reads_a_tls_server_through_rustls() {
             .any(|l| l.contains("cannot subscribe") && l.contains("certificate"))
     });
     assert_eq!(strict.stop().0, 0);
-    let lt = record(
-        &format!("rediss://127.0.0.1:{}/#insecure", server.port),
-        &[],
-    );
-    wait_subscribed(&lt);
+    // SSL_CERT_FILE names the CA, as for OpenSSL: verified, no `#insecure`.
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("store.db");
+    let mut args = vec!["--tcp", "off", "--udp", "off", "--http", "off"];
+    args.extend(["--redis", &url, "--stats-interval", "0.2"]);
+    let ca = server.ca();
+    let trusted = Logtui::start_with_env(dir, db, &args, &[("SSL_CERT_FILE", ca.as_os_str())]);
+    wait_subscribed(&trusted);
     for i in 0..3 {
         server.cli(&["PUBLISH", "logs:global", &format!("over TLS {i}")]);
     }
-    wait_count(&lt, &["--source", "redis", "--search", "over TLS"], 3);
+    wait_count(&trusted, &["--source", "redis", "--search", "over TLS"], 3);
+    assert_eq!(trusted.stop().0, 0);
+    // `#insecure` reads it without checking the certificate at all.
+    let lt = record(&format!("{url}/#insecure"), &[]);
+    wait_subscribed(&lt);
+    server.cli(&["PUBLISH", "logs:global", "insecure over TLS"]);
+    wait_count(
+        &lt,
+        &["--source", "redis", "--search", "insecure over TLS"],
+        1,
+    );
     assert_eq!(lt.stop().0, 0);
 }
 

@@ -44,7 +44,18 @@ impl Logtui {
     }
 
     pub fn start_with_db(dir: tempfile::TempDir, db: PathBuf, args: &[&str]) -> Logtui {
+        Self::start_with_env(dir, db, args, &[])
+    }
+
+    /// As [`Logtui::start_with_db`], with `env` set for the process.
+    pub fn start_with_env(
+        dir: tempfile::TempDir,
+        db: PathBuf,
+        args: &[&str],
+        env: &[(&str, &std::ffi::OsStr)],
+    ) -> Logtui {
         let mut cmd = Command::new(bin());
+        cmd.envs(env.iter().copied());
         cmd.arg("record").arg("--db").arg(&db);
         for (flag, default) in [
             ("--tcp", "127.0.0.1:0"),
