@@ -186,16 +186,12 @@ fn job_history(
     Some(Box::new(move |job: &str| {
         let (url, job, db, intake) = (url.clone(), job.to_owned(), db.clone(), intake.clone());
         handle.spawn(async move {
-            let done = match crate::source::redis::command_connection(&url).await {
-                Ok(mut con) => {
-                    crate::source::redis_history::backfill_job(
-                        &mut con, &job, &db, &intake, &limits,
-                    )
+            let done = async {
+                let mut con = crate::source::redis::command_connection(&url).await?;
+                crate::source::redis_history::backfill_job(&mut con, &job, &db, &intake, &limits)
                     .await
-                }
-                Err(e) => Err(e),
             };
-            match done {
+            match done.await {
                 Ok(n) => tracing::info!("job {job}: {n} records of its stream's history stored"),
                 Err(e) => tracing::warn!("job {job}: its stream's history could not be read: {e}"),
             }
