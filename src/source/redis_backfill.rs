@@ -343,6 +343,8 @@ pub struct Read {
 /// channels and patterns, as subscribed), skipping `exclude` (logtui's own forwarding targets).
 /// The closing mark's own millisecond is left out: an entry of it may have been published
 /// after the mark's `TIME`, and then it arrives after the mark, by pub/sub, as any later one.
+/// One server: a cluster's streams are listed on each primary ([`list_streams`]) and read with
+/// [`read_streams`].
 pub async fn read_window<C: redis::aio::ConnectionLike + Send>(
     con: &mut C,
     subscriptions: &[String],
@@ -351,7 +353,18 @@ pub async fn read_window<C: redis::aio::ConnectionLike + Send>(
     to: u64,
     limits: BackfillLimits,
 ) -> redis::RedisResult<Read> {
-    let mut read = Read::default();
+    let keys = list_streams(con, subscriptions, limits).await?;
+    read_streams(con, keys, exclude, from, to, limits).await
+}
+
+/// The streams beside `subscriptions` that the server on `con` holds: a plain channel's
+/// stream by name, a pattern's by `SCAN` (of this server's keys only; a little more than
+/// `limits.max_streams`, so [`read_streams`] can say some were left out).
+pub async fn list_streams<C: redis::aio::ConnectionLike + Send>(
+    con: &mut C,
+    subscriptions: &[String],
+    limits: BackfillLimits,
+) -> redis::RedisResult<Vec<String>> {
     let mut keys = Vec::new();
     for s in subscriptions {
         let stream = stream_of_channel(s);
@@ -378,6 +391,20 @@ pub async fn read_window<C: redis::aio::ConnectionLike + Send>(
             keys.push(stream);
         }
     }
+    Ok(keys)
+}
+
+/// Reads the entries with `from ≤ id.ms < to` of `keys` (duplicates removed, `exclude`'s
+/// streams left out) on `con`, within `limits` (see [`read_window`]).
+pub async fn read_streams<C: redis::aio::ConnectionLike + Send>(
+    con: &mut C,
+    mut keys: Vec<String>,
+    exclude: &[String],
+    from: u64,
+    to: u64,
+    limits: BackfillLimits,
+) -> redis::RedisResult<Read> {
+    let mut read = Read::default();
     keys.sort();
     keys.dedup();
     keys.retain(|k| !exclude.iter().any(|c| channel_of_stream(k) == c));
