@@ -724,10 +724,7 @@ fn a_gap_on_a_cluster_is_closed_from_the_streams_with_each_record_stored_once() 
     // At least what was published while logtui was locked out came from the streams; the
     // streams were read on every node.
     assert!(recovered >= 200, "{note}");
-    assert!(
-        note["extra"]["streams_read"].as_u64() == Some(4),
-        "{note}"
-    );
+    assert!(note["extra"]["streams_read"].as_u64() == Some(4), "{note}");
     let message = note["message"].as_str().expect("a message");
     assert!(
         message.contains(&format!("{recovered} records pub/sub had not delivered")),

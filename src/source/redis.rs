@@ -1520,7 +1520,7 @@ impl Reader {
     /// submitted.
     async fn pass_barriers(&mut self) {
         let now = Instant::now();
-        if !self.barriers.front().is_some_and(|(t, _)| *t <= now) {
+        if self.barriers.front().is_none_or(|(t, _)| *t > now) {
             return;
         }
         self.pairer
