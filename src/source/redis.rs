@@ -566,7 +566,8 @@ pub fn spawn(
     });
     let backfill = Backfill {
         url: settings.url.clone(),
-        names: settings.names.clone(),
+        // Sharded channels' streams too (a cluster's gap reads them; a single server has none).
+        names: settings.all_names(),
         skip: settings.skip.clone(),
         intake: intake.clone(),
         limits,
