@@ -1656,6 +1656,67 @@ mod tests {
         assert_eq!(get("cause"), Some(Value::Str("killed".into())));
     }
 
+    fn queued(channel: &str, payload: &str) -> Queued {
+        Queued {
+            channel: channel.into(),
+            payload: payload.as_bytes().to_vec(),
+            full_len: payload.len(),
+            mark: None,
+            barrier: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_barrier_is_answered_only_once_what_came_before_it_was_submitted() {
+        let stats = Arc::new(Stats::default());
+        let (intake, mut outlet) = Intake::new(16, stats.clone());
+        let reader = Reader {
+            intake,
+            bytes: Arc::new(AtomicUsize::new(1 << 20)),
+            pairer: Pairer::new(PairLimits::default(), true),
+            out: Decoded {
+                limits: DecodeLimits::default(),
+                stats,
+                batch: Batcher::default(),
+                pending: Vec::new(),
+            },
+            reported_drops: 0,
+            mark_key: "redis:mark:test".into(),
+            mark: None,
+            barriers: std::collections::VecDeque::new(),
+            hold_for: PairLimits::default().hold_for,
+        };
+        let (tx, rx) = mpsc::channel(16);
+        let shutdown = crate::source::ShutdownController::new();
+        let (_link, link_ended) = tokio::sync::oneshot::channel();
+        tokio::spawn(reader.run(rx, link_ended, shutdown.handle()));
+        // A global copy is held for its job twin (100 ms) before it is submitted; a job copy
+        // goes at once.
+        tx.send(queued("logs:job_1", r#"{"message": "at once"}"#))
+            .await
+            .unwrap();
+        tx.send(queued("logs:global", r#"{"message": "held"}"#))
+            .await
+            .unwrap();
+        let (barrier, passed) = tokio::sync::oneshot::channel();
+        let mut b = queued("", "");
+        b.barrier = Some(barrier);
+        tx.send(b).await.unwrap();
+        tx.send(queued("logs:job_2", r#"{"message": "after"}"#))
+            .await
+            .unwrap();
+        passed.await.expect("the barrier is answered");
+        let mut got = Vec::new();
+        while let Ok(env) = outlet.try_recv() {
+            if let crate::intake::Envelope::Records(b) = env {
+                got.extend(b.records.into_iter().map(|r| r.message));
+            }
+        }
+        // Both of those before it, the held one included, were in the intake by then.
+        assert!(got.starts_with(&["at once".to_owned()]), "{got:?}");
+        assert!(got.contains(&"held".to_owned()), "{got:?}");
+    }
+
     #[test]
     fn a_drop_record_counts_the_drops() {
         let r = drop_record(7);
