@@ -11,7 +11,10 @@
 //! buffer until it disconnects us; a full queue drops the message and counts it. The *reader*
 //! empties that queue: decode ([`crate::decode::redis`]), undo Smarter's double publish
 //! ([`Pairer`]), batch, submit. Every lost link becomes a WARNING "gap" record once the link is
-//! back; every run of drops becomes a WARNING record too.
+//! back; every run of drops becomes a WARNING record too. Gaps are then closed from Smarter's
+//! streams ([`crate::source::redis_backfill`]): on one server bounded by marks and compared
+//! with what was heard; on a cluster over the loss and the resubscription, 5 s
+//! wider either side, compared with the store once the reader's records are committed.
 
 use crate::decode::redis::decode_message;
 use crate::intake::{Batcher, Intake};
@@ -325,7 +328,8 @@ impl Conn {
     }
 
     /// Whether marks bound what was delivered: on a cluster, messages published on other
-    /// nodes reach this subscriber over the cluster bus, in no order relative to a mark.
+    /// nodes reach this subscriber over the cluster bus, in no order relative to a mark (a
+    /// cluster's gap is compared with the store instead: `Backfill::start_cluster_gap`).
     fn marks_are_exact(&self) -> bool {
         !self.is_cluster()
     }

@@ -22,6 +22,14 @@
 //! A record logged twice with identical bytes (to the microsecond of its timestamp) is two
 //! records by this count; two different payloads never match.
 //!
+//! **Without marks** (a span nobody listened to: logtui was stopped; or a gap on a Redis
+//! Cluster, where messages published on other nodes cross the cluster bus in no order relative
+//! to a mark) the window is [`Window::unheard`]: each record's entries count once, and the
+//! source compares them with the store (`redis_history::not_stored`: created, logger and
+//! message, one to one) once what pub/sub delivered before is committed. A cluster's streams
+//! live on their slots' owners: they are listed on each primary ([`list_streams`]) and read
+//! through the cluster connection ([`read_streams`]).
+//!
 //! **What cannot be recovered** is said: a stream that has lost entries to trimming (`MAXLEN`:
 //! `XINFO STREAM` counts more `entries-added` than its `length`) and keeps none from before the
 //! window may have lost some of the window's: that is reported as a gap up to its first kept
