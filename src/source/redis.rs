@@ -1045,7 +1045,9 @@ impl Backfill {
     }
 
     /// Closes the span from an earlier run's last kept mark to this run's first: nobody heard
-    /// it, so its entries are compared with the store (as a job's history is).
+    /// it, so its entries are compared with the store (as a job's history is). What this run
+    /// heard before its first mark is in the reader's queue ahead of the barrier the
+    /// comparison waits for (`settled`), so it is committed before the store is read.
     fn start_restart(&self, from: u64, to: u64) {
         let w = Window::unheard(from, to);
         self.spawn(
@@ -1063,8 +1065,13 @@ impl Backfill {
         let ms = |t: f64| (t.max(0.0) * 1000.0) as u64;
         let from = ms(start).saturating_sub(CLUSTER_GAP_MARGIN_MS);
         let to = ms(end).saturating_add(CLUSTER_GAP_MARGIN_MS);
-        // Read only once every primary's clock is past the window and then some: an entry of
-        // the window is published by then, and its pub/sub copy, if it came, is in the queue.
+        // Why nothing is stored twice: an entry of the window (id < `to`) was published when
+        // its node's clock read less than `to`. The read waits until every primary's `TIME`
+        // is `CLUSTER_SETTLE_MS` past `to`, so each such entry's pub/sub copy, if this
+        // subscriber got it, has crossed the bus and is in the reader's queue; the comparison
+        // then waits for a barrier through that queue and a flush (`settled`), so those
+        // copies are committed before the store is read. Records delivered in the pairing's
+        // hold or the persister's buffer (up to a flush interval) are therefore found.
         let settle = to.saturating_add(CLUSTER_SETTLE_MS);
         self.spawn(
             Window::unheard(from, to),
