@@ -32,6 +32,7 @@ pub const MAX_NAMES: usize = 100_000;
 const REDIS_TIMEOUT: Duration = Duration::from_secs(3);
 
 use crate::source::redis_backfill::{EntryId, STREAM_PREFIX};
+use crate::source::redis_topology::primary_urls;
 
 /// The origin of records taken from a list, before the list's key.
 const LIST_ORIGIN_PREFIX: &str = "list:";
@@ -427,60 +428,12 @@ fn numsub(
     Ok(out)
 }
 
-/// The URLs of a cluster's primaries, as `CLUSTER NODES` on the seed names them, with the
-/// seed URL's scheme, credentials and database (a node that has failed, or has no address yet,
-/// is left out).
+/// The URLs of a cluster's primaries, as `CLUSTER NODES` on the seed names them
+/// ([`primary_urls`]).
 fn primaries(seed: &str) -> redis::RedisResult<Vec<String>> {
     let mut con = open(seed)?;
     let nodes: String = redis::cmd("CLUSTER").arg("NODES").query(&mut con)?;
-    let base = redis::parse_redis_url(seed).ok_or_else(|| {
-        redis::RedisError::from((redis::ErrorKind::InvalidClientConfig, "not a Redis URL"))
-    })?;
-    let urls: Vec<String> = primary_addrs(&nodes)
-        .into_iter()
-        .filter_map(|(host, port)| {
-            let mut u = base.clone();
-            let host = match host.contains(':') {
-                true => format!("[{host}]"),
-                false => host,
-            };
-            u.set_host(Some(&host)).ok()?;
-            u.set_port(Some(port)).ok()?;
-            Some(u.to_string())
-        })
-        .collect();
-    match urls.is_empty() {
-        true => Err(redis::RedisError::from((
-            redis::ErrorKind::ClusterConnectionNotFound,
-            "CLUSTER NODES named no primary with an address",
-        ))),
-        false => Ok(urls),
-    }
-}
-
-/// `(host, port)` of each primary in `CLUSTER NODES` output, that is neither failed nor
-/// without an address. A line: `id ip:port@cport[,hostname] flags master-id ping pong epoch
-/// link-state slot…`.
-fn primary_addrs(nodes: &str) -> Vec<(String, u16)> {
-    nodes
-        .lines()
-        .filter_map(|line| {
-            let mut f = line.split_whitespace();
-            let (_id, addr, flags) = (f.next()?, f.next()?, f.next()?);
-            let flags: Vec<&str> = flags.split(',').collect();
-            if !flags.contains(&"master")
-                || flags
-                    .iter()
-                    .any(|x| x.starts_with("fail") || *x == "noaddr")
-            {
-                return None;
-            }
-            let addr = addr.split(['@', ',']).next()?;
-            let (host, port) = addr.rsplit_once(':')?;
-            let port: u16 = port.parse().ok().filter(|&p| p != 0)?;
-            (!host.is_empty()).then(|| (host.to_owned(), port))
-        })
-        .collect()
+    primary_urls(seed, &nodes)
 }
 
 /// Listens to the configured channels for `span` and counts what arrives on each.
@@ -777,26 +730,6 @@ mod tests {
             serde_json::from_str(String::from_utf8(out).unwrap().lines().next().unwrap()).unwrap();
         assert_eq!(first["stored"], 12);
         assert_eq!(first["last_seen"], "1970-01-01T00:01:35.000000Z");
-    }
-
-    #[test]
-    fn cluster_nodes_give_the_primaries_that_can_answer() {
-        let nodes = "\
-07c3 127.0.0.1:30004@31004 slave e7d1 0 1426238317239 4 connected
-67ed 127.0.0.1:30002@31002,node-b master - 0 1426238316232 2 connected 5461-10922
-292f 127.0.0.1:30003@31003 myself,master - 0 0 3 connected 10923-16383
-6ec2 127.0.0.1:30005@31005 master,fail - 1426238316232 1426238315000 5 disconnected
-824f :0@0 master,noaddr - 0 0 0 disconnected
-e7d1 ::1:30001@31001 master - 0 0 1 connected 0-5460
-";
-        assert_eq!(
-            primary_addrs(nodes),
-            [
-                ("127.0.0.1".to_string(), 30002),
-                ("127.0.0.1".to_string(), 30003),
-                ("::1".to_string(), 30001),
-            ]
-        );
     }
 
     #[test]

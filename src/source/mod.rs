@@ -10,6 +10,7 @@ pub mod redis_backfill;
 pub mod redis_dedupe;
 pub mod redis_history;
 pub mod redis_list;
+pub mod redis_topology;
 pub mod shutdown;
 pub mod tcp;
 pub mod udp;

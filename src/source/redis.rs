@@ -11,13 +11,18 @@
 //! buffer until it disconnects us; a full queue drops the message and counts it. The *reader*
 //! empties that queue: decode ([`crate::decode::redis`]), undo Smarter's double publish
 //! ([`Pairer`]), batch, submit. Every lost link becomes a WARNING "gap" record once the link is
-//! back; every run of drops becomes a WARNING record too.
+//! back; every run of drops becomes a WARNING record too. Gaps are then closed from Smarter's
+//! streams ([`crate::source::redis_backfill`]): on one server bounded by marks and compared
+//! with what was heard; on a cluster over the loss and the resubscription, 5 s
+//! wider either side, compared with the store once the reader's records are committed.
 
 use crate::decode::redis::decode_message;
 use crate::intake::{Batcher, Intake};
 use crate::limits::DecodeLimits;
 use crate::record::{Record, SourceKind, WARNING};
-use crate::source::redis_backfill::{BackfillLimits, Heard, Read, Window, read_window, reconcile};
+use crate::source::redis_backfill::{
+    BackfillLimits, Heard, Read, Window, list_streams, read_streams, read_window, reconcile,
+};
 use crate::source::redis_dedupe::{Message, PairLimits, Pairer, can_carry_jobs, is_pattern};
 use crate::source::redis_history;
 use crate::source::{Phase, Shutdown};
@@ -323,7 +328,8 @@ impl Conn {
     }
 
     /// Whether marks bound what was delivered: on a cluster, messages published on other
-    /// nodes reach this subscriber over the cluster bus, in no order relative to a mark.
+    /// nodes reach this subscriber over the cluster bus, in no order relative to a mark (a
+    /// cluster's gap is compared with the store instead: `Backfill::start_cluster_gap`).
     fn marks_are_exact(&self) -> bool {
         !self.is_cluster()
     }
@@ -351,6 +357,9 @@ struct Queued {
     full_len: usize,
     /// A mark passing through in message order (server ms), instead of a message.
     mark: Option<u64>,
+    /// A commit barrier, instead of a message: answered once everything queued before it has
+    /// left the pairing and been handed to the intake ([`Backfill::settled`]).
+    barrier: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 /// What the push sender tells the link (never dropped for lack of room in the data queue).
@@ -425,6 +434,7 @@ impl Pusher {
                     payload,
                     full_len,
                     mark: None,
+                    barrier: None,
                 };
                 if self.data.try_send(q).is_err() {
                     self.bytes.fetch_sub(size, Relaxed);
@@ -486,6 +496,7 @@ impl Pusher {
             payload: Vec::new(),
             full_len: 0,
             mark: Some(ms),
+            barrier: None,
         });
     }
 }
@@ -559,12 +570,14 @@ pub fn spawn(
     });
     let backfill = Backfill {
         url: settings.url.clone(),
-        names: settings.names.clone(),
+        // Sharded channels' streams too (a cluster's gap reads them; a single server has none).
+        names: settings.all_names(),
         skip: settings.skip.clone(),
         intake: intake.clone(),
         limits,
         one_at_a_time: Arc::new(tokio::sync::Semaphore::new(1)),
         db: settings.db.clone(),
+        data: pusher.data.downgrade(),
     };
     let hold = can_carry_jobs(&settings.all_names());
     let reader = Reader {
@@ -580,6 +593,8 @@ pub fn spawn(
         reported_drops: 0,
         mark_key: mark_key(&settings.url),
         mark: None,
+        barriers: std::collections::VecDeque::new(),
+        hold_for: PairLimits::default().hold_for,
     };
     // The link drops this when it ends: the reader's sign that nothing more will come.
     let (link_done, link_ended) = tokio::sync::oneshot::channel::<()>();
@@ -686,6 +701,12 @@ impl Link {
             tracing::info!("redis {shown}: subscribed to {}", all.join(", "));
             if let Some((start, cause)) = gap.take() {
                 store_gap(&intake, start, &all, &cause).await;
+                // On a cluster no mark bounds the window (see `marks_are_exact`): the span
+                // from the loss to now is compared with the store instead.
+                if manager.is_cluster() {
+                    self.backfill
+                        .start_cluster_gap(start, crate::record::now_epoch());
+                }
             }
             match self
                 .serve(&pusher, &mut manager, &mut control, &intake, &mut shutdown)
@@ -1006,6 +1027,9 @@ struct Backfill {
     /// Windows are closed one after another, so two never read the same entries at once.
     one_at_a_time: Arc<tokio::sync::Semaphore>,
     db: std::path::PathBuf,
+    /// The reader's queue, for commit barriers ([`Backfill::settled`]); weak, so it does not
+    /// keep the reader waiting for more once the link has gone.
+    data: mpsc::WeakSender<Queued>,
 }
 
 impl Backfill {
@@ -1017,24 +1041,88 @@ impl Backfill {
             );
             return;
         };
-        self.spawn(*w, None, "");
+        self.spawn(*w, None, None, "");
     }
 
     /// Closes the span from an earlier run's last kept mark to this run's first: nobody heard
-    /// it, so its entries are compared with the store (as a job's history is).
+    /// it, so its entries are compared with the store (as a job's history is). What this run
+    /// heard before its first mark is in the reader's queue ahead of the barrier the
+    /// comparison waits for (`settled`), so it is committed before the store is read.
     fn start_restart(&self, from: u64, to: u64) {
         let w = Window::unheard(from, to);
-        self.spawn(w, Some(self.db.clone()), " (while logtui was stopped)");
+        self.spawn(
+            w,
+            Some(self.db.clone()),
+            None,
+            " (while logtui was stopped)",
+        );
+    }
+
+    /// Closes a gap on a cluster, from the loss (`start`) to the resubscription (`end`), both
+    /// local epoch seconds: nothing marks it exactly, so its entries are compared with the
+    /// store, over [`CLUSTER_GAP_MARGIN_MS`] more either side for the nodes' clocks.
+    fn start_cluster_gap(&self, start: f64, end: f64) {
+        let ms = |t: f64| (t.max(0.0) * 1000.0) as u64;
+        let from = ms(start).saturating_sub(CLUSTER_GAP_MARGIN_MS);
+        let to = ms(end).saturating_add(CLUSTER_GAP_MARGIN_MS);
+        // Why nothing is stored twice: an entry of the window (id < `to`) was published when
+        // its node's clock read less than `to`. The read waits until every primary's `TIME`
+        // is `CLUSTER_SETTLE_MS` past `to`, so each such entry's pub/sub copy, if this
+        // subscriber got it, has crossed the bus and is in the reader's queue; the comparison
+        // then waits for a barrier through that queue and a flush (`settled`), so those
+        // copies are committed before the store is read. Records delivered in the pairing's
+        // hold or the persister's buffer (up to a flush interval) are therefore found.
+        let settle = to.saturating_add(CLUSTER_SETTLE_MS);
+        self.spawn(
+            Window::unheard(from, to),
+            Some(self.db.clone()),
+            Some(settle),
+            " (a cluster gap, compared with the store)",
+        );
+    }
+
+    /// Waits until every record the reader was handed before this call is committed: a
+    /// barrier through the reader's own queue comes out behind every message queued before it,
+    /// and is answered only once those messages have left the pairing (its hold, 100 ms) and
+    /// been submitted; the flush asked for then commits them (the intake is one ordered queue,
+    /// and the persister commits its whole buffer). `Err` when logtui is stopping or the store
+    /// cannot commit.
+    async fn settled(data: &mpsc::WeakSender<Queued>, intake: &Intake) -> Result<(), String> {
+        let stopping = || "logtui is stopping".to_owned();
+        let tx = data.upgrade().ok_or_else(stopping)?;
+        let (barrier, passed) = tokio::sync::oneshot::channel();
+        let q = Queued {
+            channel: String::new(),
+            payload: Vec::new(),
+            full_len: 0,
+            mark: None,
+            barrier: Some(barrier),
+        };
+        tx.send(q).await.map_err(|_| stopping())?;
+        drop(tx);
+        passed.await.map_err(|_| stopping())?;
+        match intake.flush().await {
+            true => Ok(()),
+            false => Err("the store did not commit what pub/sub had delivered".to_owned()),
+        }
     }
 
     /// Reads `w` back, keeps what is missing (from what was heard, and from the store at
-    /// `against` when given), stores it and the record saying how it went.
-    fn spawn(&self, w: Window, against: Option<std::path::PathBuf>, said: &'static str) {
+    /// `against` when given), stores it and the record saying how it went. `settle`: read only
+    /// once every node's clock is past this (server ms).
+    fn spawn(
+        &self,
+        w: Window,
+        against: Option<std::path::PathBuf>,
+        settle: Option<u64>,
+        said: &'static str,
+    ) {
         let (url, names, skip) = (self.url.clone(), self.names.clone(), self.skip.clone());
         let (intake, limits, gate) = (self.intake.clone(), self.limits, self.one_at_a_time.clone());
+        let data = self.data.clone();
         tokio::spawn(async move {
             let _turn = gate.acquire_owned().await;
-            let (records, mut note) = match close_window(&url, &names, &skip, &w).await {
+            let (records, mut note) = match close_window(&url, &names, &skip, &w, settle).await {
                 Ok((messages, read)) => {
                     let records: Vec<Record> = messages
                         .iter()
@@ -1042,12 +1130,7 @@ impl Backfill {
                         .collect();
                     let kept = match against {
                         None => Ok(records),
-                        // A second either side: the senders' clocks are not the server's.
-                        Some(db) => {
-                            let (lo, hi) =
-                                (w.from as f64 / 1000.0 - 1.0, w.to as f64 / 1000.0 + 1.0);
-                            redis_history::not_stored(db, None, records, lo, hi).await
-                        }
+                        Some(db) => compare_with_store(db, records, &w, &data, &intake).await,
                     };
                     match kept {
                         Ok(r) => {
@@ -1112,24 +1195,147 @@ pub async fn command_connection(url: &str) -> Result<Conn, String> {
     }
 }
 
-/// Reads `w`'s entries and keeps those pub/sub did not deliver.
+/// How far a cluster gap's window reaches beyond the loss and the resubscription (local
+/// clock) on either side: the nodes' clocks, which stamp the entries, are not logtui's.
+const CLUSTER_GAP_MARGIN_MS: u64 = MARK_MARGIN_MS;
+/// How long after a cluster gap's window every primary's clock must be before it is read:
+/// the pub/sub copy of its last entry crosses the cluster bus and reaches the reader's queue
+/// well within this.
+const CLUSTER_SETTLE_MS: u64 = 1_000;
+/// Most a cluster gap waits for a node's clock to pass its window (a node this far behind
+/// logtui's clock would otherwise hold the backfill forever).
+const CLUSTER_SETTLE_MAX: Duration = Duration::from_secs(30);
+
+/// The records of `records` the store at `db` does not hold, once what pub/sub delivered
+/// before now is committed ([`Backfill::settled`]): without that wait, a record of the window
+/// that came by pub/sub but still sat in the pairing or the persister's buffer would be
+/// stored again.
+async fn compare_with_store(
+    db: std::path::PathBuf,
+    records: Vec<Record>,
+    w: &Window,
+    data: &mpsc::WeakSender<Queued>,
+    intake: &Intake,
+) -> Result<Vec<Record>, String> {
+    Backfill::settled(data, intake).await?;
+    // A second either side, and no less than the records' own times: the senders' clocks
+    // are not the server's, and a record's stored copy has its sender's time.
+    let t = |ms: u64| ms as f64 / 1000.0;
+    let lo = records
+        .iter()
+        .map(|r| r.created)
+        .fold(t(w.from) - 1.0, f64::min);
+    let hi = records
+        .iter()
+        .map(|r| r.created)
+        .fold(t(w.to) + 1.0, f64::max);
+    redis_history::not_stored(db, None, records, lo, hi).await
+}
+
+/// A plain multiplexed connection to one server, with the source's client settings, within
+/// `CONNECT_TIMEOUT`.
+async fn plain_connection(url: &str) -> Result<redis::aio::MultiplexedConnection, String> {
+    let connecting = async { client(url)?.get_multiplexed_async_connection().await };
+    match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
+        Ok(Ok(c)) => Ok(c),
+        Ok(Err(e)) => Err(describe(&e)),
+        Err(_) => Err(format!(
+            "no answer from {} within {} s",
+            redact(url),
+            CONNECT_TIMEOUT.as_secs()
+        )),
+    }
+}
+
+/// Reads `w`'s entries on a cluster: `SCAN` lists one node's keys, so the streams are listed
+/// on each primary `CLUSTER NODES` names (on a connection of its own), and read through the
+/// cluster connection, which sends each `XRANGE` to its key's owner. With `settle`, waits
+/// first until every primary's clock is past it (server ms).
+async fn read_cluster_window(
+    con: &mut Conn,
+    url: &str,
+    names: &[String],
+    skip: &[String],
+    w: &Window,
+    settle: Option<u64>,
+    limits: BackfillLimits,
+) -> Result<Read, String> {
+    let seed = cluster_seed(url).ok_or_else(|| format!("{} is not a cluster", redact(url)))?;
+    let nodes: String = redis::cmd("CLUSTER")
+        .arg("NODES")
+        .query_async(con)
+        .await
+        .map_err(|e| describe(&e))?;
+    let urls =
+        crate::source::redis_topology::primary_urls(&seed, &nodes).map_err(|e| describe(&e))?;
+    let mut primaries = Vec::with_capacity(urls.len());
+    for u in &urls {
+        primaries.push(plain_connection(u).await?);
+    }
+    if let Some(settle) = settle {
+        wait_for_clocks(&mut primaries, settle).await?;
+    }
+    let mut keys = Vec::new();
+    for p in &mut primaries {
+        keys.extend(
+            list_streams(p, names, limits)
+                .await
+                .map_err(|e| describe(&e))?,
+        );
+    }
+    read_streams(con, keys, skip, w.from, w.to, limits)
+        .await
+        .map_err(|e| describe(&e))
+}
+
+/// Waits until every node's `TIME` is at least `ms`, polling; at most [`CLUSTER_SETTLE_MAX`]
+/// beyond when logtui's own clock passes it.
+async fn wait_for_clocks(
+    nodes: &mut [redis::aio::MultiplexedConnection],
+    ms: u64,
+) -> Result<(), String> {
+    let ahead =
+        Duration::from_millis(ms.saturating_sub((crate::record::now_epoch() * 1000.0) as u64));
+    let deadline = Instant::now() + ahead + CLUSTER_SETTLE_MAX;
+    loop {
+        let mut behind = 0u64;
+        for n in nodes.iter_mut() {
+            let (secs, micros): (u64, u64) = redis::cmd("TIME")
+                .query_async(n)
+                .await
+                .map_err(|e| describe(&e))?;
+            let now = secs.saturating_mul(1000).saturating_add(micros / 1000);
+            behind = behind.max(ms.saturating_sub(now));
+        }
+        if behind == 0 {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "a node's clock stayed {behind} ms behind the end of the window; it was not read"
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(behind.clamp(10, 250))).await;
+    }
+}
+
+/// Reads `w`'s entries and keeps those pub/sub did not deliver (`settle`: see
+/// [`read_cluster_window`]).
 async fn close_window(
     url: &str,
     names: &[String],
     skip: &[String],
     w: &Window,
+    settle: Option<u64>,
 ) -> Result<(Vec<Message>, Read), String> {
     let mut con = command_connection(url).await?;
-    let mut read = read_window(
-        &mut con,
-        names,
-        skip,
-        w.from,
-        w.to,
-        BackfillLimits::default(),
-    )
-    .await
-    .map_err(|e| describe(&e))?;
+    let limits = BackfillLimits::default();
+    let mut read = match con.is_cluster() {
+        true => read_cluster_window(&mut con, url, names, skip, w, settle, limits).await?,
+        false => read_window(&mut con, names, skip, w.from, w.to, limits)
+            .await
+            .map_err(|e| describe(&e))?,
+    };
     if w.overflowed {
         return Ok((Vec::new(), read));
     }
@@ -1216,6 +1422,10 @@ struct Reader {
     mark_key: String,
     /// The newest mark read since the last submit.
     mark: Option<u64>,
+    /// Commit barriers taken, oldest first, each with when every message taken before it has
+    /// left the pairing (taken + the hold).
+    barriers: std::collections::VecDeque<(Instant, tokio::sync::oneshot::Sender<()>)>,
+    hold_for: Duration,
 }
 
 /// The reader's decoded records, apart from its pairing so the pairing can hand it messages
@@ -1251,7 +1461,10 @@ impl Reader {
         let mut report = tokio::time::interval(DROP_REPORT_EVERY);
         report.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            let due = self.pairer.next_due();
+            let due = match (self.pairer.next_due(), self.barriers.front()) {
+                (Some(a), Some((b, _))) => Some(a.min(*b)),
+                (a, b) => a.or(b.map(|(t, _)| *t)),
+            };
             tokio::select! {
                 m = rx.recv() => {
                     let Some(m) = m else { break };
@@ -1264,10 +1477,12 @@ impl Reader {
                         }
                     }
                     self.submit().await;
+                    self.pass_barriers().await;
                 }
                 _ = sleep_until_opt(due) => {
                     self.pairer.expire(Instant::now(), &mut |m: &Message| self.out.store(m));
                     self.submit().await;
+                    self.pass_barriers().await;
                 }
                 _ = report.tick() => self.report_drops().await,
                 _ = shutdown.reached(Phase::Draining) => break,
@@ -1305,13 +1520,39 @@ impl Reader {
         self.pairer
             .release_all(&mut |m: &Message| self.out.store(m));
         self.submit().await;
+        // Everything is submitted: a barrier still waiting is passed (its flush says whether
+        // the store is still there to commit).
+        for (_, b) in self.barriers.drain(..) {
+            let _ = b.send(());
+        }
         self.report_drops().await;
+    }
+
+    /// Answers the barriers whose messages have all left the pairing, once those are
+    /// submitted.
+    async fn pass_barriers(&mut self) {
+        let now = Instant::now();
+        if self.barriers.front().is_none_or(|(t, _)| *t > now) {
+            return;
+        }
+        self.pairer
+            .expire(now, &mut |m: &Message| self.out.store(m));
+        self.submit().await;
+        while self.barriers.front().is_some_and(|(t, _)| *t <= now) {
+            if let Some((_, b)) = self.barriers.pop_front() {
+                let _ = b.send(());
+            }
+        }
     }
 
     /// One queued message into the pairing (and, through it, the batch).
     fn take(&mut self, q: Queued) {
         if let Some(ms) = q.mark {
             self.mark = Some(ms);
+            return;
+        }
+        if let Some(b) = q.barrier {
+            self.barriers.push_back((Instant::now() + self.hold_for, b));
             return;
         }
         self.bytes
@@ -1424,6 +1665,67 @@ mod tests {
         assert_eq!(get("gap_end"), Some(Value::Float(1795565020.5)));
         assert_eq!(get("channels"), Some(Value::Str("logs:*,app".into())));
         assert_eq!(get("cause"), Some(Value::Str("killed".into())));
+    }
+
+    fn queued(channel: &str, payload: &str) -> Queued {
+        Queued {
+            channel: channel.into(),
+            payload: payload.as_bytes().to_vec(),
+            full_len: payload.len(),
+            mark: None,
+            barrier: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_barrier_is_answered_only_once_what_came_before_it_was_submitted() {
+        let stats = Arc::new(Stats::default());
+        let (intake, mut outlet) = Intake::new(16, stats.clone());
+        let reader = Reader {
+            intake,
+            bytes: Arc::new(AtomicUsize::new(1 << 20)),
+            pairer: Pairer::new(PairLimits::default(), true),
+            out: Decoded {
+                limits: DecodeLimits::default(),
+                stats,
+                batch: Batcher::default(),
+                pending: Vec::new(),
+            },
+            reported_drops: 0,
+            mark_key: "redis:mark:test".into(),
+            mark: None,
+            barriers: std::collections::VecDeque::new(),
+            hold_for: PairLimits::default().hold_for,
+        };
+        let (tx, rx) = mpsc::channel(16);
+        let shutdown = crate::source::ShutdownController::new();
+        let (_link, link_ended) = tokio::sync::oneshot::channel();
+        tokio::spawn(reader.run(rx, link_ended, shutdown.handle()));
+        // A global copy is held for its job twin (100 ms) before it is submitted; a job copy
+        // goes at once.
+        tx.send(queued("logs:job_1", r#"{"message": "at once"}"#))
+            .await
+            .unwrap();
+        tx.send(queued("logs:global", r#"{"message": "held"}"#))
+            .await
+            .unwrap();
+        let (barrier, passed) = tokio::sync::oneshot::channel();
+        let mut b = queued("", "");
+        b.barrier = Some(barrier);
+        tx.send(b).await.unwrap();
+        tx.send(queued("logs:job_2", r#"{"message": "after"}"#))
+            .await
+            .unwrap();
+        passed.await.expect("the barrier is answered");
+        let mut got = Vec::new();
+        while let Ok(env) = outlet.try_recv() {
+            if let crate::intake::Envelope::Records(b) = env {
+                got.extend(b.records.into_iter().map(|r| r.message));
+            }
+        }
+        // Both of those before it, the held one included, were in the intake by then.
+        assert!(got.starts_with(&["at once".to_owned()]), "{got:?}");
+        assert!(got.contains(&"held".to_owned()), "{got:?}");
     }
 
     #[test]

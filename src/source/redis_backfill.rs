@@ -22,6 +22,14 @@
 //! A record logged twice with identical bytes (to the microsecond of its timestamp) is two
 //! records by this count; two different payloads never match.
 //!
+//! **Without marks** (a span nobody listened to: logtui was stopped; or a gap on a Redis
+//! Cluster, where messages published on other nodes cross the cluster bus in no order relative
+//! to a mark) the window is [`Window::unheard`]: each record's entries count once, and the
+//! source compares them with the store (`redis_history::not_stored`: created, logger and
+//! message, one to one) once what pub/sub delivered before is committed. A cluster's streams
+//! live on their slots' owners: they are listed on each primary ([`list_streams`]) and read
+//! through the cluster connection ([`read_streams`]).
+//!
 //! **What cannot be recovered** is said: a stream that has lost entries to trimming (`MAXLEN`:
 //! `XINFO STREAM` counts more `entries-added` than its `length`) and keeps none from before the
 //! window may have lost some of the window's: that is reported as a gap up to its first kept
@@ -343,6 +351,8 @@ pub struct Read {
 /// channels and patterns, as subscribed), skipping `exclude` (logtui's own forwarding targets).
 /// The closing mark's own millisecond is left out: an entry of it may have been published
 /// after the mark's `TIME`, and then it arrives after the mark, by pub/sub, as any later one.
+/// One server: a cluster's streams are listed on each primary ([`list_streams`]) and read with
+/// [`read_streams`].
 pub async fn read_window<C: redis::aio::ConnectionLike + Send>(
     con: &mut C,
     subscriptions: &[String],
@@ -351,7 +361,18 @@ pub async fn read_window<C: redis::aio::ConnectionLike + Send>(
     to: u64,
     limits: BackfillLimits,
 ) -> redis::RedisResult<Read> {
-    let mut read = Read::default();
+    let keys = list_streams(con, subscriptions, limits).await?;
+    read_streams(con, keys, exclude, from, to, limits).await
+}
+
+/// The streams beside `subscriptions` that the server on `con` holds: a plain channel's
+/// stream by name, a pattern's by `SCAN` (of this server's keys only; a little more than
+/// `limits.max_streams`, so [`read_streams`] can say some were left out).
+pub async fn list_streams<C: redis::aio::ConnectionLike + Send>(
+    con: &mut C,
+    subscriptions: &[String],
+    limits: BackfillLimits,
+) -> redis::RedisResult<Vec<String>> {
     let mut keys = Vec::new();
     for s in subscriptions {
         let stream = stream_of_channel(s);
@@ -378,6 +399,20 @@ pub async fn read_window<C: redis::aio::ConnectionLike + Send>(
             keys.push(stream);
         }
     }
+    Ok(keys)
+}
+
+/// Reads the entries with `from ≤ id.ms < to` of `keys` (duplicates removed, `exclude`'s
+/// streams left out) on `con`, within `limits` (see [`read_window`]).
+pub async fn read_streams<C: redis::aio::ConnectionLike + Send>(
+    con: &mut C,
+    mut keys: Vec<String>,
+    exclude: &[String],
+    from: u64,
+    to: u64,
+    limits: BackfillLimits,
+) -> redis::RedisResult<Read> {
+    let mut read = Read::default();
     keys.sort();
     keys.dedup();
     keys.retain(|k| !exclude.iter().any(|c| channel_of_stream(k) == c));
