@@ -11,7 +11,8 @@ Each run, on a redis-server of its own (a free loopback port, nothing on disk):
              says all N records are stored (each pair stored once) and none was dropped.
 Reports each one's messages per second (2N / time from the first PUBLISH to the last message
 handled), median of --runs runs, and how long after the publisher's last PUBLISH logtui read
-the last message (near zero: logtui kept up, the publisher set the pace).
+the last message (near zero: logtui kept up, the publisher set the pace), and the CPU time each
+subscriber used (taken from the publisher and Redis on a machine they share).
 
   python3 -m pip install redis hiredis   # without hiredis the publisher is about half as fast
   python3 benches/redis_pubsub.py --records 200000 --runs 3
@@ -92,6 +93,13 @@ def publish(port, n):
     return float(out[0]), float(out[1])
 
 
+def cpu_seconds(pid):
+    """User plus system CPU time a process has used so far (Linux /proc)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def wait(what, cond, limit=600):
     deadline = time.time() + limit
     while not cond():
@@ -123,6 +131,7 @@ def run_redis_cli(srv, n):
     wait("redis-cli to subscribe", lambda: srv.subscribers() == 1, 10)
     start, _ = publish(srv.port, n)
     t.join(600)
+    CPU["redis-cli"].append(cpu_seconds(cli.pid))
     cli.kill()
     cli.wait()
     if done[0] is None:
@@ -156,6 +165,7 @@ def run_logtui(srv, n):
     start, published = publish(srv.port, n)
     wait("logtui to store every record", lambda: last["stored"] >= n or last["dropped"])
     end = last["at"]
+    CPU["logtui"].append(cpu_seconds(proc.pid))
     proc.terminate()
     proc.wait(60)
     shutil.rmtree(d, ignore_errors=True)
@@ -174,6 +184,9 @@ RECEIVED = []
 # How long after the publisher's last PUBLISH returned logtui had read the last message (within
 # the stats interval, 0.05 s): near zero when logtui keeps up, and what a backlog would grow.
 LAG = []
+# CPU seconds each subscriber used for the run (what it took from the publisher and Redis on a
+# machine they share).
+CPU = {"redis-cli": [], "logtui": []}
 
 
 def main():
@@ -205,6 +218,8 @@ def main():
                                      statistics.median(RECEIVED)))
     print("  %-44s %10.3f s" % ("logtui's last read after the last PUBLISH",
                                 statistics.median(LAG)))
+    for who, v in CPU.items():
+        print("  %-44s %10.2f s" % ("CPU used by " + who, statistics.median(v)))
     for name, v in rates.items():
         print("  %-44s %10.0f msgs/s" % ({
             "publisher": "pipelined redis-py publisher alone",
