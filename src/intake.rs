@@ -164,7 +164,13 @@ impl Batcher {
         // The next batch is likely this one's size: room for it at once spares the copies of
         // growing one (a full batch is a few hundred KiB of records).
         let n = self.records.len();
-        std::mem::replace(&mut self.records, Vec::with_capacity(n))
+        let mut batch = std::mem::replace(&mut self.records, Vec::with_capacity(n));
+        // A short batch after a long one gives back the room it does not use, so a queue of
+        // them holds what they carry, not that many full batches.
+        if batch.capacity() > 2 * n {
+            batch.shrink_to_fit();
+        }
+        batch
     }
 
     pub fn len(&self) -> usize {
