@@ -31,9 +31,15 @@ fn python_ok(r: &RedisServer, code: &str) -> String {
 
 /// Logbook's RedisHandler pushing `n` records `seq START+i` to `key` with `method`.
 fn logbook_push(key: &str, method: &str, start: usize, n: usize) -> String {
+    logbook_push_paced(key, method, start, n, 0.0)
+}
+
+/// As [`logbook_push`], pausing `pause` seconds after every 1,000 records (a producer that keeps
+/// records flowing for a while, however fast logtui takes them).
+fn logbook_push_paced(key: &str, method: &str, start: usize, n: usize, pause: f64) -> String {
     format!(
         r#"
-import os, logbook
+import os, time, logbook
 from logbook.queues import RedisHandler
 h = RedisHandler('127.0.0.1', int(os.environ['PORT']), key={key:?}, push_method={method:?},
                  extra_fields={{'service': 'billing', 'region': 'eu-1'}}, flush_threshold=500)
@@ -42,6 +48,8 @@ levels = [log.info, log.warning, log.error, log.notice, log.debug, log.critical]
 with h.applicationbound():
     for i in range({start}, {start} + {n}):
         levels[i % len(levels)]('seq ' + str(i), attempt=i % 7)
+        if {pause} and i % 1000 == 999:
+            time.sleep({pause})
 h.close()
 "#
     )
@@ -288,8 +296,9 @@ fn sigkill_at_random_points_neither_loses_nor_duplicates_a_record() {
     const N: usize = 60_000;
     let r = RedisServer::start();
     let url = r.url();
-    // Logbook pushes while logtui is killed and restarted under it.
-    let mut producer = python(&r, &logbook_push("redis", "rpush", 0, N));
+    // Logbook pushes while logtui is killed and restarted under it, for about 6 s (paced: an
+    // unpaced producer and logtui both finish within the first rounds on a quick machine).
+    let mut producer = python(&r, &logbook_push_paced("redis", "rpush", 0, N, 0.1));
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("store.db");
     let mut dir = Some(dir);
