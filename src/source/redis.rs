@@ -519,14 +519,19 @@ fn mark_channel() -> String {
 /// Reads `TIME` and publishes it on the mark channel. Messages published before `TIME` ran
 /// reach the subscriber before the mark (Redis writes a client's pushes in order).
 async fn publish_mark(manager: &mut Conn, channel: &str) -> redis::RedisResult<()> {
-    let (secs, micros): (u64, u64) = redis::cmd("TIME").query_async(manager).await?;
-    let ms = secs.saturating_mul(1000).saturating_add(micros / 1000);
+    let ms = server_ms(manager).await?;
     redis::cmd("PUBLISH")
         .arg(channel)
         .arg(ms.to_string())
         .query_async::<i64>(manager)
         .await
         .map(drop)
+}
+
+/// The server's clock (`TIME`), in ms.
+async fn server_ms<C: ConnectionLike + Send>(con: &mut C) -> redis::RedisResult<u64> {
+    let (secs, micros): (u64, u64) = redis::cmd("TIME").query_async(con).await?;
+    Ok(secs.saturating_mul(1000).saturating_add(micros / 1000))
 }
 
 fn bytes_of(v: redis::Value) -> Option<Vec<u8>> {
@@ -594,7 +599,6 @@ pub fn spawn(
         mark_key: mark_key(&settings.url),
         mark: None,
         barriers: std::collections::VecDeque::new(),
-        hold_for: PairLimits::default().hold_for,
     };
     // The link drops this when it ends: the reader's sign that nothing more will come.
     let (link_done, link_ended) = tokio::sync::oneshot::channel::<()>();
@@ -1175,21 +1179,27 @@ fn kept_mark(db: &std::path::Path, url: &str) -> Option<u64> {
 /// settings; `CONNECT_TIMEOUT` to answer. On a cluster URL, a cluster connection: each key's
 /// commands (a job stream's XREVRANGE) go to the node that owns its slot.
 pub async fn command_connection(url: &str) -> Result<Conn, String> {
-    let connecting = async {
-        match cluster_seed(url) {
-            Some(seed) => Ok(Conn::Cluster(
-                cluster_client(&seed, None)?.get_async_connection().await?,
-            )),
-            None => Ok(Conn::Plain(
-                client(url)?.get_multiplexed_async_connection().await?,
-            )),
-        }
-    };
+    match cluster_seed(url) {
+        Some(seed) => within_connect_timeout(url, async {
+            cluster_client(&seed, None)?.get_async_connection().await
+        })
+        .await
+        .map(Conn::Cluster),
+        None => plain_connection(url).await.map(Conn::Plain),
+    }
+}
+
+/// `connecting` to `url`, given `CONNECT_TIMEOUT` to answer; its error as one sentence.
+async fn within_connect_timeout<T>(
+    url: &str,
+    connecting: impl std::future::Future<Output = redis::RedisResult<T>>,
+) -> Result<T, String> {
     match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
         Ok(Ok(c)) => Ok(c),
         Ok(Err(e)) => Err(describe(&e)),
         Err(_) => Err(format!(
-            "no answer from Redis within {} s",
+            "no answer from {} within {} s",
+            redact(url),
             CONNECT_TIMEOUT.as_secs()
         )),
     }
@@ -1235,16 +1245,10 @@ async fn compare_with_store(
 /// A plain multiplexed connection to one server, with the source's client settings, within
 /// `CONNECT_TIMEOUT`.
 async fn plain_connection(url: &str) -> Result<redis::aio::MultiplexedConnection, String> {
-    let connecting = async { client(url)?.get_multiplexed_async_connection().await };
-    match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
-        Ok(Ok(c)) => Ok(c),
-        Ok(Err(e)) => Err(describe(&e)),
-        Err(_) => Err(format!(
-            "no answer from {} within {} s",
-            redact(url),
-            CONNECT_TIMEOUT.as_secs()
-        )),
-    }
+    within_connect_timeout(url, async {
+        client(url)?.get_multiplexed_async_connection().await
+    })
+    .await
 }
 
 /// Reads `w`'s entries on a cluster: `SCAN` lists one node's keys, so the streams are listed
@@ -1300,11 +1304,7 @@ async fn wait_for_clocks(
     loop {
         let mut behind = 0u64;
         for n in nodes.iter_mut() {
-            let (secs, micros): (u64, u64) = redis::cmd("TIME")
-                .query_async(n)
-                .await
-                .map_err(|e| describe(&e))?;
-            let now = secs.saturating_mul(1000).saturating_add(micros / 1000);
+            let now = server_ms(n).await.map_err(|e| describe(&e))?;
             behind = behind.max(ms.saturating_sub(now));
         }
         if behind == 0 {
@@ -1425,7 +1425,6 @@ struct Reader {
     /// Commit barriers taken, oldest first, each with when every message taken before it has
     /// left the pairing (taken + the hold).
     barriers: std::collections::VecDeque<(Instant, tokio::sync::oneshot::Sender<()>)>,
-    hold_for: Duration,
 }
 
 /// The reader's decoded records, apart from its pairing so the pairing can hand it messages
@@ -1552,7 +1551,8 @@ impl Reader {
             return;
         }
         if let Some(b) = q.barrier {
-            self.barriers.push_back((Instant::now() + self.hold_for, b));
+            self.barriers
+                .push_back((Instant::now() + self.pairer.hold_for(), b));
             return;
         }
         self.bytes
@@ -1695,7 +1695,6 @@ mod tests {
             mark_key: "redis:mark:test".into(),
             mark: None,
             barriers: std::collections::VecDeque::new(),
-            hold_for: PairLimits::default().hold_for,
         };
         let (tx, rx) = mpsc::channel(16);
         let shutdown = crate::source::ShutdownController::new();

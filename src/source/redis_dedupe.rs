@@ -167,6 +167,11 @@ impl Pairer {
         self.held.oldest().map(|t| t + self.limits.hold_for)
     }
 
+    /// How long a global copy waits for its job twin.
+    pub fn hold_for(&self) -> Duration {
+        self.limits.hold_for
+    }
+
     /// Stores every held copy now (shutdown: nothing more will come).
     pub fn release_all(&mut self, store: &mut impl FnMut(&Message)) {
         for m in self.held.drain() {
