@@ -39,18 +39,7 @@ for i in range(n):
 fn logtui_subscribes_through_a_cluster_seed_and_stores_each_record_once() {
     let c = RedisCluster::start();
     let seed = format!("redis+cluster://127.0.0.1:{}", c.nodes[0].port);
-    let lt = common::Logtui::start(&[
-        "--tcp",
-        "off",
-        "--udp",
-        "off",
-        "--http",
-        "off",
-        "--redis",
-        &seed,
-        "--stats-interval",
-        "0.2",
-    ]);
+    let lt = common::Logtui::record_redis(&seed, &[]);
     common::wait_for("subscribed", std::time::Duration::from_secs(30), || {
         lt.redis_link().is_some_and(|(s, _)| s == "subscribed")
     });
@@ -103,29 +92,9 @@ fn lists_on_a_cluster_are_refused_in_one_sentence() {
     );
 }
 
-/// Names `logs:{prefix}{i}` for i = 0, 1, …, one whose slot each node owns: the first found
-/// for each node, in node order.
+/// Names `logs:{prefix}{i}`, one whose slot each node owns, in node order.
 fn channel_per_node(c: &RedisCluster, prefix: &str) -> Vec<String> {
-    let mut found: Vec<Option<String>> = vec![None; c.nodes.len()];
-    for i in 0..1000 {
-        let name = format!("logs:{prefix}{i}");
-        let port = c.owner_of(&name).port;
-        let at = c
-            .nodes
-            .iter()
-            .position(|n| n.port == port)
-            .expect("the owner is one of the nodes");
-        if found[at].is_none() {
-            found[at] = Some(name);
-        }
-        if found.iter().all(Option::is_some) {
-            break;
-        }
-    }
-    found
-        .into_iter()
-        .map(|n| n.expect("some name hashes to every node"))
-        .collect()
+    c.one_per_node(|i| format!("logs:{prefix}{i}"), str::to_owned)
 }
 
 /// Smarter's double publish over sharded pub/sub: each record SPUBLISHed on its job channel
@@ -163,22 +132,11 @@ fn spublish(c: &RedisCluster, channel: &str, n: usize) {
 /// `logtui record` on the cluster `c`, subscribed (and confirmed) to `shards` on their owners.
 fn record_shards(c: &RedisCluster, shards: &[String]) -> common::Logtui {
     let seed = format!("redis+cluster://127.0.0.1:{}", c.nodes[0].port);
-    let mut args = vec![
-        "--tcp",
-        "off",
-        "--udp",
-        "off",
-        "--http",
-        "off",
-        "--redis",
-        &seed,
-        "--stats-interval",
-        "0.2",
-    ];
+    let mut args = Vec::new();
     for s in shards {
         args.extend(["--shard-channel", s.as_str()]);
     }
-    let lt = common::Logtui::start(&args);
+    let lt = common::Logtui::record_redis(&seed, &args);
     wait_shard_subscribed(c, &lt, shards);
     lt
 }
@@ -254,22 +212,12 @@ fn a_killed_sharded_subscription_is_resubscribed_on_its_owner_with_a_gap_record(
     });
     assert_eq!(common::count(&lt.db, &["--source", "redis"]), 35);
     assert_eq!(common::count(&lt.db, &["--job", &jobs[1][5..]]), 15);
-    let gap = common::query(
-        &lt.db,
-        &[
-            "--source",
-            "internal",
-            "--logger",
-            "logtui.redis",
-            "--format",
-            "jsonl",
-        ],
-    );
     // One gap, closed as soon as a fresh connection confirmed every subscription (the lost
     // node's share alone is not waited out). (The backfill's own record, which follows, is
     // not a gap.)
-    let gap_records = gap.lines().filter(|l| l.contains("\"gap_start\"")).count();
-    assert_eq!(gap_records, 1, "{gap}");
+    let gaps = lt.redis_gaps();
+    assert_eq!(gaps.len(), 1, "{gaps:?}");
+    let gap = gaps[0].to_string();
     assert!(
         gap.contains("Redis pub/sub gap") && gap.contains(&jobs[1]),
         "{gap}"
@@ -327,17 +275,7 @@ fn a_sharded_channel_whose_slot_moves_is_followed_to_its_new_owner() {
         common::count(&lt.db, &["--source", "redis"]) >= 30
     });
     assert_eq!(common::count(&lt.db, &["--job", &jobs[1][5..]]), 10);
-    let gap = common::query(
-        &lt.db,
-        &[
-            "--source",
-            "internal",
-            "--logger",
-            "logtui.redis",
-            "--format",
-            "jsonl",
-        ],
-    );
+    let gap = format!("{:?}", lt.redis_gaps());
     assert!(gap.contains("its slot moved to another node"), "{gap}");
     assert_eq!(lt.stop().0, 0);
 }
@@ -477,22 +415,10 @@ fn channels_lists_the_streams_and_subscribers_of_every_node() {
     // A subscriber: logs:global plainly, one sharded channel away from the seed.
     let lt = {
         let seed = format!("redis+cluster://127.0.0.1:{}", c.nodes[0].port);
-        let lt = common::Logtui::start(&[
-            "--tcp",
-            "off",
-            "--udp",
-            "off",
-            "--http",
-            "off",
-            "--redis",
+        let lt = common::Logtui::record_redis(
             &seed,
-            "--stats-interval",
-            "0.2",
-            "--channel",
-            "logs:global",
-            "--shard-channel",
-            &jobs[2],
-        ]);
+            &["--channel", "logs:global", "--shard-channel", &jobs[2]],
+        );
         wait_shard_subscribed(&c, &lt, &jobs[2..]);
         lt
     };
@@ -538,26 +464,10 @@ fn channels_lists_the_streams_and_subscribers_of_every_node() {
 /// Job names `{prefix}{i}` whose streams (`stream:logs:{job}`) live one on each node, in node
 /// order.
 fn job_stream_per_node(c: &RedisCluster, prefix: &str) -> Vec<String> {
-    let mut found: Vec<Option<String>> = vec![None; c.nodes.len()];
-    for i in 0..1000 {
-        let job = format!("{prefix}{i}");
-        let port = c.owner_of(&format!("stream:logs:{job}")).port;
-        let at = c
-            .nodes
-            .iter()
-            .position(|n| n.port == port)
-            .expect("the owner is one of the nodes");
-        if found[at].is_none() {
-            found[at] = Some(job);
-        }
-        if found.iter().all(Option::is_some) {
-            break;
-        }
-    }
-    found
-        .into_iter()
-        .map(|n| n.expect("some stream hashes to every node"))
-        .collect()
+    c.one_per_node(
+        |i| format!("{prefix}{i}"),
+        |job| format!("stream:logs:{job}"),
+    )
 }
 
 /// A paced Smarter producer on a cluster: `n` records at about `rate` a second, record `i` on
@@ -584,16 +494,6 @@ for i in range(n):
         time.sleep(delay)
 "#;
 
-/// Every stored record matching `args`, as `logtui query --format jsonl` prints it.
-fn rows(lt: &common::Logtui, args: &[&str]) -> Vec<serde_json::Value> {
-    let mut a = vec!["--format", "jsonl"];
-    a.extend_from_slice(args);
-    common::query(&lt.db, &a)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("a JSON line"))
-        .collect()
-}
-
 #[test]
 fn a_gap_on_a_cluster_is_closed_from_the_streams_with_each_record_stored_once() {
     let wait = std::time::Duration::from_secs(60);
@@ -604,24 +504,9 @@ fn a_gap_on_a_cluster_is_closed_from_the_streams_with_each_record_stored_once() 
     // The crate subscribes each name on the owner of its slot: the node owning `logs:*`
     // carries every message logtui reads. The seed is another node.
     let carrier = c.owner_of("logs:*");
-    let seed = c
-        .nodes
-        .iter()
-        .find(|n| n.port != carrier.port)
-        .expect("three nodes");
+    let seed = c.other_than(carrier);
     let url = format!("redis+cluster://lt:pw@127.0.0.1:{}", seed.port);
-    let lt = common::Logtui::start(&[
-        "--tcp",
-        "off",
-        "--udp",
-        "off",
-        "--http",
-        "off",
-        "--redis",
-        &url,
-        "--stats-interval",
-        "0.2",
-    ]);
+    let lt = common::Logtui::record_redis(&url, &[]);
     let subscribed = |lt: &common::Logtui| {
         lt.redis_link().is_some_and(|(s, _)| s == "subscribed")
             && carrier
@@ -685,12 +570,8 @@ fn a_gap_on_a_cluster_is_closed_from_the_streams_with_each_record_stored_once() 
     }
     common::wait_for("subscribed again", wait, || subscribed(&lt));
     assert!(producer.wait().expect("the producer").success());
-    let closed = |lt: &common::Logtui| {
-        rows(
-            lt,
-            &["--source", "internal", "--search", "closed from streams"],
-        )
-    };
+    let closed =
+        |lt: &common::Logtui| lt.rows(&["--source", "internal", "--search", "closed from streams"]);
     common::wait_for("the gap closed from the streams", wait, || {
         !closed(&lt).is_empty()
     });
@@ -699,25 +580,8 @@ fn a_gap_on_a_cluster_is_closed_from_the_streams_with_each_record_stored_once() 
     });
     // Every record once, whichever way it came: with its job, except where only its global
     // copy came by pub/sub (the job copy published in the gap, the global one after it).
-    let got = rows(&lt, &["--source", "redis"]);
-    let mut seen = std::collections::HashSet::new();
-    let mut jobless = 0;
-    for r in &got {
-        let m = r["message"].as_str().expect("a message").to_owned();
-        let i: usize = m
-            .strip_prefix("gap-")
-            .and_then(|i| i.parse().ok())
-            .expect("gap-<i>");
-        match r["job"].as_str() {
-            Some(job) => assert_eq!(job, jobs[i % jobs.len()], "{r}"),
-            None => {
-                assert_eq!(r["origin"], "logs:global", "{r}");
-                jobless += 1;
-            }
-        }
-        assert!(seen.insert(m), "stored twice: {r}");
-    }
-    assert_eq!(seen.len() as u64, n);
+    let got = lt.rows(&["--source", "redis"]);
+    let jobless = common::each_record_once_with_its_job(&got, n, |i| jobs[i % jobs.len()].clone());
     assert!(jobless < 5, "{jobless} records without their job");
     let notes = closed(&lt);
     assert_eq!(notes.len(), 1, "{notes:#?}");
@@ -732,10 +596,7 @@ fn a_gap_on_a_cluster_is_closed_from_the_streams_with_each_record_stored_once() 
         message.contains(&format!("{recovered} records pub/sub had not delivered")),
         "{message}"
     );
-    let gaps: Vec<_> = rows(&lt, &["--source", "internal", "--logger", "logtui.redis"])
-        .into_iter()
-        .filter(|r| r["extra"].get("gap_start").is_some())
-        .collect();
+    let gaps = lt.redis_gaps();
     assert_eq!(gaps.len(), 1, "{gaps:?}");
     let (code, stderr, ..) = lt.stop();
     assert_eq!(code, 0);

@@ -109,20 +109,8 @@ fn store_id(db: &Path) -> String {
 
 /// `record` reading only the lists `keys` from `r` (the pub/sub channel named is one nobody uses).
 fn list_args<'a>(url: &'a str, keys: &[&'a str]) -> Vec<&'a str> {
-    let mut a = vec![
-        "--tcp",
-        "off",
-        "--udp",
-        "off",
-        "--http",
-        "off",
-        "--redis",
-        url,
-        "--channel",
-        "logtui-test-unused",
-        "--flush-interval",
-        "0.1",
-    ];
+    let mut a = common::redis_only_args(url);
+    a.extend(["--channel", "logtui-test-unused", "--flush-interval", "0.1"]);
     for k in keys {
         a.extend(["--list-key", k]);
     }

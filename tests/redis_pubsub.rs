@@ -12,24 +12,6 @@ use std::time::Duration;
 /// Long enough for a debug build on two busy cores; every wait polls, none sleeps.
 const WAIT: Duration = Duration::from_secs(60);
 
-/// `logtui record` reading `url` only (every socket listener off), stats every 0.2 s.
-fn record(url: &str, extra: &[&str]) -> Logtui {
-    let mut args = vec![
-        "--tcp",
-        "off",
-        "--udp",
-        "off",
-        "--http",
-        "off",
-        "--redis",
-        url,
-        "--stats-interval",
-        "0.2",
-    ];
-    args.extend_from_slice(extra);
-    Logtui::start(&args)
-}
-
 /// Runs tests/python/redis_publish.py; returns the JSON lines it printed (one per record).
 fn publish(url: &str, mode: &str, count: usize, extra: &[&str]) -> Vec<Json> {
     let out = Command::new("python3")
@@ -49,16 +31,6 @@ fn publish(url: &str, mode: &str, count: usize, extra: &[&str]) -> Vec<Json> {
         .collect()
 }
 
-/// Every stored record of `source` as `logtui query --format jsonl` prints it.
-fn rows(lt: &Logtui, args: &[&str]) -> Vec<Json> {
-    let mut a = vec!["--format", "jsonl"];
-    a.extend_from_slice(args);
-    query(&lt.db, &a)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("a JSON line"))
-        .collect()
-}
-
 fn wait_subscribed(lt: &Logtui) {
     wait_for("the Redis link to be subscribed", WAIT, || {
         lt.redis_link().is_some_and(|(s, _)| s == "subscribed")
@@ -72,23 +44,15 @@ fn wait_count(lt: &Logtui, args: &[&str], n: u64) {
     assert_eq!(count(&lt.db, args), n, "{args:?}");
 }
 
-/// The gap records stored so far.
-fn gaps(lt: &Logtui) -> Vec<Json> {
-    rows(lt, &["--source", "internal", "--logger", "logtui.redis"])
-        .into_iter()
-        .filter(|r| r["extra"].get("gap_start").is_some())
-        .collect()
-}
-
 #[test]
 fn smarter_double_publish_is_stored_once_with_its_job_and_cpythons_microseconds() {
     let server = RedisServer::start();
-    let lt = record(&server.url(), &[]);
+    let lt = Logtui::record_redis(&server.url(), &[]);
     wait_subscribed(&lt);
     let sent = publish(&server.url(), "smarter", 40, &[]);
     assert_eq!(sent.len(), 40);
     wait_count(&lt, &["--source", "redis"], 40);
-    let got = rows(&lt, &["--source", "redis"]);
+    let got = lt.rows(&["--source", "redis"]);
     for (s, g) in sent.iter().zip(&got) {
         assert_eq!(g["message"], s["message"]);
         assert_eq!(g["origin"], s["channel"]);
@@ -120,12 +84,12 @@ fn smarter_double_publish_is_stored_once_with_its_job_and_cpythons_microseconds(
 #[test]
 fn generic_json_and_text_lines_on_a_plain_channel() {
     let server = RedisServer::start();
-    let lt = record(&server.url(), &["--channel", "app:events"]);
+    let lt = Logtui::record_redis(&server.url(), &["--channel", "app:events"]);
     wait_subscribed(&lt);
     publish(&server.url(), "generic", 3, &["--tag", "json"]);
     publish(&server.url(), "text", 2, &["--tag", "text"]);
     wait_count(&lt, &["--source", "redis"], 5);
-    let got = rows(&lt, &["--source", "redis"]);
+    let got = lt.rows(&["--source", "redis"]);
     for g in &got[..3] {
         assert_eq!(g["levelname"], "ERROR");
         assert_eq!(g["origin"], "app:events");
@@ -152,14 +116,14 @@ fn batch(server: &RedisServer, lt: &Logtui, tag: &str, n: u64) {
 #[test]
 fn a_killed_and_restarted_server_is_resubscribed_with_a_gap_record() {
     let mut server = RedisServer::start();
-    let lt = record(&server.url(), &[]);
+    let lt = Logtui::record_redis(&server.url(), &[]);
     wait_subscribed(&lt);
     batch(&server, &lt, "before", 20);
     server.restart();
-    wait_for("the gap record", WAIT, || gaps(&lt).len() == 1);
+    wait_for("the gap record", WAIT, || lt.redis_gaps().len() == 1);
     wait_subscribed(&lt);
     batch(&server, &lt, "after", 20);
-    let g = &gaps(&lt)[0];
+    let g = &lt.redis_gaps()[0];
     assert_eq!(g["levelname"], "WARNING");
     assert_eq!(g["extra"]["channels"], "logs:*");
     let (start, end) = (
@@ -176,16 +140,16 @@ fn a_killed_and_restarted_server_is_resubscribed_with_a_gap_record() {
 #[test]
 fn client_kill_of_the_subscriber_is_resubscribed_with_a_gap_record() {
     let server = RedisServer::start();
-    let lt = record(&server.url(), &[]);
+    let lt = Logtui::record_redis(&server.url(), &[]);
     wait_subscribed(&lt);
     batch(&server, &lt, "before", 10);
     let killed = server.cli(&["CLIENT", "KILL", "TYPE", "pubsub"]);
     assert_eq!(killed.trim(), "1", "logtui's one subscriber connection");
-    wait_for("the gap record", WAIT, || gaps(&lt).len() == 1);
+    wait_for("the gap record", WAIT, || lt.redis_gaps().len() == 1);
     wait_subscribed(&lt);
     batch(&server, &lt, "after", 10);
     assert!(
-        gaps(&lt)[0]["message"]
+        lt.redis_gaps()[0]["message"]
             .as_str()
             .unwrap()
             .contains("Redis pub/sub gap")
@@ -213,7 +177,7 @@ fn requirepass_an_acl_user_and_a_database_number() {
         format!("redis://:s3cret@127.0.0.1:{}/2", server.port),
         format!("redis://logtui:pw-of-logtui@127.0.0.1:{}/5", server.port),
     ] {
-        let lt = record(&url, &[]);
+        let lt = Logtui::record_redis(&url, &[]);
         wait_subscribed(&lt);
         let first = lt.stderr().join("\n");
         assert!(
@@ -226,7 +190,7 @@ fn requirepass_an_acl_user_and_a_database_number() {
         assert_eq!(lt.stop().0, 0);
     }
     // A wrong password is retried (the link stays "reconnecting"), never a crash.
-    let lt = record(&format!("redis://:wrong@127.0.0.1:{}", server.port), &[]);
+    let lt = Logtui::record_redis(&format!("redis://:wrong@127.0.0.1:{}", server.port), &[]);
     wait_for("a reconnecting link", WAIT, || {
         lt.redis_link().is_some_and(|(s, _)| s == "reconnecting")
     });
@@ -241,7 +205,7 @@ fn requirepass_an_acl_user_and_a_database_number() {
 #[test]
 fn a_burst_of_50000_double_published_records_loses_none() {
     let server = RedisServer::start();
-    let lt = record(&server.url(), &[]);
+    let lt = Logtui::record_redis(&server.url(), &[]);
     wait_subscribed(&lt);
     publish(&server.url(), "burst", 50_000, &["--tag", "burst"]);
     wait_for("50,000 burst records", Duration::from_secs(300), || {
@@ -263,7 +227,7 @@ fn a_burst_of_50000_double_published_records_loses_none() {
 fn redis_down_at_start_is_retried_until_it_comes() {
     let mut server = RedisServer::start();
     server.kill();
-    let lt = record(&server.url(), &[]);
+    let lt = Logtui::record_redis(&server.url(), &[]);
     wait_for("a reconnecting link", WAIT, || {
         lt.redis_link().is_some_and(|(s, _)| s == "reconnecting")
     });
@@ -272,14 +236,14 @@ fn redis_down_at_start_is_retried_until_it_comes() {
     publish(&server.url(), "smarter", 5, &[]);
     wait_count(&lt, &["--source", "redis"], 5);
     // Never connected before: nothing was missed, so no gap is claimed.
-    assert!(gaps(&lt).is_empty());
+    assert!(lt.redis_gaps().is_empty());
     assert_eq!(lt.stop().0, 0);
 }
 
 #[test]
 fn rediss_to_a_plain_text_server_is_a_clear_error_not_a_hang() {
     let server = RedisServer::start();
-    let lt = record(&format!("rediss://127.0.0.1:{}", server.port), &[]);
+    let lt = Logtui::record_redis(&format!("rediss://127.0.0.1:{}", server.port), &[]);
     wait_for("the TLS failure in the log", WAIT, || {
         lt.stderr()
             .iter()
@@ -312,7 +276,7 @@ fn every_source_off_is_still_refused_and_redis_alone_is_enough() {
         "{err}"
     );
     // Nothing answers on this port: logtui starts all the same and says where it reads.
-    let lt = record(&format!("redis://127.0.0.1:{}", free_port()), &[]);
+    let lt = Logtui::record_redis(&format!("redis://127.0.0.1:{}", free_port()), &[]);
     assert!(
         lt.stderr()
             .iter()
@@ -444,7 +408,7 @@ fn rediss_trusts_a_private_ca_through_ssl_cert_file_and_insecure_skips_the_check
     let server = TlsServer::start();
     let url = format!("rediss://127.0.0.1:{}", server.port);
     // The system's roots do not know the test's CA: the certificate is refused.
-    let strict = record(&url, &[]);
+    let strict = Logtui::record_redis(&url, &[]);
     wait_for("the certificate refusal in the log", WAIT, || {
         strict
             .stderr()
@@ -455,8 +419,8 @@ fn rediss_trusts_a_private_ca_through_ssl_cert_file_and_insecure_skips_the_check
     // SSL_CERT_FILE names the CA, as for OpenSSL: verified, no `#insecure`.
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("store.db");
-    let mut args = vec!["--tcp", "off", "--udp", "off", "--http", "off"];
-    args.extend(["--redis", &url, "--stats-interval", "0.2"]);
+    let mut args = common::redis_only_args(&url);
+    args.extend(["--stats-interval", "0.2"]);
     let ca = server.ca();
     let trusted = Logtui::start_with_env(dir, db, &args, &[("SSL_CERT_FILE", ca.as_os_str())]);
     wait_subscribed(&trusted);
@@ -466,7 +430,7 @@ fn rediss_trusts_a_private_ca_through_ssl_cert_file_and_insecure_skips_the_check
     wait_count(&trusted, &["--source", "redis", "--search", "over TLS"], 3);
     assert_eq!(trusted.stop().0, 0);
     // `#insecure` reads it without checking the certificate at all.
-    let lt = record(&format!("{url}/#insecure"), &[]);
+    let lt = Logtui::record_redis(&format!("{url}/#insecure"), &[]);
     wait_subscribed(&lt);
     server.cli(&["PUBLISH", "logs:global", "insecure over TLS"]);
     wait_count(
@@ -480,7 +444,7 @@ fn rediss_trusts_a_private_ca_through_ssl_cert_file_and_insecure_skips_the_check
 #[test]
 fn what_was_published_before_the_stop_signal_is_stored() {
     let server = RedisServer::start();
-    let lt = record(&server.url(), &[]);
+    let lt = Logtui::record_redis(&server.url(), &[]);
     wait_subscribed(&lt);
     // No wait for the store: the stop follows the last PUBLISH's reply at once.
     publish(&server.url(), "burst", 3000, &["--tag", "drain"]);
@@ -499,7 +463,7 @@ fn a_half_open_link_is_found_by_ping_and_rebuilt() {
         .expect("process_id in INFO")
         .trim()
         .to_owned();
-    let lt = record(&server.url(), &[]);
+    let lt = Logtui::record_redis(&server.url(), &[]);
     wait_subscribed(&lt);
     batch(&server, &lt, "before", 5);
     // A stopped server keeps its sockets open and answers nothing: a half-open link.
@@ -519,13 +483,13 @@ fn a_half_open_link_is_found_by_ping_and_rebuilt() {
     let err = lt.stderr();
     let tail = &err[err.len().saturating_sub(4)..];
     assert!(found, "the PING deadline never noticed: {tail:?}");
-    wait_for("the gap record", WAIT, || gaps(&lt).len() == 1);
+    wait_for("the gap record", WAIT, || lt.redis_gaps().len() == 1);
     assert!(
-        gaps(&lt)[0]["extra"]["cause"]
+        lt.redis_gaps()[0]["extra"]["cause"]
             .as_str()
             .is_some_and(|c| c.contains("PING")),
         "{:?}",
-        gaps(&lt)
+        lt.redis_gaps()
     );
     wait_subscribed(&lt);
     batch(&server, &lt, "after", 5);
@@ -572,7 +536,7 @@ fn run_paced(server: &RedisServer, n: usize, rate: u32) {
 #[test]
 fn a_gap_left_by_client_kill_is_closed_from_the_streams_with_nothing_stored_twice() {
     let server = RedisServer::start();
-    let lt = record(&server.url(), &[]);
+    let lt = Logtui::record_redis(&server.url(), &[]);
     wait_subscribed(&lt);
     // Let a few marks pass, so the window has a start.
     wait_for("a mark", WAIT, || {
@@ -594,32 +558,14 @@ fn a_gap_left_by_client_kill_is_closed_from_the_streams_with_nothing_stored_twic
         wait_subscribed(&lt);
     }
     assert!(producer.wait().expect("the producer").success());
-    let closed = |lt: &Logtui| {
-        rows(
-            lt,
-            &["--source", "internal", "--search", "closed from streams"],
-        )
-    };
+    let closed =
+        |lt: &Logtui| lt.rows(&["--source", "internal", "--search", "closed from streams"]);
     wait_for("both windows closed", WAIT, || closed(&lt).len() == 2);
     wait_count(&lt, &["--source", "redis"], n);
     // Every record once, whichever way it came; with its job, except where the job copy was
     // lost in the gap and the global copy arrived (stored from it, as logs:global alone).
-    let got = rows(&lt, &["--source", "redis"]);
-    let mut seen = std::collections::HashSet::new();
-    let mut jobless = 0;
-    for r in &got {
-        let m = r["message"].as_str().unwrap().to_owned();
-        let i: u64 = m.strip_prefix("gap-").unwrap().parse().unwrap();
-        match r["job"].as_str() {
-            Some(job) => assert_eq!(job, format!("job_{}", i % 7), "{r}"),
-            None => {
-                assert_eq!(r["origin"], "logs:global", "{r}");
-                jobless += 1;
-            }
-        }
-        assert!(seen.insert(m), "stored twice: {r}");
-    }
-    assert_eq!(seen.len() as u64, n);
+    let got = lt.rows(&["--source", "redis"]);
+    let jobless = common::each_record_once_with_its_job(&got, n, |i| format!("job_{}", i % 7));
     assert!(jobless < 20, "{jobless} records without their job");
     let recovered: u64 = closed(&lt)
         .iter()
@@ -627,7 +573,7 @@ fn a_gap_left_by_client_kill_is_closed_from_the_streams_with_nothing_stored_twic
         .sum();
     // The manager reconnects within milliseconds, so a kill may lose nothing at all; what it
     // lost came back (every record is stored, once), and the count says how many.
-    assert_eq!(gaps(&lt).len(), 2);
+    assert_eq!(lt.redis_gaps().len(), 2);
     let (code, stderr, ..) = lt.stop();
     assert_eq!(code, 0);
     let summary = stderr.join("\n");
@@ -640,7 +586,7 @@ fn a_gap_left_by_client_kill_is_closed_from_the_streams_with_nothing_stored_twic
 #[test]
 fn a_gap_while_logtui_was_stopped_is_closed_from_the_streams_at_the_next_start() {
     let server = RedisServer::start();
-    let lt = record(&server.url(), &[]);
+    let lt = Logtui::record_redis(&server.url(), &[]);
     wait_subscribed(&lt);
     let paced = |n: usize| run_paced(&server, n, 2000);
     paced(50);
@@ -667,7 +613,7 @@ fn a_gap_while_logtui_was_stopped_is_closed_from_the_streams_at_the_next_start()
     args.extend(["--redis", url.as_str(), "--stats-interval", "0.2"]);
     let lt = Logtui::start_with_db(dir, db, &args);
     wait_for("the stopped span closed", WAIT, || {
-        rows(&lt, &["--source", "internal", "--search", "stopped"])
+        lt.rows(&["--source", "internal", "--search", "stopped"])
             .iter()
             .any(|r| {
                 r["message"]
@@ -677,7 +623,7 @@ fn a_gap_while_logtui_was_stopped_is_closed_from_the_streams_at_the_next_start()
             })
     });
     wait_count(&lt, &["--source", "redis"], 80);
-    let note = rows(&lt, &["--source", "internal", "--search", "stopped"]);
+    let note = lt.rows(&["--source", "internal", "--search", "stopped"]);
     assert_eq!(note[0]["extra"]["recovered"], 30, "{note:?}");
     // Nothing from before the stop came back twice.
     assert_eq!(
@@ -696,7 +642,7 @@ fn what_was_published_while_logtui_could_not_reconnect_comes_back_from_the_strea
     let server = RedisServer::start();
     server.cli(&["ACL", "SETUSER", "lt", "on", ">pw", "~*", "&*", "+@all"]);
     let url = format!("redis://lt:pw@127.0.0.1:{}", server.port);
-    let lt = record(&url, &[]);
+    let lt = Logtui::record_redis(&url, &[]);
     wait_subscribed(&lt);
     wait_for("a mark", WAIT, || {
         server
@@ -717,17 +663,11 @@ fn what_was_published_while_logtui_could_not_reconnect_comes_back_from_the_strea
     server.cli(&["ACL", "SETUSER", "lt", "on"]);
     wait_subscribed(&lt);
     wait_for("the window closed", WAIT, || {
-        !rows(
-            &lt,
-            &["--source", "internal", "--search", "closed from streams"],
-        )
-        .is_empty()
+        !lt.rows(&["--source", "internal", "--search", "closed from streams"])
+            .is_empty()
     });
     wait_count(&lt, &["--source", "redis"], 120);
-    let closed = rows(
-        &lt,
-        &["--source", "internal", "--search", "closed from streams"],
-    );
+    let closed = lt.rows(&["--source", "internal", "--search", "closed from streams"]);
     let recovered: u64 = closed
         .iter()
         .map(|r| r["extra"]["recovered"].as_u64().unwrap())

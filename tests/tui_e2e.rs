@@ -1185,11 +1185,7 @@ fn on_a_cluster_the_history_is_read_from_the_node_owning_the_stream() {
     let c = common::redis_cluster::RedisCluster::start();
     let owner = c.owner_of("stream:logs:job_hist");
     // Away from the seed, so only a read routed by slot finds it.
-    let seed = c
-        .nodes
-        .iter()
-        .find(|n| n.port != owner.port)
-        .expect("three nodes");
+    let seed = c.other_than(owner);
     picker_history(
         &format!("redis+cluster://127.0.0.1:{}", seed.port),
         &owner.url(),

@@ -16,6 +16,14 @@ use std::time::{Duration, Instant};
 /// default URL) is shared and none of a test's business.
 pub const REDIS_OFF: (&str, &str) = ("--redis", "off");
 
+/// `logtui record` arguments that read Redis at `url` and nothing else (every socket
+/// listener off).
+pub fn redis_only_args(url: &str) -> Vec<&str> {
+    vec![
+        "--tcp", "off", "--udp", "off", "--http", "off", "--redis", url,
+    ]
+}
+
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_logtui")
 }
@@ -308,6 +316,32 @@ pub fn count(db: &Path, args: &[&str]) -> u64 {
 }
 
 impl Logtui {
+    /// `logtui record` reading Redis at `url` only, stats every 0.2 s, then `extra`.
+    pub fn record_redis(url: &str, extra: &[&str]) -> Logtui {
+        let mut args = redis_only_args(url);
+        args.extend(["--stats-interval", "0.2"]);
+        args.extend_from_slice(extra);
+        Logtui::start(&args)
+    }
+
+    /// Every stored record matching `args`, as `logtui query --format jsonl` prints it.
+    pub fn rows(&self, args: &[&str]) -> Vec<serde_json::Value> {
+        let mut a = vec!["--format", "jsonl"];
+        a.extend_from_slice(args);
+        query(&self.db, &a)
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("a JSON line"))
+            .collect()
+    }
+
+    /// The Redis gap records stored so far.
+    pub fn redis_gaps(&self) -> Vec<serde_json::Value> {
+        self.rows(&["--source", "internal", "--logger", "logtui.redis"])
+            .into_iter()
+            .filter(|r| r["extra"].get("gap_start").is_some())
+            .collect()
+    }
+
     /// Starts `logtui record` with `config` as its config file.
     pub fn start_with_config(config: &str, args: &[&str]) -> Logtui {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -445,4 +479,33 @@ pub fn send_together(addr: &str, frame: &[u8], n: usize) -> Vec<std::net::TcpStr
         c.write_all(last).expect("send the last byte");
     }
     conns
+}
+
+/// Checks that `rows` (records `gap-<i>` from a paced Smarter producer) hold each of the `n`
+/// records exactly once, each with its job `job_of(i)`, or with none when only its
+/// `logs:global` copy came by pub/sub; returns how many came without their job.
+pub fn each_record_once_with_its_job(
+    rows: &[serde_json::Value],
+    n: u64,
+    job_of: impl Fn(usize) -> String,
+) -> usize {
+    let mut seen = std::collections::HashSet::new();
+    let mut jobless = 0;
+    for r in rows {
+        let m = r["message"].as_str().expect("a message").to_owned();
+        let i: usize = m
+            .strip_prefix("gap-")
+            .and_then(|i| i.parse().ok())
+            .expect("gap-<i>");
+        match r["job"].as_str() {
+            Some(job) => assert_eq!(job, job_of(i), "{r}"),
+            None => {
+                assert_eq!(r["origin"], "logs:global", "{r}");
+                jobless += 1;
+            }
+        }
+        assert!(seen.insert(m), "stored twice: {r}");
+    }
+    assert_eq!(seen.len() as u64, n);
+    jobless
 }

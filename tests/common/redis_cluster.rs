@@ -87,4 +87,40 @@ impl RedisCluster {
             .find(|n| !n.cli(&["EXISTS", key]).contains("MOVED"))
             .expect("a node owns every slot")
     }
+
+    /// A node other than `node` (the seed for a test whose subject lives on `node`).
+    pub fn other_than(&self, node: &RedisServer) -> &RedisServer {
+        self.nodes
+            .iter()
+            .find(|n| n.port != node.port)
+            .expect("three nodes")
+    }
+
+    /// For i = 0, 1, …, the first `name(i)` whose `key(name)` each node owns, in node order.
+    pub fn one_per_node(
+        &self,
+        name: impl Fn(usize) -> String,
+        key: impl Fn(&str) -> String,
+    ) -> Vec<String> {
+        let mut found: Vec<Option<String>> = vec![None; self.nodes.len()];
+        for i in 0..1000 {
+            let n = name(i);
+            let port = self.owner_of(&key(&n)).port;
+            let at = self
+                .nodes
+                .iter()
+                .position(|node| node.port == port)
+                .expect("the owner is one of the nodes");
+            if found[at].is_none() {
+                found[at] = Some(n);
+            }
+            if found.iter().all(Option::is_some) {
+                break;
+            }
+        }
+        found
+            .into_iter()
+            .map(|n| n.expect("some name hashes to every node"))
+            .collect()
+    }
 }
