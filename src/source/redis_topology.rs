@@ -33,7 +33,7 @@ pub fn primary_urls(seed: &str, nodes: &str) -> redis::RedisResult<Vec<String>> 
 /// `(host, port)` of each primary in `CLUSTER NODES` output, that is neither failed nor
 /// without an address. A line: `id ip:port@cport[,hostname] flags master-id ping pong epoch
 /// link-state slot…`.
-pub fn primary_addrs(nodes: &str) -> Vec<(String, u16)> {
+fn primary_addrs(nodes: &str) -> Vec<(String, u16)> {
     nodes
         .lines()
         .filter_map(|line| {
